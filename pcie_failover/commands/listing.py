@@ -1,0 +1,77 @@
+"""`list`: every network-class PCI function, with its relation and readiness as a primary."""
+
+from __future__ import annotations
+
+from pcie_failover.model.address import DeviceQuery, PciAddress
+from pcie_failover.model.check import CheckInput, CheckOptions
+from pcie_failover.model.host import NetDevice, PciFunction, VfAdminList
+from pcie_failover.model.report import ListedDevice, ListReport, summarize
+from pcie_failover.model.results import Status, verdict_of
+from pcie_failover.rules import run_host_rules
+from pcie_failover.sysfs import attributes as attr
+from pcie_failover.sysfs.check_input import read_check_input
+from pcie_failover.sysfs.host import netlink_for
+from pcie_failover.sysfs.pci import DEVICES
+from pcie_failover.sysfs.root import SysfsRoot
+
+NETWORK_CLASS = 0x02
+
+
+def _mac(check_input: CheckInput) -> str | None:
+    netdevs = check_input.netdevs
+    if isinstance(netdevs, tuple):
+        for netdev in netdevs:
+            if (
+                isinstance(netdev, NetDevice)
+                and netdev.address is not None
+                and not isinstance(netdev.address, Exception)
+            ):
+                return str(netdev.address)
+    listing = check_input.vf_admin
+    if isinstance(listing, VfAdminList) and isinstance(check_input.vf_index, int):
+        entry = listing.get(check_input.vf_index)
+        if entry is not None and entry.mac is not None:
+            return str(entry.mac)
+    return None
+
+
+def _role(function: PciFunction) -> str:
+    if isinstance(function.physfn, PciAddress):
+        return "vf"
+    return "pf" if function.sriov is not None else "device"
+
+
+def network_functions(root: SysfsRoot) -> list[PciAddress]:
+    """Addresses of the functions whose class is a network controller (0x02xxxx)."""
+    names = attr.listing(root, DEVICES)
+    found: list[PciAddress] = []
+    for name in names if isinstance(names, tuple) else ():
+        address = PciAddress.try_parse(name)
+        if address is None:
+            continue
+        pci_class = attr.required(root, f"{DEVICES}/{name}/class", attr.hex_int)
+        if isinstance(pci_class, int) and pci_class >> 16 == NETWORK_CLASS:
+            found.append(address)
+    return found
+
+
+def run_list(root: SysfsRoot, options: CheckOptions) -> ListReport:
+    """Check every network function (a device that vanishes meanwhile is left out)."""
+    netlink = netlink_for(root)
+    devices: list[ListedDevice] = []
+    for address in network_functions(root):
+        check_input = read_check_input(root, DeviceQuery(str(address), address, None), options, netlink)
+        function = check_input.device
+        if not isinstance(function, PciFunction):
+            continue
+        results = run_host_rules(check_input)
+        devices.append(
+            ListedDevice(
+                summary=summarize(function, check_input.vf_index, check_input.slot),
+                role=_role(function),
+                mac=_mac(check_input),
+                verdict=verdict_of(results),
+                failing=tuple(r.rule_id for r in results if r.status is Status.FAIL),
+            )
+        )
+    return ListReport(sysfs_root=root.path, options=options, devices=tuple(devices))

@@ -1,0 +1,67 @@
+"""The input of the host rules: everything `check` read about one proposed primary."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from pcie_failover.model.address import DeviceQuery, MacAddress, PciAddress
+from pcie_failover.model.host import (
+    IommuGroup,
+    IommuPlatform,
+    NetDevice,
+    PciFunction,
+    Slot,
+    StandbyBackend,
+    Unreadable,
+    UpstreamPort,
+    VfAdminList,
+)
+
+
+class Manager(enum.Enum):
+    """Who binds the VF to vfio-pci and sets its MAC: the user (plain QEMU) or libvirt."""
+
+    QEMU = "qemu"
+    LIBVIRT = "libvirt"
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    """What the user asked for, beyond the device."""
+
+    manager: Manager = Manager.QEMU
+    mac: MacAddress | None = None
+    allow_pf: bool = False
+    standby_netdev: str | None = None
+
+
+@dataclass(frozen=True)
+class Located:
+    """How the query was resolved to a device, or why it was not."""
+
+    address: PciAddress | None
+    ifname: str | None  # the interface the user named, when a name was given
+    problem: str | None  # why nothing was found; None when `address` is set
+    candidates: tuple[PciAddress, ...]
+
+
+@dataclass(frozen=True)
+class CheckInput:
+    """One device and its surroundings, read once; the rules are pure functions of this."""
+
+    query: DeviceQuery
+    options: CheckOptions
+    located: Located | Unreadable
+    device: PciFunction | None | Unreadable  # None: nothing found
+    netdevs: tuple[NetDevice, ...] | Unreadable  # the device's own interfaces (host driver bound)
+    pf: PciFunction | None | Unreadable  # None: the device is not a VF
+    pf_netdev: NetDevice | None | Unreadable  # None: the PF has no interface
+    vf_index: int | None | Unreadable
+    vf_admin: VfAdminList | Unreadable | None  # None: not applicable (no VF, no PF netdev)
+    group: IommuGroup | None | Unreadable  # None: no `iommu_group` link
+    platform: IommuPlatform
+    ports: tuple[UpstreamPort, ...] | Unreadable  # nearest first
+    slot: Slot | None | Unreadable  # the slot of the nearest port; None when there is none
+    vfio_driver_loaded: bool | Unreadable  # `bus/pci/drivers/vfio-pci` exists
+    standby: StandbyBackend | None | Unreadable  # None: no --standby-netdev

@@ -1,0 +1,106 @@
+"""Reports: what a command found, ready for any renderer (which never reads the host)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pcie_failover.model.check import CheckInput, CheckOptions
+from pcie_failover.model.host import NetDevice, PciFunction, Slot, Unreadable
+from pcie_failover.model.results import RuleResult, Verdict
+
+SCHEMA_VERSION = "1.0"
+
+
+@dataclass(frozen=True)
+class DeviceSummary:
+    """Identity and placement of one device; None where absent or unknown."""
+
+    bdf: str
+    vendor: str | None
+    device: str | None
+    pci_class: str | None
+    driver: str | None
+    pf: str | None
+    vf_index: int | None
+    iommu_group: str | None
+    slot: str | None
+    numa_node: int | None
+    netdevs: tuple[str, ...]
+
+
+def _hex(value: int | Unreadable, width: int) -> str | None:
+    return None if isinstance(value, Unreadable) else f"{value:0{width}x}"
+
+
+def summarize(
+    function: PciFunction, vf_index: int | None | Unreadable, slot: Slot | None | Unreadable
+) -> DeviceSummary:
+    """The summary of a function as read."""
+    driver = function.driver
+    numa = function.numa_node
+    return DeviceSummary(
+        bdf=str(function.address),
+        vendor=_hex(function.vendor, 4),
+        device=_hex(function.device, 4),
+        pci_class=None if isinstance(function.pci_class, Unreadable) else f"{function.pci_class:#08x}",
+        driver=driver if isinstance(driver, str) else None,
+        pf=str(function.physfn) if not isinstance(function.physfn, (Unreadable, type(None))) else None,
+        vf_index=vf_index if isinstance(vf_index, int) else None,
+        iommu_group=function.iommu_group if isinstance(function.iommu_group, str) else None,
+        slot=slot.name if isinstance(slot, Slot) else None,
+        numa_node=numa if isinstance(numa, int) else None,
+        netdevs=function.netdevs if isinstance(function.netdevs, tuple) else (),
+    )
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """`check`: one device, every host rule, a verdict."""
+
+    query: str
+    options: CheckOptions
+    strict: bool
+    sysfs_root: str
+    device: DeviceSummary | None
+    pf_netdev: str | None
+    results: tuple[RuleResult, ...]
+    verdict: Verdict
+
+
+def check_report(
+    check_input: CheckInput, results: tuple[RuleResult, ...], verdict: Verdict, sysfs_root: str, strict: bool
+) -> CheckReport:
+    """Assemble the report of one check."""
+    device = check_input.device
+    summary = summarize(device, check_input.vf_index, check_input.slot) if isinstance(device, PciFunction) else None
+    pf_netdev = check_input.pf_netdev
+    return CheckReport(
+        query=check_input.query.text,
+        options=check_input.options,
+        strict=strict,
+        sysfs_root=sysfs_root,
+        device=summary,
+        pf_netdev=pf_netdev.name if isinstance(pf_netdev, NetDevice) else None,
+        results=results,
+        verdict=verdict,
+    )
+
+
+@dataclass(frozen=True)
+class ListedDevice:
+    """`list`: one network-class function."""
+
+    summary: DeviceSummary
+    role: str  # "pf", "vf" or "device"
+    mac: str | None
+    verdict: Verdict
+    failing: tuple[str, ...]  # ids of the rules that failed
+
+
+@dataclass(frozen=True)
+class ListReport:
+    """`list`: every network-class PCI function."""
+
+    sysfs_root: str
+    options: CheckOptions
+    devices: tuple[ListedDevice, ...]

@@ -1,0 +1,109 @@
+"""Where VF admin settings, addresses and routes come from: live netlink or a snapshot.
+
+On a snapshot root the sidecar file (`pcie-failover-snapshot.json`, written by the lab
+and by `capture`) holds iproute2's JSON; without it, every netlink fact is unknown.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pcie_failover.model.host import Unreadable, VfAdminList
+from pcie_failover.netinfo import iproute_json
+
+SIDECAR = "pcie-failover-snapshot.json"
+SIDECAR_FORMAT = "pcie-failover-snapshot"
+SIDECAR_LIMIT = 64 * 1024 * 1024
+
+
+class NetlinkSource(Protocol):
+    """Netlink facts about interfaces, by name."""
+
+    @property
+    def kernel_cmdline(self) -> str | None:
+        """The kernel command line of the same host (it names IOMMU switches)."""
+
+    def vf_admin(self, pf_netdev: str) -> VfAdminList | Unreadable:
+        """The PF's VF list (one RTM_GETLINK with RTEXT_FILTER_VF|RTEXT_FILTER_SKIP_STATS)."""
+
+    def addresses(self, ifname: str) -> tuple[str, ...] | Unreadable:
+        """IP addresses on the interface."""
+
+    def routes(self, ifname: str) -> tuple[str, ...] | Unreadable:
+        """Route destinations through the interface."""
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """No netlink: a copied tree without a sidecar, or no permission."""
+
+    reason: str
+    kernel_cmdline: str | None = None
+
+    def vf_admin(self, pf_netdev: str) -> VfAdminList | Unreadable:
+        """Always unknown."""
+        return Unreadable(f"netlink {pf_netdev}", self.reason)
+
+    def addresses(self, ifname: str) -> tuple[str, ...] | Unreadable:
+        """Always unknown."""
+        return Unreadable(f"netlink {ifname}", self.reason)
+
+    def routes(self, ifname: str) -> tuple[str, ...] | Unreadable:
+        """Always unknown."""
+        return Unreadable(f"netlink {ifname}", self.reason)
+
+
+def _list(value: object) -> Sequence[object]:
+    return value if isinstance(value, list) else []
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Netlink facts recorded in a snapshot's sidecar."""
+
+    links: Sequence[object]
+    address_entries: Sequence[object]
+    route_entries: Sequence[object]
+    kernel_cmdline: str | None
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> Snapshot:
+        """Build from the sidecar document (already checked to be a mapping of our format)."""
+        netlink = document.get("netlink")
+        netlink = netlink if isinstance(netlink, Mapping) else {}
+        cmdline = document.get("kernel_cmdline")
+        return cls(
+            links=_list(netlink.get("links")),
+            address_entries=_list(netlink.get("addresses")),
+            route_entries=_list(netlink.get("routes")),
+            kernel_cmdline=cmdline if isinstance(cmdline, str) else None,
+        )
+
+    def vf_admin(self, pf_netdev: str) -> VfAdminList | Unreadable:
+        """The recorded `vfinfo_list` of the PF."""
+        link = iproute_json.find_link(self.links, pf_netdev)
+        if link is None:
+            return Unreadable(SIDECAR, f"no link {pf_netdev} recorded")
+        return iproute_json.vf_admin_list(link)
+
+    def addresses(self, ifname: str) -> tuple[str, ...] | Unreadable:
+        """Recorded addresses of the interface."""
+        return iproute_json.addresses_of(self.address_entries, ifname)
+
+    def routes(self, ifname: str) -> tuple[str, ...] | Unreadable:
+        """Recorded routes through the interface."""
+        return iproute_json.routes_of(self.route_entries, ifname)
+
+
+def parse_sidecar(data: bytes) -> Snapshot | Unavailable:
+    """Decode a sidecar file's bytes."""
+    try:
+        document = json.loads(data)
+    except ValueError as error:
+        return Unavailable(f"{SIDECAR} is not valid JSON ({error})")
+    if not isinstance(document, Mapping) or document.get("format") != SIDECAR_FORMAT:
+        return Unavailable(f"{SIDECAR} is not a {SIDECAR_FORMAT} file")
+    return Snapshot.from_json(document)

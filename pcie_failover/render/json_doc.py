@@ -1,0 +1,83 @@
+"""JSON documents (schema in pcie_failover/schema/): pure, report -> str."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from pcie_failover import __version__
+from pcie_failover.model.check import CheckOptions
+from pcie_failover.model.report import SCHEMA_VERSION, CheckReport, DeviceSummary, ListReport
+from pcie_failover.model.results import RuleResult, Verdict
+
+
+def _envelope(command: str, sysfs_root: str) -> dict[str, Any]:
+    return {"schema_version": SCHEMA_VERSION, "tool_version": __version__, "command": command, "sysfs_root": sysfs_root}
+
+
+def _options(options: CheckOptions) -> dict[str, Any]:
+    return {
+        "for": options.manager.value,
+        "mac": None if options.mac is None else str(options.mac),
+        "allow_pf": options.allow_pf,
+        "standby_netdev": options.standby_netdev,
+    }
+
+
+def _device(summary: DeviceSummary) -> dict[str, Any]:
+    data = asdict(summary)
+    data["class"] = data.pop("pci_class")
+    data["netdevs"] = list(summary.netdevs)
+    return data
+
+
+def _check(result: RuleResult) -> dict[str, Any]:
+    return {
+        "id": result.rule_id,
+        "severity": result.severity.value,
+        "status": result.status.value,
+        "message": result.message,
+        "hint": result.hint,
+    }
+
+
+def _dump(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def render_check(report: CheckReport) -> str:
+    """The `check` document."""
+    document = _envelope("check", report.sysfs_root)
+    document["input"] = {"device": report.query, **_options(report.options), "strict": report.strict}
+    document["device"] = None if report.device is None else _device(report.device)
+    document["pf_netdev"] = report.pf_netdev
+    document["verdict"] = report.verdict.value
+    document["ready"] = report.verdict is Verdict.READY
+    document["checks"] = [_check(r) for r in report.results]
+    return _dump(document)
+
+
+def render_list(report: ListReport) -> str:
+    """The `list` document."""
+    document = _envelope("list", report.sysfs_root)
+    document["input"] = _options(report.options)
+    document["devices"] = [
+        {
+            **_device(d.summary),
+            "role": d.role,
+            "mac": d.mac,
+            "verdict": d.verdict.value,
+            "failing": list(d.failing),
+        }
+        for d in report.devices
+    ]
+    return _dump(document)
+
+
+def render_error(command: str, sysfs_root: str | None, code: int, kind: str, message: str) -> str:
+    """An error, as JSON, when the user asked for JSON."""
+    document = _envelope(command, sysfs_root or "")
+    document["sysfs_root"] = sysfs_root
+    document["error"] = {"code": code, "kind": kind, "message": message}
+    return _dump(document)

@@ -1,0 +1,58 @@
+"""What a rule is: a stable id, a severity, what it checks, the fact it mirrors, a pure check."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pcie_failover.model.check import CheckInput
+from pcie_failover.model.host import PciFunction, Unreadable
+from pcie_failover.model.results import RuleResult, Severity, Status
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a check found: status, one-line message, optional fix hint (may span lines)."""
+
+    status: Status
+    message: str
+    hint: str | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A named unit: `rule_id` is stable, users and tests refer to it."""
+
+    rule_id: str
+    severity: Severity
+    title: str
+    fact: str
+    check: Callable[[CheckInput], Finding]
+
+    def run(self, check_input: CheckInput) -> RuleResult:
+        """Apply the check; a `fail` from a warn-severity rule is capped at `warn`."""
+        finding = self.check(check_input)
+        status = finding.status
+        if status is Status.FAIL and self.severity is not Severity.FAIL:
+            status = Status.WARN
+        return RuleResult(self.rule_id, self.severity, status, finding.message, finding.hint)
+
+
+def unknown(what: str, cause: Unreadable) -> Finding:
+    """An `unknown` finding that says what could not be read and why."""
+    return Finding(Status.UNKNOWN, f"{what} could not be read ({cause})")
+
+
+def target(check_input: CheckInput) -> PciFunction | Finding:
+    """The device under check, or the finding every device rule gives without one."""
+    device = check_input.device
+    if device is None:
+        return Finding(Status.SKIP, "no device to check")
+    if isinstance(device, Unreadable):
+        return unknown("the device", device)
+    return device
+
+
+def host_path(function: PciFunction) -> str:
+    """The device's directory on the real host, for printed commands."""
+    return f"/sys/bus/pci/devices/{function.address}"

@@ -1,0 +1,81 @@
+"""`driver`: the device is on vfio-pci (or a vfio variant), or can be put there safely."""
+
+from __future__ import annotations
+
+from pcie_failover.model.check import CheckInput, Manager
+from pcie_failover.model.host import PciFunction, Unreadable
+from pcie_failover.model.results import Severity, Status
+from pcie_failover.rules.base import Finding, Rule, host_path, target, unknown
+from pcie_failover.rules.usage import interface_usage
+
+_LIBVIRT_BINDS = "libvirt (<interface type='hostdev' managed='yes'>) binds vfio-pci when the VM starts"
+
+
+def bind_commands(device: PciFunction, loaded: bool, bound: bool) -> str:
+    """The commands that move the device to vfio-pci, one per line."""
+    lines = [] if loaded else ["modprobe vfio-pci"]
+    if bound:
+        lines.append(f"echo {device.address} > {host_path(device)}/driver/unbind")
+    lines += [
+        f"echo vfio-pci > {host_path(device)}/driver_override",
+        f"echo {device.address} > /sys/bus/pci/drivers_probe",
+        f"(to keep it across reboots: driverctl set-override {device.address} vfio-pci)",
+    ]
+    return "\n".join(lines)
+
+
+def _probe_failed(device: PciFunction, loaded: bool) -> Finding:
+    if device.iommu_group is None:
+        why = "vfio-pci cannot bind without an IOMMU group (its probe returns -EINVAL): see the iommu check"
+    elif not loaded:
+        why = f"vfio-pci is not loaded: modprobe vfio-pci && echo {device.address} > /sys/bus/pci/drivers_probe"
+    else:
+        why = f"see `dmesg | grep -i vfio`, then retry: echo {device.address} > /sys/bus/pci/drivers_probe"
+    return Finding(Status.FAIL, "driver_override is vfio-pci but nothing is bound: vfio-pci's probe failed", why)
+
+
+def check(check_input: CheckInput) -> Finding:
+    """vfio passes; otherwise say how to bind it, never suggesting to unbind a device in use."""
+    device = target(check_input)
+    if isinstance(device, Finding):
+        return device
+    if isinstance(device.driver, Unreadable):
+        return unknown("the driver link", device.driver)
+    if device.is_vfio:
+        variant = "" if device.driver == "vfio-pci" else " (a vfio variant driver)"
+        return Finding(Status.PASS, f"bound to {device.driver}{variant}")
+    loaded = check_input.vfio_driver_loaded is True
+    libvirt = check_input.options.manager is Manager.LIBVIRT
+    if device.driver is None:
+        if device.driver_override == "vfio-pci":
+            return _probe_failed(device, loaded)
+        if libvirt:
+            return Finding(Status.PASS, f"no driver bound; {_LIBVIRT_BINDS}")
+        return Finding(
+            Status.FAIL,
+            "no driver bound; QEMU's vfio-pci device needs the vfio-pci driver",
+            bind_commands(device, loaded, False),
+        )
+    usage = interface_usage(check_input.netdevs)
+    if usage.in_use:
+        return Finding(
+            Status.FAIL,
+            f"bound to {device.driver} and in use on this host: {usage.why}",
+            "free it first (move its addresses and routes, take it out of its bridge or bond); "
+            "this tool does not suggest unbinding a device in use",
+        )
+    if libvirt and usage.in_use is False:
+        return Finding(Status.PASS, f"bound to host driver {device.driver}, not in use; {_LIBVIRT_BINDS}")
+    commands = bind_commands(device, loaded, True)
+    if usage.in_use is None:
+        commands = f"could not tell whether it is in use ({usage.why}); only if it is unused:\n{commands}"
+    return Finding(Status.FAIL, f"bound to host driver {device.driver}, not vfio-pci", commands)
+
+
+RULE = Rule(
+    "driver",
+    Severity.FAIL,
+    "the device is bound to vfio-pci (or libvirt can bind it)",
+    "Linux drivers/vfio/pci: a vfio-dev/ child marks vfio-pci or a variant; driver_override + drivers_probe binds",
+    check,
+)

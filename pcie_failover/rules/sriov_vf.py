@@ -1,0 +1,63 @@
+"""`sriov-vf`: the device is an SR-IOV VF; report its PF, VF index and the PF's interface."""
+
+from __future__ import annotations
+
+from pcie_failover.model.check import CheckInput
+from pcie_failover.model.host import NetDevice, PciFunction, Unreadable
+from pcie_failover.model.results import Severity, Status
+from pcie_failover.rules.base import Finding, Rule, host_path, target, unknown
+
+
+def _pf_interface(check_input: CheckInput) -> str:
+    netdev = check_input.pf_netdev
+    if isinstance(netdev, NetDevice):
+        return netdev.name
+    return "no interface" if netdev is None else "interface unknown"
+
+
+def _not_a_vf(check_input: CheckInput, device: PciFunction) -> Finding:
+    status = Status.WARN if check_input.options.allow_pf else Status.FAIL
+    allowed = " (--allow-pf: only for a VM that never migrates)" if check_input.options.allow_pf else ""
+    sriov = device.sriov
+    if sriov is None:
+        return Finding(
+            status,
+            f"not an SR-IOV VF (no physfn link){allowed}",
+            "a migratable primary is a VF: the destination reproduces its MAC by setting the admin MAC of its own VF",
+        )
+    if isinstance(sriov.num_vfs, int) and sriov.num_vfs > 0:
+        hint = (
+            f"use one of its {sriov.num_vfs} VFs (`pcie-failover list`); "
+            "vfio-pci also refuses a PF with VFs enabled (-EBUSY)"
+        )
+    else:
+        hint = f"create VFs, e.g. `echo 4 > {host_path(device)}/sriov_numvfs`, then pick one with `pcie-failover list`"
+    return Finding(
+        status,
+        f"an SR-IOV PF, not a VF: net_failover pairs on the permanent MAC, which no destination PF shares{allowed}",
+        hint,
+    )
+
+
+def check(check_input: CheckInput) -> Finding:
+    """Pass for a VF (physfn link present)."""
+    device = target(check_input)
+    if isinstance(device, Finding):
+        return device
+    if isinstance(device.physfn, Unreadable):
+        return unknown("the physfn link", device.physfn)
+    if device.physfn is None:
+        return _not_a_vf(check_input, device)
+    index = check_input.vf_index
+    which = f"VF {index}" if isinstance(index, int) else "a VF"
+    note = f" (index unknown: {index})" if isinstance(index, Unreadable) else ""
+    return Finding(Status.PASS, f"{which} of PF {device.physfn} ({_pf_interface(check_input)}){note}")
+
+
+RULE = Rule(
+    "sriov-vf",
+    Severity.FAIL,
+    "the device is an SR-IOV virtual function",
+    "Linux net/core/failover.c pairs on perm_addr: a VF's is its admin MAC, a PF's the burned-in MAC",
+    check,
+)

@@ -1,0 +1,34 @@
+"""`vf-link-state`: the VF's administrative link state is not `disable`."""
+
+from __future__ import annotations
+
+from pcie_failover.model.check import CheckInput
+from pcie_failover.model.results import Severity, Status
+from pcie_failover.rules.base import Finding, Rule
+from pcie_failover.rules.vf_common import vf_entry
+
+
+def check(check_input: CheckInput) -> Finding:
+    """`disable` fails: the VF never carries traffic."""
+    entry = vf_entry(check_input)
+    if isinstance(entry, Finding):
+        return entry
+    state = entry.admin.link_state
+    if state is None:
+        return Finding(Status.UNKNOWN, f"VF {entry.index}'s link state is not reported")
+    if state == "disable":
+        return Finding(
+            Status.FAIL,
+            "VF link state is 'disable': the VF never carries traffic",
+            f"ip link set dev {entry.pf_netdev} vf {entry.index} state auto",
+        )
+    return Finding(Status.PASS, f"VF link state {state}")
+
+
+RULE = Rule(
+    "vf-link-state",
+    Severity.FAIL,
+    "the VF's link state is auto or enable",
+    "rtnetlink IFLA_VF_LINK_STATE: 0 auto, 1 enable, 2 disable",
+    check,
+)

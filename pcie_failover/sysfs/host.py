@@ -1,0 +1,34 @@
+"""Opening a host: check the sysfs root once and pick where netlink facts come from."""
+
+from __future__ import annotations
+
+from pcie_failover.netinfo.source import SIDECAR, SIDECAR_LIMIT, NetlinkSource, Unavailable, parse_sidecar
+from pcie_failover.sysfs.pci import DEVICES
+from pcie_failover.sysfs.root import SysfsError, SysfsRoot
+
+
+class NoHostError(Exception):
+    """The root holds no PCI tree: nothing can be inspected (exit code 3)."""
+
+
+def open_root(path: str) -> SysfsRoot:
+    """A SysfsRoot whose `bus/pci/devices` is a directory, else NoHostError."""
+    root = SysfsRoot(path)
+    if not root.is_directory(DEVICES):
+        raise NoHostError(f"no PCI device tree at {path}/{DEVICES}")
+    return root
+
+
+def netlink_for(root: SysfsRoot) -> NetlinkSource:
+    """Live iproute2 for the running kernel's /sys; the sidecar for a snapshot; else unavailable."""
+    if root.live:
+        from pcie_failover.adapters.iproute import LiveIproute  # the subprocess module only when live
+
+        return LiveIproute()
+    try:
+        data = root.read_bytes(SIDECAR, SIDECAR_LIMIT)
+    except SysfsError as error:
+        if error.missing:
+            return Unavailable(f"a copied sysfs tree without a netlink snapshot ({SIDECAR})")
+        return Unavailable(f"{SIDECAR}: {error.reason}")
+    return parse_sidecar(data)

@@ -1,0 +1,227 @@
+"""Reader of PCI functions, their upstream ports and slots (`bus/pci/devices`, `bus/pci/slots`)."""
+
+from __future__ import annotations
+
+import posixpath
+
+from pcie_failover.model.address import PciAddress
+from pcie_failover.model.config_space import ConfigSpace, PortType, parse_config
+from pcie_failover.model.host import PciFunction, Slot, Sriov, Unreadable, UpstreamPort
+from pcie_failover.sysfs import attributes as attr
+from pcie_failover.sysfs.root import CONFIG_READ_LIMIT, SysfsError, SysfsRoot
+
+DEVICES = "bus/pci/devices"
+SLOTS = "bus/pci/slots"
+
+
+def device_link(address: PciAddress) -> str:
+    """`bus/pci/devices/<bdf>`."""
+    return f"{DEVICES}/{address}"
+
+
+def resolve_device(root: SysfsRoot, address: PciAddress) -> str | Unreadable:
+    """The device's real directory under `devices/`, relative to the root."""
+    link = device_link(address)
+    try:
+        return root.resolve(link)
+    except SysfsError as error:
+        return Unreadable(link, error.reason)
+
+
+def read_config(root: SysfsRoot, path: str) -> ConfigSpace | None | Unreadable:
+    """Decode the device's `config` (64 bytes unprivileged, 256/4096 as root)."""
+    rel = f"{path}/config"
+    try:
+        return parse_config(root.read_bytes(rel, CONFIG_READ_LIMIT))
+    except SysfsError as error:
+        return Unreadable(rel, error.reason)
+
+
+def _physfn(root: SysfsRoot, path: str) -> PciAddress | None | Unreadable:
+    name = attr.link_name(root, f"{path}/physfn")
+    if name is None or isinstance(name, Unreadable):
+        return name
+    return PciAddress.try_parse(name) or Unreadable(f"{path}/physfn", f"unexpected target {name!r}")
+
+
+def _sriov(root: SysfsRoot, path: str) -> Sriov | None:
+    total = attr.optional(root, f"{path}/sriov_totalvfs", attr.dec_int)
+    if total is None:
+        return None
+    num = attr.required(root, f"{path}/sriov_numvfs", attr.dec_int)
+    return Sriov(
+        total_vfs=total,
+        num_vfs=num,
+        offset=attr.optional(root, f"{path}/sriov_offset", attr.dec_int),
+        stride=attr.optional(root, f"{path}/sriov_stride", attr.dec_int),
+    )
+
+
+def _netdevs(root: SysfsRoot, path: str, driver: str | None | Unreadable) -> tuple[str, ...] | Unreadable:
+    """Interfaces under `net/`, or for virtio-pci under its `virtioN/net/` child."""
+    names = attr.listing(root, f"{path}/net")
+    if names is None and driver == "virtio-pci":
+        children = attr.listing(root, path)
+        for child in children if isinstance(children, tuple) else ():
+            if child.startswith("virtio"):
+                names = attr.listing(root, f"{path}/{child}/net")
+                break
+    return names or ()
+
+
+def read_function(root: SysfsRoot, address: PciAddress) -> PciFunction | Unreadable:
+    """Read one PCI function; Unreadable when it is absent or vanished during the read."""
+    path = resolve_device(root, address)
+    if isinstance(path, Unreadable):
+        return path
+    driver = attr.link_name(root, f"{path}/driver")
+    function = PciFunction(
+        address=address,
+        path=path,
+        vendor=attr.required(root, f"{path}/vendor", attr.hex_int),
+        device=attr.required(root, f"{path}/device", attr.hex_int),
+        pci_class=attr.required(root, f"{path}/class", attr.hex_int),
+        driver=driver,
+        driver_override=attr.driver_override(root, f"{path}/driver_override"),
+        vfio_dev=root.exists(f"{path}/vfio-dev"),
+        physfn=_physfn(root, path),
+        sriov=_sriov(root, path),
+        iommu_group=attr.link_name(root, f"{path}/iommu_group"),
+        numa_node=attr.optional(root, f"{path}/numa_node", attr.dec_int),
+        reset_methods=attr.optional(root, f"{path}/reset_method", attr.words),
+        has_reset=root.exists(f"{path}/reset"),
+        has_link_speed=root.exists(f"{path}/current_link_speed"),
+        config=read_config(root, path),
+        netdevs=_netdevs(root, path, driver),
+    )
+    if not root.exists(path):
+        return Unreadable(path, "the device vanished while it was being read")
+    return function
+
+
+def vf_index(root: SysfsRoot, vf: PciAddress, pf: PciFunction) -> int | None | Unreadable:
+    """The VF's index on its PF, from the routing ids (constant cost), confirmed by `virtfnN`."""
+    sriov = pf.sriov
+    if sriov is None or not isinstance(sriov.offset, int) or not isinstance(sriov.stride, int):
+        return Unreadable(f"{pf.path}/sriov_offset", "the PF does not report its VF offset and stride")
+    distance = vf.routing_id - pf.address.routing_id - sriov.offset
+    if sriov.stride <= 0 or distance < 0 or distance % sriov.stride:
+        return Unreadable(f"{pf.path}/virtfn*", f"{vf} is not at a VF routing id of {pf.address}")
+    index = distance // sriov.stride
+    target = attr.link_name(root, f"{pf.path}/virtfn{index}")
+    if target is None:
+        return Unreadable(f"{pf.path}/virtfn{index}", "no such VF link")
+    if isinstance(target, Unreadable):
+        return target
+    if target != str(vf):
+        return Unreadable(f"{pf.path}/virtfn{index}", f"points to {target}, not {vf}")
+    return index
+
+
+def ancestor_addresses(path: str) -> tuple[PciAddress, ...]:
+    """The PCI bridges/ports above a device path, nearest first."""
+    parts = path.split("/")[:-1]
+    found = [a for a in (PciAddress.try_parse(p) for p in parts) if a is not None]
+    return tuple(reversed(found))
+
+
+def _hotplug_service(
+    root: SysfsRoot, port_dir: str, address: PciAddress, config: ConfigSpace | None | Unreadable
+) -> bool | None | Unreadable:
+    """Whether the port's PCIe hotplug service (`<bdf>:pcie004`/`pcie204`) is bound to pciehp."""
+    suffixes: tuple[str, ...] = ("pcie004", "pcie204")
+    if isinstance(config, ConfigSpace) and config.pcie is not None:
+        if config.pcie.port_type == PortType.ROOT_PORT:
+            suffixes = ("pcie004",)
+        elif config.pcie.port_type == PortType.DOWNSTREAM_PORT:
+            suffixes = ("pcie204",)
+        else:
+            return None
+    for suffix in suffixes:
+        driver = attr.link_name(root, f"{port_dir}/{address}:{suffix}/driver")
+        if isinstance(driver, Unreadable):
+            return driver
+        if driver is not None:
+            return driver == "pciehp"
+    return False
+
+
+def read_ports(root: SysfsRoot, path: str) -> tuple[UpstreamPort, ...]:
+    """Every PCI bridge or port above the device at `path`, nearest first."""
+    ports: list[UpstreamPort] = []
+    directory = posixpath.dirname(path)
+    for address in ancestor_addresses(path):
+        while directory and posixpath.basename(directory) != str(address):
+            directory = posixpath.dirname(directory)
+        config = read_config(root, directory)
+        ports.append(
+            UpstreamPort(
+                address=address,
+                driver=attr.link_name(root, f"{directory}/driver"),
+                config=config,
+                pciehp=_hotplug_service(root, directory, address, config),
+            )
+        )
+        directory = posixpath.dirname(directory)
+    return tuple(ports)
+
+
+def _slot_matches(text: str, domain: int, bus: int, device: int) -> bool:
+    parts = text.split(":")
+    try:
+        values = [int(p, 16) for p in parts]
+    except ValueError:
+        return False
+    if len(values) == 2:
+        return values == [domain, bus]
+    # pciehp registers slot number 0 for the port's only slot; acpiphp and shpchp the device number.
+    return len(values) == 3 and values[:2] == [domain, bus] and values[2] in (0, device)
+
+
+def _read_slot(root: SysfsRoot, name: str) -> Slot | Unreadable:
+    base = f"{SLOTS}/{name}"
+    address = attr.required(root, f"{base}/address", str)
+    if isinstance(address, Unreadable):
+        return address
+    return Slot(
+        name=name,
+        address=address,
+        hotplug_driver=attr.link_name(root, f"{base}/module"),
+        power=attr.optional(root, f"{base}/power", str),
+    )
+
+
+def find_slot(root: SysfsRoot, child: PciAddress, port: UpstreamPort | None) -> Slot | None | Unreadable:
+    """The slot holding `child` (for a VF, its PF), matched by the bus below its port.
+
+    Slot numbers come from the port's Physical Slot Number when config space says
+    so (one read); otherwise every slot's `address` is compared.
+    """
+    guess: str | None = None
+    if port is not None and isinstance(port.config, ConfigSpace) and port.config.pcie is not None:
+        psn = port.config.pcie.physical_slot
+        guess = None if psn is None else str(psn)
+    if guess is not None:
+        slot = _read_slot(root, guess)
+        if isinstance(slot, Slot) and _slot_matches(slot.address, child.domain, child.bus, child.device):
+            return slot
+    names = attr.listing(root, SLOTS)
+    if names is None:
+        return None
+    if isinstance(names, Unreadable):
+        return names
+    for name in names:
+        slot = _read_slot(root, name)
+        if isinstance(slot, Slot) and _slot_matches(slot.address, child.domain, child.bus, child.device):
+            return slot
+    return None
+
+
+def candidates(root: SysfsRoot, wanted: PciAddress, limit: int = 6) -> tuple[PciAddress, ...]:
+    """Present devices closest to a missing address: same bus first, then nearest routing id."""
+    names = attr.listing(root, DEVICES)
+    if not isinstance(names, tuple):
+        return ()
+    present = [a for a in (PciAddress.try_parse(n) for n in names) if a is not None]
+    present.sort(key=lambda a: (a.domain != wanted.domain, a.bus != wanted.bus, abs(a.routing_id - wanted.routing_id)))
+    return tuple(present[:limit])
