@@ -95,7 +95,9 @@ _FORMAT = typer.Option("--format", help="table or json.")
 
 @app.command(epilog=EXIT_CODES)
 def check(
-    device: Annotated[str, typer.Argument(help="PCI address (5e:00.2, 0000:5e:00.2) or interface name.")],
+    device: Annotated[
+        str, typer.Argument(help="PCI address (5e:00.2, 0000:5e:00.2) or interface name.", metavar="DEVICE")
+    ],
     for_: Annotated[Manager, _FOR] = Manager.QEMU,
     mac: Annotated[str | None, typer.Option("--mac", help="The MAC the standby will carry.")] = None,
     allow_pf: Annotated[

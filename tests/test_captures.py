@@ -1,0 +1,97 @@
+"""`check` and `list` on sysfs trees captured from real Linux guests: the kernel is the oracle."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from fixtures_sysfs.captures import TOPOLOGIES, capture_root
+from tests.conftest import Run
+from tests.golden import compare_entry
+
+
+def _check(cli: Callable[..., Run], topology: str, device: str) -> dict[str, dict[str, Any]]:
+    run = cli("--sysfs-root", str(capture_root(topology)), "check", device, "--format", "json")
+    return {c["id"]: {"status": c["status"], "message": c["message"], "hint": c["hint"]} for c in run.json["checks"]}
+
+
+@pytest.mark.parametrize("topology", TOPOLOGIES)
+def test_every_device_of_every_capture(topology: str, cli: Callable[..., Run]) -> None:
+    """Exact status per rule id for every network function; the list agrees with the checks."""
+    listing = cli("--sysfs-root", str(capture_root(topology)), "list", "--format", "json")
+    assert listing.code == 0
+    outcome: dict[str, object] = {}
+    for device in listing.json["devices"]:
+        run = cli("--sysfs-root", str(capture_root(topology)), "check", device["bdf"], "--format", "json")
+        document = run.json
+        assert document["verdict"] == device["verdict"]
+        outcome[device["bdf"]] = {
+            "role": device["role"],
+            "driver": device["driver"],
+            "iommu_group": device["iommu_group"],
+            "slot": device["slot"],
+            "exit": run.code,
+            "checks": {c["id"]: c["status"] for c in document["checks"]},
+        }
+    compare_entry("captures", topology, outcome)
+
+
+def test_failed_vfio_probe_without_iommu(cli: Callable[..., Run]) -> None:
+    checks = _check(cli, "no-iommu", "01:10.0")
+    assert checks["driver"] == {
+        "status": "fail",
+        "message": "driver_override is vfio-pci but nothing is bound: vfio-pci's probe failed",
+        "hint": "vfio-pci cannot bind without an IOMMU group (its probe returns -EINVAL): see the iommu check",
+    }
+    assert checks["iommu"]["message"] == "no IOMMU: the firmware has no DMAR, IVRS or IORT table"
+
+
+def test_iommu_disabled_on_the_command_line(cli: Callable[..., Run]) -> None:
+    checks = _check(cli, "iommu-off", "01:10.0")
+    assert checks["iommu"] == {
+        "status": "fail",
+        "message": "the firmware describes an IOMMU (DMAR) but the kernel did not enable it",
+        "hint": "the kernel command line disables it (intel_iommu=off): remove that and reboot",
+    }
+    assert checks["driver"]["status"] == "fail"
+
+
+def test_ready_vf_in_both_hotplug_flavours(cli: Callable[..., Run]) -> None:
+    acpi = _check(cli, "vtd-acpi", "01:10.0")
+    native = _check(cli, "vtd-pciehp", "01:10.0")
+    assert {r: c["status"] for r, c in acpi.items() if c["status"] != "pass"} == {"standby-uplink": "skip"}
+    assert acpi["host-slot"]["message"] == "slot 0 (acpiphp, power on) under 0000:00:02.0"
+    assert native["host-slot"]["message"] == "slot 1 (pciehp, power on) under 0000:00:02.0"
+    assert acpi["vf-mac"]["message"] == "admin MAC 52:54:00:6f:55:cc (spoofchk on, trust off)"
+
+
+def test_port_with_hotplug_off_has_no_slot(cli: Callable[..., Run]) -> None:
+    checks = _check(cli, "vtd-acpi", "04:00.0")
+    assert checks["host-slot"]["status"] == "skip"
+    assert checks["host-slot"]["message"].startswith("no slot under 0000:00:05.0")
+
+
+def test_shared_groups_name_their_blockers(cli: Callable[..., Run]) -> None:
+    multifunction = _check(cli, "shared-groups", "01:00.1")
+    assert multifunction["iommu-group"]["message"] == (
+        "IOMMU group 7 is not viable: 0000:01:00.0 (e1000e) bound to host drivers"
+    )
+    behind_bridge = _check(cli, "shared-groups", "03:01.0")
+    assert behind_bridge["iommu-group"]["message"] == (
+        "IOMMU group 8 is not viable: 0000:02:00.0 (shpchp), 0000:03:02.0 (8139cp) bound to host drivers"
+    )
+    assert behind_bridge["iommu-group"]["hint"] is not None
+    assert behind_bridge["iommu-group"]["hint"].startswith("0000:02:00.0 (shpchp) is a PCI bridge")
+    assert behind_bridge["pcie"]["status"] == "fail"
+    assert behind_bridge["host-slot"]["message"] == "slot 1-1 (shpchp, power on) under 0000:02:00.0"
+
+
+def test_vf_admin_settings_made_with_iproute2(cli: Callable[..., Run]) -> None:
+    vlan = _check(cli, "vf-admin", "01:10.2")
+    assert vlan["vf-vlan"]["message"] == "VF VLAN 100 (qos 0) is set on the PF: the standby must reach VLAN 100 too"
+    zero = _check(cli, "vf-admin", "01:10.4")
+    assert zero["vf-mac"]["status"] == "fail"
+    trusted = _check(cli, "vf-admin", "01:10.6")
+    assert trusted["vf-mac"]["message"].endswith("(spoofchk off, trust on)")
