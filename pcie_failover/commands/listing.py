@@ -9,7 +9,7 @@ from pcie_failover.model.report import ListedDevice, ListReport, summarize
 from pcie_failover.model.results import Status, verdict_of
 from pcie_failover.rules import run_host_rules
 from pcie_failover.sysfs import attributes as attr
-from pcie_failover.sysfs.check_input import read_check_input
+from pcie_failover.sysfs.check_input import HostReader
 from pcie_failover.sysfs.host import netlink_for
 from pcie_failover.sysfs.pci import DEVICES
 from pcie_failover.sysfs.root import SysfsRoot
@@ -57,10 +57,10 @@ def network_functions(root: SysfsRoot) -> list[PciAddress]:
 
 def run_list(root: SysfsRoot, options: CheckOptions) -> ListReport:
     """Check every network function (a device that vanishes meanwhile is left out)."""
-    netlink = netlink_for(root)
+    reader = HostReader(root, netlink_for(root))
     devices: list[ListedDevice] = []
     for address in network_functions(root):
-        check_input = read_check_input(root, DeviceQuery(str(address), address, None), options, netlink)
+        check_input = reader.check_input(DeviceQuery(str(address), address, None), options)
         function = check_input.device
         if not isinstance(function, PciFunction):
             continue

@@ -34,8 +34,8 @@ def _member(root: SysfsRoot, address: PciAddress, netlink: NetlinkSource) -> Gro
     )
 
 
-def read_group(root: SysfsRoot, number: str, exclude: PciAddress, netlink: NetlinkSource) -> IommuGroup:
-    """The group and every member other than `exclude`."""
+def read_group(root: SysfsRoot, number: str, netlink: NetlinkSource) -> IommuGroup:
+    """The group and every member."""
     base = f"{GROUPS}/{number}"
     names = attr.listing(root, f"{base}/devices")
     members: tuple[GroupMember, ...] | Unreadable
@@ -44,7 +44,7 @@ def read_group(root: SysfsRoot, number: str, exclude: PciAddress, netlink: Netli
     elif isinstance(names, Unreadable):
         members = names
     else:
-        addresses = [a for a in (PciAddress.try_parse(n) for n in names) if a is not None and a != exclude]
+        addresses = [a for a in (PciAddress.try_parse(n) for n in names) if a is not None]
         members = tuple(_member(root, a, netlink) for a in addresses)
     return IommuGroup(number=number, name=attr.optional(root, f"{base}/name", str), members=members)
 
