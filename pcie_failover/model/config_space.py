@@ -1,4 +1,9 @@
-"""Decoding of a PCI configuration space image (the sysfs `config` file): pure, bounded."""
+"""Decoding of a PCI configuration space image (the sysfs `config` file): pure, bounded.
+
+Only the 256-byte standard space is read: every rule's fact (PCIe capability, port
+type, FLR, slot capabilities) lives there, and on real hardware each config dword
+read is a bus cycle, so the 4 KiB extended space would cost 16 times as much.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +16,7 @@ _HEADER_TYPE = 0x0E
 _CAP_POINTER = 0x34
 _SECONDARY_BUS = 0x19
 _CAP_ID_PCIE = 0x10
-_EXT_CAP_START = 0x100
 _MAX_CAPS = 48  # (256 - 64) / 4: more means a loop in the list
-_MAX_EXT_CAPS = 960  # (4096 - 256) / 4
 
 
 class PortType(enum.IntEnum):
@@ -28,14 +31,6 @@ class PortType(enum.IntEnum):
     PCI_TO_PCIE_BRIDGE = 0x8
     RC_INTEGRATED_ENDPOINT = 0x9
     RC_EVENT_COLLECTOR = 0xA
-
-
-class ExtCap(enum.IntEnum):
-    """Extended capability ids this tool reports."""
-
-    ACS = 0x0D
-    ARI = 0x0E
-    SRIOV = 0x10
 
 
 @dataclass(frozen=True)
@@ -59,7 +54,6 @@ class ConfigSpace:
     secondary_bus: int | None
     pcie: PcieCapability | None  # None: no PCIe capability (only when `caps_complete`)
     caps_complete: bool  # the whole standard capability list was readable
-    ext_caps: frozenset[int] | None  # None: extended space not readable (non-root, or conventional)
 
 
 def _u16(data: bytes, offset: int) -> int:
@@ -101,22 +95,6 @@ def _find_pcie(data: bytes) -> tuple[int | None, bool]:
     return None, False
 
 
-def _ext_caps(data: bytes) -> frozenset[int] | None:
-    if len(data) < 4096:
-        return None
-    found: set[int] = set()
-    offset = _EXT_CAP_START
-    for _ in range(_MAX_EXT_CAPS):
-        header = _u32(data, offset)
-        if header in (0, 0xFFFFFFFF):
-            break
-        found.add(header & 0xFFFF)
-        offset = (header >> 20) & 0xFFC
-        if offset < _EXT_CAP_START:
-            break
-    return frozenset(found)
-
-
 def parse_config(data: bytes) -> ConfigSpace | None:
     """Decode a config space image; None when it is shorter than the 64-byte header."""
     if len(data) < 64:
@@ -134,5 +112,4 @@ def parse_config(data: bytes) -> ConfigSpace | None:
         secondary_bus=data[_SECONDARY_BUS] if layout == 1 else None,
         pcie=pcie,
         caps_complete=complete and len(data) >= 256,
-        ext_caps=_ext_caps(data) if pcie is not None else None,
     )

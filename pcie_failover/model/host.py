@@ -8,6 +8,7 @@ should, but could not be read; the rules turn Unreadable into an `unknown` resul
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from pcie_failover.model.address import MacAddress, PciAddress
 from pcie_failover.model.config_space import ConfigSpace
@@ -152,9 +153,13 @@ class VfAdminList:
     num_vfs: int | None  # IFLA_NUM_VF
     vfs: tuple[VfAdmin, ...]
 
+    @cached_property
+    def _by_index(self) -> dict[int, VfAdmin]:
+        return {vf.index: vf for vf in self.vfs}
+
     def get(self, index: int) -> VfAdmin | None:
         """The entry for VF `index`, or None when the list does not carry it."""
-        return next((vf for vf in self.vfs if vf.index == index), None)
+        return self._by_index.get(index)
 
 
 @dataclass(frozen=True)

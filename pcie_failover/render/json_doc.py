@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from typing import Any
 
 from pcie_failover import __version__
@@ -26,10 +25,19 @@ def _options(options: CheckOptions) -> dict[str, Any]:
 
 
 def _device(summary: DeviceSummary) -> dict[str, Any]:
-    data = asdict(summary)
-    data["class"] = data.pop("pci_class")
-    data["netdevs"] = list(summary.netdevs)
-    return data
+    return {
+        "bdf": summary.bdf,
+        "vendor": summary.vendor,
+        "device": summary.device,
+        "class": summary.pci_class,
+        "driver": summary.driver,
+        "pf": summary.pf,
+        "vf_index": summary.vf_index,
+        "iommu_group": summary.iommu_group,
+        "slot": summary.slot,
+        "numa_node": summary.numa_node,
+        "netdevs": list(summary.netdevs),
+    }
 
 
 def _check(result: RuleResult) -> dict[str, Any]:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import posixpath
-from dataclasses import replace
 
 from pcie_failover.model.address import DeviceQuery, PciAddress
 from pcie_failover.model.check import CheckInput, CheckOptions, Located
 from pcie_failover.model.host import (
+    GroupMember,
     IommuGroup,
     IommuPlatform,
     NetDevice,
@@ -19,7 +19,7 @@ from pcie_failover.model.host import (
 )
 from pcie_failover.netinfo.source import NetlinkSource
 from pcie_failover.sysfs import net, pci
-from pcie_failover.sysfs.iommu import read_group, read_platform
+from pcie_failover.sysfs.iommu import read_group, read_member, read_platform
 from pcie_failover.sysfs.root import SysfsRoot
 
 VFIO_DRIVER = "bus/pci/drivers/vfio-pci"
@@ -56,7 +56,8 @@ class HostReader:
         self._vfio_loaded: bool | None = None
         self._pfs: dict[PciAddress, tuple[PciFunction | Unreadable, NetDevice | None | Unreadable]] = {}
         self._vf_admin: dict[str, VfAdminList | Unreadable] = {}
-        self._groups: dict[str, IommuGroup] = {}
+        self._groups: dict[str, tuple[str | None | Unreadable, tuple[PciAddress, ...] | Unreadable]] = {}
+        self._members: dict[PciAddress, GroupMember] = {}
         self._ports: dict[str, tuple[UpstreamPort, ...]] = {}
         self._slots: dict[tuple[PciAddress, PciAddress | None], Slot | None | Unreadable] = {}
 
@@ -93,13 +94,16 @@ class HostReader:
         return self._vf_admin[pf_netdev]
 
     def group(self, number: str, exclude: PciAddress) -> IommuGroup:
-        """The group, with every member but `exclude`."""
+        """The group, with every member but `exclude` (each member is read once, and only when needed)."""
         if number not in self._groups:
-            self._groups[number] = read_group(self.root, number, self.netlink)
-        group = self._groups[number]
-        if isinstance(group.members, Unreadable):
-            return group
-        return replace(group, members=tuple(m for m in group.members if m.address != exclude))
+            self._groups[number] = read_group(self.root, number)
+        name, addresses = self._groups[number]
+        if isinstance(addresses, Unreadable):
+            return IommuGroup(number, name, addresses)
+        for address in addresses:
+            if address != exclude and address not in self._members:
+                self._members[address] = read_member(self.root, address, self.netlink)
+        return IommuGroup(number, name, tuple(self._members[a] for a in addresses if a != exclude))
 
     def ports(self, path: str) -> tuple[UpstreamPort, ...]:
         """The ports above the device at `path` (siblings share them)."""

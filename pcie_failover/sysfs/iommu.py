@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pcie_failover.model.address import PciAddress
-from pcie_failover.model.host import GroupMember, IommuGroup, IommuPlatform, NetDevice, Unreadable
+from pcie_failover.model.host import GroupMember, IommuPlatform, NetDevice, Unreadable
 from pcie_failover.netinfo.source import NetlinkSource
 from pcie_failover.sysfs import attributes as attr
 from pcie_failover.sysfs.net import read_netdev
@@ -17,7 +17,8 @@ IOMMU_TABLES = ("DMAR", "IVRS", "IORT")
 _ECAP_INTERRUPT_REMAPPING = 1 << 3
 
 
-def _member(root: SysfsRoot, address: PciAddress, netlink: NetlinkSource) -> GroupMember:
+def read_member(root: SysfsRoot, address: PciAddress, netlink: NetlinkSource) -> GroupMember:
+    """What decides whether a group member keeps the group viable: its driver, and whether it is in use."""
     path = resolve_device(root, address)
     if isinstance(path, Unreadable):
         return GroupMember(address, path, path, path, path)
@@ -34,19 +35,18 @@ def _member(root: SysfsRoot, address: PciAddress, netlink: NetlinkSource) -> Gro
     )
 
 
-def read_group(root: SysfsRoot, number: str, netlink: NetlinkSource) -> IommuGroup:
-    """The group and every member."""
+def read_group(root: SysfsRoot, number: str) -> tuple[str | None | Unreadable, tuple[PciAddress, ...] | Unreadable]:
+    """A group's `name` and the addresses of its members."""
     base = f"{GROUPS}/{number}"
     names = attr.listing(root, f"{base}/devices")
-    members: tuple[GroupMember, ...] | Unreadable
+    addresses: tuple[PciAddress, ...] | Unreadable
     if names is None:
-        members = Unreadable(f"{base}/devices", "no such group")
+        addresses = Unreadable(f"{base}/devices", "no such group")
     elif isinstance(names, Unreadable):
-        members = names
+        addresses = names
     else:
-        addresses = [a for a in (PciAddress.try_parse(n) for n in names) if a is not None]
-        members = tuple(_member(root, a, netlink) for a in addresses)
-    return IommuGroup(number=number, name=attr.optional(root, f"{base}/name", str), members=members)
+        addresses = tuple(a for a in (PciAddress.try_parse(n) for n in names) if a is not None)
+    return attr.optional(root, f"{base}/name", str), addresses
 
 
 def _interrupt_remapping(root: SysfsRoot, units: tuple[str, ...]) -> bool | None:

@@ -44,37 +44,44 @@ def _physfn(root: SysfsRoot, path: str) -> PciAddress | None | Unreadable:
     return PciAddress.try_parse(name) or Unreadable(f"{path}/physfn", f"unexpected target {name!r}")
 
 
-def _sriov(root: SysfsRoot, path: str) -> Sriov | None:
-    total = attr.optional(root, f"{path}/sriov_totalvfs", attr.dec_int)
-    if total is None:
-        return None
-    num = attr.required(root, f"{path}/sriov_numvfs", attr.dec_int)
+def _sriov(root: SysfsRoot, path: str) -> Sriov:
     return Sriov(
-        total_vfs=total,
-        num_vfs=num,
+        total_vfs=attr.required(root, f"{path}/sriov_totalvfs", attr.dec_int),
+        num_vfs=attr.required(root, f"{path}/sriov_numvfs", attr.dec_int),
         offset=attr.optional(root, f"{path}/sriov_offset", attr.dec_int),
         stride=attr.optional(root, f"{path}/sriov_stride", attr.dec_int),
     )
 
 
-def _netdevs(root: SysfsRoot, path: str, driver: str | None | Unreadable) -> tuple[str, ...] | Unreadable:
+def _netdevs(root: SysfsRoot, path: str, entries: frozenset[str], driver: object) -> tuple[str, ...] | Unreadable:
     """Interfaces under `net/`, or for virtio-pci under its `virtioN/net/` child."""
-    names = attr.listing(root, f"{path}/net")
-    if names is None and driver == "virtio-pci":
-        children = attr.listing(root, path)
-        for child in children if isinstance(children, tuple) else ():
+    if "net" in entries:
+        return attr.listing(root, f"{path}/net") or ()
+    if driver == "virtio-pci":
+        for child in sorted(entries):
             if child.startswith("virtio"):
-                names = attr.listing(root, f"{path}/{child}/net")
-                break
-    return names or ()
+                return attr.listing(root, f"{path}/{child}/net") or ()
+    return ()
 
 
 def read_function(root: SysfsRoot, address: PciAddress) -> PciFunction | Unreadable:
-    """Read one PCI function; Unreadable when it is absent or vanished during the read."""
+    """Read one PCI function; Unreadable when it is absent or vanished during the read.
+
+    One listing of the device directory says which optional attributes exist, so only
+    those are opened (a VF has no `sriov_*`, an unbound device no `driver`, ...).
+    """
     path = resolve_device(root, address)
     if isinstance(path, Unreadable):
         return path
-    driver = attr.link_name(root, f"{path}/driver")
+    listed = attr.listing(root, path)
+    if not isinstance(listed, tuple):
+        return listed or Unreadable(path, "the device vanished while it was being read")
+    entries = frozenset(listed)
+
+    def link(name: str) -> str | None | Unreadable:
+        return attr.link_name(root, f"{path}/{name}") if name in entries else None
+
+    driver = link("driver")
     function = PciFunction(
         address=address,
         path=path,
@@ -82,17 +89,17 @@ def read_function(root: SysfsRoot, address: PciAddress) -> PciFunction | Unreada
         device=attr.required(root, f"{path}/device", attr.hex_int),
         pci_class=attr.required(root, f"{path}/class", attr.hex_int),
         driver=driver,
-        driver_override=attr.driver_override(root, f"{path}/driver_override"),
-        vfio_dev=root.exists(f"{path}/vfio-dev"),
-        physfn=_physfn(root, path),
-        sriov=_sriov(root, path),
-        iommu_group=attr.link_name(root, f"{path}/iommu_group"),
-        numa_node=attr.optional(root, f"{path}/numa_node", attr.dec_int),
-        reset_methods=attr.optional(root, f"{path}/reset_method", attr.words),
-        has_reset=root.exists(f"{path}/reset"),
-        has_link_speed=root.exists(f"{path}/current_link_speed"),
+        driver_override=attr.driver_override(root, f"{path}/driver_override") if "driver_override" in entries else None,
+        vfio_dev="vfio-dev" in entries,
+        physfn=_physfn(root, path) if "physfn" in entries else None,
+        sriov=_sriov(root, path) if "sriov_totalvfs" in entries else None,
+        iommu_group=link("iommu_group"),
+        numa_node=attr.optional(root, f"{path}/numa_node", attr.dec_int) if "numa_node" in entries else None,
+        reset_methods=attr.optional(root, f"{path}/reset_method", attr.words) if "reset_method" in entries else None,
+        has_reset="reset" in entries,
+        has_link_speed="current_link_speed" in entries,
         config=read_config(root, path),
-        netdevs=_netdevs(root, path, driver),
+        netdevs=_netdevs(root, path, entries, driver),
     )
     if not root.exists(path):
         return Unreadable(path, "the device vanished while it was being read")

@@ -14,7 +14,7 @@ import stat
 
 LIVE_SYSFS = "/sys"
 DEFAULT_READ_LIMIT = 4096
-CONFIG_READ_LIMIT = 4096
+CONFIG_READ_LIMIT = 256  # the standard configuration space
 
 
 class SysfsError(Exception):
@@ -46,7 +46,7 @@ class SysfsRoot:
         self.reads = 0
 
     def _abs(self, rel: str) -> str:
-        return os.path.join(self.path, rel)
+        return f"{self.path}/{rel}" if rel else self.path
 
     def is_directory(self, rel: str) -> bool:
         """Whether `rel` is a directory (following links inside the root)."""
