@@ -135,6 +135,7 @@ SCENARIOS = (
         VF,
     ),
     Scenario("probe-failed-not-loaded", "driver", _vfio_unloaded(), VF),
+    Scenario("override-unbound", "driver", _with_vf0(_vf(driver=None, driver_override="vfio-pci")), VF),
     # iommu
     Scenario("active", "iommu", DEMO, VF),
     Scenario("no-firmware-table", "iommu", replace(DEMO, iommu=Iommu(table=None, enabled=False)), VF),

@@ -24,14 +24,26 @@ def bind_commands(device: PciFunction, loaded: bool, bound: bool) -> str:
     return "\n".join(lines)
 
 
-def _probe_failed(device: PciFunction, loaded: bool) -> Finding:
+def _override_unbound(device: PciFunction, loaded: bool) -> Finding:
+    """driver_override names vfio-pci and nothing is bound: its probe failed, or it was unbound since."""
+    probe = f"echo {device.address} > /sys/bus/pci/drivers_probe"
     if device.iommu_group is None:
-        why = "vfio-pci cannot bind without an IOMMU group (its probe returns -EINVAL): see the iommu check"
-    elif not loaded:
-        why = f"vfio-pci is not loaded: modprobe vfio-pci && echo {device.address} > /sys/bus/pci/drivers_probe"
-    else:
-        why = f"see `dmesg | grep -i vfio`, then retry: echo {device.address} > /sys/bus/pci/drivers_probe"
-    return Finding(Status.FAIL, "driver_override is vfio-pci but nothing is bound: vfio-pci's probe failed", why)
+        return Finding(
+            Status.FAIL,
+            "driver_override is vfio-pci but nothing is bound: vfio-pci's probe failed",
+            "vfio-pci cannot bind without an IOMMU group (its probe returns -EINVAL): see the iommu check",
+        )
+    if not loaded:
+        return Finding(
+            Status.FAIL,
+            "driver_override is vfio-pci but nothing is bound: vfio-pci is not loaded",
+            f"modprobe vfio-pci && {probe}",
+        )
+    return Finding(
+        Status.FAIL,
+        "driver_override is vfio-pci but nothing is bound (it was unbound, or vfio-pci's probe failed)",
+        f"{probe}\n(if that fails, `dmesg | grep -i vfio` says why)",
+    )
 
 
 def check(check_input: CheckInput) -> Finding:
@@ -48,7 +60,7 @@ def check(check_input: CheckInput) -> Finding:
     libvirt = check_input.options.manager is Manager.LIBVIRT
     if device.driver is None:
         if device.driver_override == "vfio-pci":
-            return _probe_failed(device, loaded)
+            return _override_unbound(device, loaded)
         if libvirt:
             return Finding(Status.PASS, f"no driver bound; {_LIBVIRT_BINDS}")
         return Finding(
