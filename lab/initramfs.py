@@ -65,16 +65,16 @@ def module_files(kernel_version: str, modules: tuple[str, ...]) -> list[Path]:
     return list(dict.fromkeys(paths))
 
 
-def entries(kernel_version: str) -> list[Entry]:
-    """All members of the initramfs."""
-    kos = module_files(kernel_version, BOOT_MODULES)
+def entries(kernel_version: str, modules: tuple[str, ...] = BOOT_MODULES, init: str = INIT) -> list[Entry]:
+    """All members of the initramfs: busybox, `modules` with their dependencies, and `init`."""
+    kos = module_files(kernel_version, modules)
     dirs = ["bb", "dev", "proc", "sys", "host", "job", "tmp", "run", "modules"]
     items = [Entry(d, stat.S_IFDIR | 0o755) for d in dirs]
     items += [
         Entry("dev/console", stat.S_IFCHR | 0o600, rdev=(5, 1)),
         Entry("bb/busybox", stat.S_IFREG | 0o755, BUSYBOX.read_bytes()),
         Entry("bb/sh", stat.S_IFLNK | 0o777, b"busybox"),
-        Entry("init", stat.S_IFREG | 0o755, INIT.encode()),
+        Entry("init", stat.S_IFREG | 0o755, init.encode()),
         Entry("modules/order", stat.S_IFREG | 0o644, "".join(f"{k.name}\n" for k in kos).encode()),
     ]
     items += [Entry(f"modules/{k.name}", stat.S_IFREG | 0o644, k.read_bytes()) for k in kos]
@@ -93,10 +93,10 @@ def cpio_newc(items: list[Entry]) -> bytes:
     return b"".join(chunks)
 
 
-def build(kernel_version: str, dest: Path) -> Path:
+def build(kernel_version: str, dest: Path, modules: tuple[str, ...] = BOOT_MODULES, init: str = INIT) -> Path:
     """Write the initramfs for `kernel_version` to `dest` (atomically) and return it."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_suffix(".tmp")
-    tmp.write_bytes(cpio_newc(entries(kernel_version)))
+    tmp.write_bytes(cpio_newc(entries(kernel_version, modules, init)))
     tmp.replace(dest)
     return dest

@@ -1,0 +1,82 @@
+"""From the user's request and the check's report to the pair's spec: pure functions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pcie_failover.model.address import InputError, MacAddress, PciAddress
+from pcie_failover.model.report import CheckReport
+from pcie_failover.model.results import RuleResult, Status
+from pcie_failover.pair.ids import require_distinct, user_alias, validate_id
+from pcie_failover.pair.model import MacSource, PairRequest, PairSpec, Primary, RootPort, Standby
+from pcie_failover.pair.ports import choose_addrs, choose_ports
+from pcie_failover.pair.prep import host_prep
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The devices as far as the request alone decides them (no host read yet)."""
+
+    standby: Standby
+    primary_id: str
+    primary_alias: str
+    primary_port: RootPort
+
+
+def plan(request: PairRequest) -> Layout:
+    """Ids, aliases and root ports; raise InputError on clashes, before anything is read."""
+    standby_id, primary_id = request.standby_id, request.primary_id
+    netdev_id = validate_id(f"host{standby_id}", "netdev id")
+    ports = {"standby's root port": f"rp-{standby_id}", "primary's root port": f"rp-{primary_id}"}
+    require_distinct({"--standby-id": standby_id, "--primary-id": primary_id, **ports})
+    require_distinct({"--standby-id alias": user_alias(standby_id), "--primary-id alias": user_alias(primary_id)})
+    for name in ports.values():
+        validate_id(name, "root port id")
+    pairs = choose_ports(request.used_chassis, request.ports)
+    addrs: tuple[int | None, int | None] = choose_addrs(request.used_addrs) if request.pin_addr else (None, None)
+    standby_port, primary_port = (
+        RootPort(port_id, pair.chassis, pair.slot, addr)
+        for port_id, pair, addr in zip(ports.values(), pairs, addrs, strict=True)
+    )
+    standby = Standby(standby_id, user_alias(standby_id), netdev_id, request.backend, standby_port)
+    return Layout(standby, primary_id, user_alias(primary_id), primary_port)
+
+
+def failures(report: CheckReport) -> tuple[RuleResult, ...]:
+    """The failed rules: any one refuses the pair."""
+    return tuple(r for r in report.results if r.status is Status.FAIL)
+
+
+def warnings(report: CheckReport) -> tuple[RuleResult, ...]:
+    """Warn and unknown results: carried into the spec."""
+    return tuple(r for r in report.results if r.status in (Status.WARN, Status.UNKNOWN))
+
+
+def build_spec(
+    report: CheckReport, request: PairRequest, layout: Layout, mac: MacAddress, mac_source: MacSource
+) -> PairSpec:
+    """The spec for the checked device (which must exist: `report.device` set)."""
+    if report.device is None:
+        raise InputError(f"{report.query}: no device to pair")
+    device = report.device
+    host = PciAddress.parse(device.bdf)
+    primary = Primary(layout.primary_id, layout.primary_alias, host, layout.primary_port, request.pool)
+    return PairSpec(
+        manager=report.options.manager,
+        mac=mac,
+        mac_source=mac_source,
+        standby=layout.standby,
+        primary=primary,
+        pf_netdev=report.pf_netdev,
+        vf_index=device.vf_index,
+        prep=host_prep(
+            report.options.manager,
+            vf=str(host),
+            pf_netdev=report.pf_netdev,
+            vf_index=device.vf_index,
+            mac=mac,
+            pool=request.pool,
+        ),
+        warnings=warnings(report),
+        failures=failures(report),
+    )

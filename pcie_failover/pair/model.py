@@ -1,0 +1,137 @@
+"""The spec of one failover pair: frozen records every renderer reads and none re-derives."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from pcie_failover.model.address import InputError, MacAddress, PciAddress, validate_ifname
+from pcie_failover.model.check import Manager
+from pcie_failover.model.report import CheckReport
+from pcie_failover.model.results import RuleResult
+from pcie_failover.pair.ports import ChassisSlot
+
+
+class BackendKind(enum.Enum):
+    """The standby's QEMU netdev type."""
+
+    TAP = "tap"
+    BRIDGE = "bridge"
+    USER = "user"
+
+
+@dataclass(frozen=True)
+class Backend:
+    """`--netdev`: tap (QEMU's ifup script), bridge=NAME (qemu-bridge-helper) or user (slirp)."""
+
+    kind: BackendKind
+    bridge: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Backend:
+        """Parse `tap`, `user` or `bridge=NAME`; raise InputError otherwise."""
+        if text in ("tap", "user"):
+            return cls(BackendKind(text))
+        name = text.removeprefix("bridge=")
+        if name == text:
+            raise InputError(f"--netdev {text!a} is not tap, user or bridge=NAME")
+        return cls(BackendKind.BRIDGE, validate_ifname(name))
+
+
+class MacSource(enum.Enum):
+    """Where the pair's MAC came from."""
+
+    OPTION = "option"  # --mac
+    VF_ADMIN = "vf-admin"  # the VF's admin MAC as set on the PF
+    DERIVED = "derived"  # from the PF's MAC and the VF index
+
+
+@dataclass(frozen=True)
+class RootPort:
+    """A pcie-root-port on pcie.0; `addr` (device number) only when pinning was asked for."""
+
+    id: str
+    chassis: int
+    slot: int
+    addr: int | None
+
+
+@dataclass(frozen=True)
+class Standby:
+    """The virtio-net-pci,failover=on device and its backend."""
+
+    id: str
+    alias: str  # libvirt user alias (ua-...)
+    netdev_id: str
+    backend: Backend
+    port: RootPort
+
+
+@dataclass(frozen=True)
+class Primary:
+    """The VF on vfio-pci (or, with `pool`, a libvirt hostdev network's VF)."""
+
+    id: str
+    alias: str
+    host: PciAddress
+    port: RootPort
+    pool: str | None
+
+
+@dataclass(frozen=True)
+class HostStep:
+    """One command: `argv`, optionally with stdout redirected to `redirect` (a sysfs file)."""
+
+    description: str
+    argv: tuple[str, ...]
+    redirect: str | None = None
+
+
+@dataclass(frozen=True)
+class HostPrep:
+    """What one host (source or destination) needs before the VM runs there."""
+
+    host: str
+    note: str
+    steps: tuple[HostStep, ...]
+
+
+@dataclass(frozen=True)
+class PairSpec:
+    """Everything a renderer prints: the devices, the MAC, host steps, and what the check found."""
+
+    manager: Manager
+    mac: MacAddress
+    mac_source: MacSource
+    standby: Standby
+    primary: Primary
+    pf_netdev: str | None  # the PF's interface, when the primary is a VF
+    vf_index: int | None
+    prep: tuple[HostPrep, ...]
+    warnings: tuple[RuleResult, ...]  # warn and unknown results of the check
+    failures: tuple[RuleResult, ...]  # only with --force: the spec is printed anyway
+
+
+@dataclass(frozen=True)
+class PairRequest:
+    """What the user asked for, validated (ids against QEMU's rules, MAC unicast)."""
+
+    mac: MacAddress | None = None
+    standby_id: str = "net0"
+    primary_id: str = "hostdev0"
+    backend: Backend = Backend(BackendKind.TAP)
+    used_chassis: tuple[ChassisSlot, ...] = ()
+    ports: tuple[ChassisSlot, ...] = ()  # explicit standby/primary port pairs
+    used_addrs: tuple[PciAddress, ...] = ()
+    pin_addr: bool = False
+    pool: str | None = None
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class PairReport:
+    """`pair`: the check that was run and, unless refused, the spec."""
+
+    check: CheckReport
+    request: PairRequest
+    spec: PairSpec | None  # None: refused (a check failed and no --force)

@@ -1,0 +1,32 @@
+"""Shared by the pair renderers: the check's findings as note lines, host steps as shell lines."""
+
+from __future__ import annotations
+
+import shlex
+
+from pcie_failover.model.results import RuleResult, Status
+from pcie_failover.pair.model import HostStep, PairSpec
+
+_LABEL = {Status.FAIL: "FAIL", Status.WARN: "WARN", Status.UNKNOWN: "UNKNOWN"}
+
+
+def finding_lines(result: RuleResult) -> list[str]:
+    """`FAIL vf-mac: message`, then the hint's lines indented."""
+    lines = [f"{_LABEL.get(result.status, result.status.value)} {result.rule_id}: {result.message}"]
+    return lines + [f"  {line}" for line in (result.hint or "").splitlines()]
+
+
+def note_lines(spec: PairSpec) -> list[str]:
+    """Every failure (only present with --force) and warning, as plain lines."""
+    lines: list[str] = []
+    if spec.failures:
+        lines.append("NOT READY (printed because of --force): these checks failed")
+    for result in (*spec.failures, *spec.warnings):
+        lines += finding_lines(result)
+    return lines
+
+
+def shell_command(step: HostStep) -> str:
+    """The step as one shell line, every word quoted for the shell."""
+    line = shlex.join(step.argv)
+    return line if step.redirect is None else f"{line} > {shlex.quote(step.redirect)}"

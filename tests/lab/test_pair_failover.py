@@ -1,0 +1,117 @@
+"""`pair` output proven in QEMU 10: the guest pairs, migration unplugs and re-plugs the primary.
+
+No VF can be passed through here: the generated `vfio-pci` primary is swapped for an
+emulated e1000e with the same id, bus, MAC and failover_pair_id (lab/failover.py).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from lab import failover
+from lab.capture import FIXTURES, prepare
+from lab.guest import Guest
+from lab.install import Kernel, LabUnavailableError
+from lab.qmp import Event
+from pcie_failover.cli import main
+
+SYSFS = FIXTURES / "vtd-acpi" / "sysfs"
+VF = "0000:01:10.0"  # on vfio-pci with admin MAC 52:54:00:6f:55:cc in that capture
+BOOT = 120.0
+MIGRATION = 240.0
+
+
+@dataclass(frozen=True)
+class Lab:
+    """The guest kernel and the failover initramfs."""
+
+    kernel: Kernel
+    initrd: Path
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """Skip unless root with QEMU 10 and a guest kernel; build the failover initramfs once."""
+    if not SYSFS.is_dir():
+        pytest.skip(f"no capture at {SYSFS}")
+    if os.geteuid() != 0:
+        pytest.skip("the lab needs root (apt-get, QEMU)")
+    cache = tmp_path_factory.mktemp("cache")
+    try:
+        env = prepare(cache)
+        yield Lab(env.kernel, failover.build_initramfs(env.kernel, cache))
+    except LabUnavailableError as error:
+        pytest.skip(f"lab unavailable: {error}")
+
+
+def _pair(output: str, capsys: pytest.CaptureFixture[str]) -> str:
+    capsys.readouterr()
+    code = main(["--sysfs-root", str(SYSFS), "pair", VF, "--netdev", "user", "--format", output])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    return out
+
+
+def _paired(guest: Guest) -> dict[str, str]:
+    """Wait for net_failover's three registrations, in order; return the interface of each role."""
+    master = guest.wait_for(failover.MASTER, timeout=BOOT)[1]
+    standby = guest.wait_for(failover.STANDBY, timeout=30)[1]
+    primary = guest.wait_for(failover.PRIMARY, timeout=30)[1]
+    return {"master": master, "standby": standby, "primary": primary}
+
+
+def _status(value: str) -> object:
+    def where(event: Event) -> bool:
+        data = event.get("data")
+        return isinstance(data, dict) and data.get("status") == value
+
+    return where
+
+
+@pytest.mark.lab
+def test_qemu_args_pair_and_migrate(lab: Lab, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = failover.swap_primary(failover.split_args(_pair("qemu", capsys)), "52:54:00:6f:55:cc")
+    socket = tmp_path / "migrate.sock"
+    source = Guest(failover.spec("pair-src", tmp_path / "src", lab.kernel, lab.initrd, args))
+    target = Guest(
+        failover.spec("pair-dst", tmp_path / "dst", lab.kernel, lab.initrd, [*args, "-incoming", f"unix:{socket}"])
+    )
+    with source, target:
+        roles = _paired(source)  # the modules load before the init says it is ready
+        assert len(set(roles.values())) == 3
+        source.wait_for(failover.READY, timeout=30)
+        for guest in (source, target):
+            guest.qmp.execute("migrate-set-capabilities", {"capabilities": [{"capability": "events", "state": True}]})
+        source.qmp.execute("migrate-set-parameters", {"max-bandwidth": 1 << 34})
+        source.qmp.execute("migrate", {"uri": f"unix:{socket}"})
+        unplug = source.qmp.wait_event("UNPLUG_PRIMARY", timeout=60)
+        assert unplug["data"] == {"device-id": "hostdev0"}
+        source.qmp.wait_event("MIGRATION", timeout=60, where=_status("wait-unplug"))  # type: ignore[arg-type]
+        source.qmp.wait_event("MIGRATION", timeout=MIGRATION, where=_status("completed"))  # type: ignore[arg-type]
+        negotiated = target.qmp.wait_event("FAILOVER_NEGOTIATED", timeout=MIGRATION)
+        assert negotiated["data"] == {"device-id": "net0"}
+        assert target.wait_for(failover.PRIMARY, timeout=MIGRATION)[1] == roles["primary"]
+
+
+@pytest.mark.lab
+def test_qmp_commands_hotplug_a_pair(lab: Lab, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ports = [a for a in failover.split_args(_pair("qemu", capsys)) if a.startswith("pcie-root-port,")]
+    assert len(ports) == 2
+    argv = [word for port in ports for word in ("-device", port)]
+    commands = failover.qmp_commands(_pair("qmp", capsys))
+    assert [c["execute"] for c in commands] == ["netdev_add", "device_add", "device_add"]
+    with Guest(failover.spec("pair-qmp", tmp_path, lab.kernel, lab.initrd, argv)) as guest:
+        guest.wait_for(failover.READY, timeout=BOOT)
+        guest.qmp.execute("netdev_add", {"type": "user", "id": failover.PRIMARY_NETDEV, "restrict": True})
+        for command in commands:
+            arguments = command["arguments"]
+            if arguments.get("driver") == "vfio-pci":
+                arguments = failover.emulated_primary(arguments, commands[1]["arguments"]["mac"])
+            guest.qmp.execute(command["execute"], arguments)
+        roles = _paired(guest)
+        assert len(set(roles.values())) == 3
