@@ -14,9 +14,11 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Sequence
 
 from pcie_failover.model.host import Unreadable, VfAdminList
 from pcie_failover.netinfo import iproute_json
+from pcie_failover.netinfo.source import NetlinkRecord, select_entries
 
 _IP_CANDIDATES = ("/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip")
 _TIMEOUT_S = 5.0
@@ -44,6 +46,25 @@ class LiveIproute:
     def __init__(self) -> None:
         self.ip = _find_ip()
         self.kernel_cmdline = _read_cmdline()
+
+    def record(self, pf_netdevs: Sequence[str], netdevs: Sequence[str]) -> NetlinkRecord | None:
+        """iproute2's JSON for a snapshot: each PF's VF list, the interfaces' addresses and routes."""
+        links: list[object] = []
+        for pf in pf_netdevs:
+            found = self._run("-details", "-0", "address", "show", "dev", pf)
+            links.extend(found if isinstance(found, list) else [])
+        addresses = self._run("address", "show")
+        routes: list[object] = []
+        for family in ("-4", "-6"):
+            found = self._run(family, "route", "show", "table", "all")
+            routes.extend(found if isinstance(found, list) else [])
+        return NetlinkRecord(
+            kernel_release=os.uname().release,
+            kernel_cmdline=self.kernel_cmdline,
+            links=links,
+            addresses=select_entries(addresses if isinstance(addresses, list) else [], "ifname", netdevs),
+            routes=select_entries(routes, "dev", netdevs),
+        )
 
     def _run(self, *args: str) -> list[object] | Unreadable:
         command = " ".join(("ip", "-json", *args))

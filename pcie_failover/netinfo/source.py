@@ -35,6 +35,42 @@ class NetlinkSource(Protocol):
     def routes(self, ifname: str) -> tuple[str, ...] | Unreadable:
         """Route destinations through the interface."""
 
+    def record(self, pf_netdevs: Sequence[str], netdevs: Sequence[str]) -> NetlinkRecord | None:
+        """iproute2's JSON for these interfaces, as a snapshot keeps it; None when there is none."""
+
+
+@dataclass(frozen=True)
+class NetlinkRecord:
+    """What a snapshot's sidecar holds: iproute2 JSON of links, addresses and routes, and the kernel."""
+
+    kernel_release: str | None
+    kernel_cmdline: str | None
+    links: list[object]
+    addresses: list[object]
+    routes: list[object]
+
+    def document(self) -> bytes:
+        """The sidecar file."""
+        return (
+            json.dumps(
+                {
+                    "format": SIDECAR_FORMAT,
+                    "version": 1,
+                    "kernel_release": self.kernel_release,
+                    "kernel_cmdline": self.kernel_cmdline,
+                    "netlink": {"links": self.links, "addresses": self.addresses, "routes": self.routes},
+                },
+                indent=1,
+            )
+            + "\n"
+        ).encode()
+
+
+def select_entries(entries: Sequence[object], key: str, names: Sequence[str]) -> list[object]:
+    """The iproute2 JSON objects whose `key` (ifname, dev) is one of `names`."""
+    wanted = set(names)
+    return [e for e in entries if isinstance(e, Mapping) and e.get(key) in wanted]
+
 
 @dataclass(frozen=True)
 class Unavailable:
@@ -55,6 +91,10 @@ class Unavailable:
         """Always unknown."""
         return Unreadable(f"netlink {ifname}", self.reason)
 
+    def record(self, pf_netdevs: Sequence[str], netdevs: Sequence[str]) -> NetlinkRecord | None:  # noqa: ARG002
+        """Nothing to record."""
+        return None
+
 
 def _list(value: object) -> Sequence[object]:
     return value if isinstance(value, list) else []
@@ -68,6 +108,7 @@ class Snapshot:
     address_entries: Sequence[object]
     route_entries: Sequence[object]
     kernel_cmdline: str | None
+    kernel_release: str | None
 
     @classmethod
     def from_json(cls, document: Mapping[str, Any]) -> Snapshot:
@@ -75,11 +116,13 @@ class Snapshot:
         netlink = document.get("netlink")
         netlink = netlink if isinstance(netlink, Mapping) else {}
         cmdline = document.get("kernel_cmdline")
+        release = document.get("kernel_release")
         return cls(
             links=_list(netlink.get("links")),
             address_entries=_list(netlink.get("addresses")),
             route_entries=_list(netlink.get("routes")),
             kernel_cmdline=cmdline if isinstance(cmdline, str) else None,
+            kernel_release=release if isinstance(release, str) else None,
         )
 
     def vf_admin(self, pf_netdev: str) -> VfAdminList | Unreadable:
@@ -96,6 +139,16 @@ class Snapshot:
     def routes(self, ifname: str) -> tuple[str, ...] | Unreadable:
         """Recorded routes through the interface."""
         return iproute_json.routes_of(self.route_entries, ifname)
+
+    def record(self, pf_netdevs: Sequence[str], netdevs: Sequence[str]) -> NetlinkRecord | None:
+        """The recorded entries of these interfaces."""
+        return NetlinkRecord(
+            kernel_release=self.kernel_release,
+            kernel_cmdline=self.kernel_cmdline,
+            links=select_entries(self.links, "ifname", pf_netdevs),
+            addresses=select_entries(self.address_entries, "ifname", netdevs),
+            routes=select_entries(self.route_entries, "dev", netdevs),
+        )
 
 
 def parse_sidecar(data: bytes) -> Snapshot | Unavailable:

@@ -57,6 +57,14 @@ class SysfsRoot:
             return False
         return os.path.isdir(self._abs(resolved))
 
+    def lstat(self, rel: str) -> os.stat_result:
+        """The entry itself (a link is not followed)."""
+        self.reads += 1
+        try:
+            return os.lstat(self._abs(rel))
+        except OSError as error:
+            raise SysfsError(rel, _reason(error), _missing(error)) from None
+
     def exists(self, rel: str) -> bool:
         """Whether `rel` exists, without following a final link."""
         self.reads += 1

@@ -1,0 +1,1 @@
+"""Snapshots of the part of sysfs the checks read, for bug reports and offline checks."""

@@ -1,0 +1,86 @@
+"""`capture`: a snapshot that checks exactly as the tree it was taken from, and holds nothing more."""
+
+from __future__ import annotations
+
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fixtures_sysfs.captures import TOPOLOGIES, capture_root
+from tests.conftest import Run
+
+LIVE = Path("/sys/bus/pci/devices")
+
+
+def _unpack(archive: Path, into: Path) -> Path:
+    with tarfile.open(archive) as tar:
+        assert all(not m.name.startswith(("/", "..")) and ".." not in m.name.split("/") for m in tar.getmembers())
+        tar.extractall(into)  # our own archive, members checked above (Python 3.11.2 has no filter=)
+    return into / "sysfs"
+
+
+def _results(cli: Callable[..., Run], root: Path | str, device: str) -> dict[str, Any]:
+    run = cli("--sysfs-root", str(root), "check", device, "--format", "json")
+    document = run.json
+    return {"exit": run.code, "device": document["device"], "checks": document["checks"]}
+
+
+def _devices(cli: Callable[..., Run], root: Path | str) -> list[str]:
+    return [d["bdf"] for d in cli("--sysfs-root", str(root), "list", "--format", "json").json["devices"]]
+
+
+@pytest.mark.parametrize("topology", TOPOLOGIES)
+def test_snapshot_of_a_capture_checks_the_same(topology: str, cli: Callable[..., Run], tmp_path: Path) -> None:
+    source = capture_root(topology)
+    run = cli("--sysfs-root", str(source), "capture", "-o", str(tmp_path / "snap.tar.gz"), "--format", "json")
+    assert run.code == 0
+    assert run.json["netlink"] is True
+    snapshot = _unpack(tmp_path / "snap.tar.gz", tmp_path / "x")
+    devices = _devices(cli, source)
+    assert _devices(cli, snapshot) == devices
+    for device in devices:
+        assert _results(cli, snapshot, device) == _results(cli, source, device), device
+
+
+def test_snapshot_of_one_vf(cli: Callable[..., Run], tmp_path: Path) -> None:
+    source = capture_root("vtd-acpi")
+    assert cli("--sysfs-root", str(source), "capture", "01:10.0", "-o", str(tmp_path / "vf.tar.gz")).code == 0
+    snapshot = _unpack(tmp_path / "vf.tar.gz", tmp_path / "x")
+    assert _results(cli, snapshot, "01:10.0") == _results(cli, source, "01:10.0")
+    # the PF, its sibling VFs and the VF's upstream port, not the other NIC
+    assert sorted(p.name for p in (snapshot / "bus/pci/devices").iterdir()) == [
+        "0000:00:02.0", "0000:01:00.0", "0000:01:10.0", "0000:01:10.2", "0000:01:10.4", "0000:01:10.6",
+    ]  # fmt: skip
+
+
+def test_snapshot_holds_nothing_private_or_side_effecting(cli: Callable[..., Run], tmp_path: Path) -> None:
+    assert cli("--sysfs-root", str(capture_root("vtd-acpi")), "capture", "-o", str(tmp_path / "s.tar.gz")).code == 0
+    with tarfile.open(tmp_path / "s.tar.gz") as tar:
+        members = tar.getmembers()
+    names = {m.name.rsplit("/", 1)[-1] for m in members}
+    assert not names & {"vpd", "rom", "remove", "rescan", "reset", "resource0", "serial", "phys_switch_id"}
+    configs = [m for m in members if m.name.endswith("/config")]
+    assert configs
+    assert all(m.size <= 256 for m in configs)
+    assert all(not m.linkname.startswith("/") for m in members if m.issym())
+
+
+def test_bad_device_and_unwritable_output(cli: Callable[..., Run], tmp_path: Path) -> None:
+    root = str(capture_root("vtd-acpi"))
+    missing = cli("--sysfs-root", root, "capture", "07:00.0", "-o", str(tmp_path / "s.tar.gz"))
+    assert (missing.code, missing.err) == (2, "pcie-failover capture: no PCI device 0000:07:00.0 on this host\n")
+    unwritable = cli("--sysfs-root", root, "capture", "-o", str(tmp_path / "no/such/dir/s.tar.gz"))
+    assert unwritable.code == 2
+    assert unwritable.err.startswith("pcie-failover capture: cannot write ")
+    assert not (tmp_path / "s.tar.gz").exists()
+
+
+@pytest.mark.skipif(not LIVE.is_dir(), reason="this machine has no /sys/bus/pci")
+def test_live_capture_checks_the_same(cli: Callable[..., Run], tmp_path: Path) -> None:
+    assert cli("capture", "-o", str(tmp_path / "live.tar.gz")).code == 0
+    snapshot = _unpack(tmp_path / "live.tar.gz", tmp_path / "x")
+    for device in _devices(cli, "/sys"):
+        assert _results(cli, snapshot, device) == _results(cli, "/sys", device), device
