@@ -29,3 +29,25 @@ fixtures:
 capture:
 	@scripts/bootstrap test,lab
 	$(BIN)/python -m lab capture --all
+
+# udev rule, systemd units and tmpfiles entry (`make install-udev`, as root; DESTDIR for packaging).
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+UDEVDIR ?= $(shell pkg-config --variable=udevdir udev 2>/dev/null || echo /lib/udev)
+UNITDIR ?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
+TMPFILESDIR ?= $(shell pkg-config --variable=tmpfilesdir systemd 2>/dev/null || echo /usr/lib/tmpfiles.d)
+UNITS := pcie-failover-audit.service pcie-failover-audit.timer pcie-failover-watch.service
+
+.PHONY: install-udev uninstall-udev
+
+install-udev:
+	install -D -m 0644 rules/90-pcie-failover.rules $(DESTDIR)$(UDEVDIR)/rules.d/90-pcie-failover.rules
+	install -D -m 0644 rules/pcie-failover.tmpfiles $(DESTDIR)$(TMPFILESDIR)/pcie-failover.conf
+	install -d $(DESTDIR)$(UNITDIR)
+	for unit in $(UNITS); do sed 's|@BINDIR@|$(BINDIR)|g' rules/$$unit > $(DESTDIR)$(UNITDIR)/$$unit; chmod 0644 $(DESTDIR)$(UNITDIR)/$$unit; done
+	if [ -z "$(DESTDIR)" ]; then systemd-tmpfiles --create pcie-failover.conf; systemctl daemon-reload; udevadm control --reload; fi
+
+uninstall-udev:
+	rm -f $(DESTDIR)$(UDEVDIR)/rules.d/90-pcie-failover.rules $(DESTDIR)$(TMPFILESDIR)/pcie-failover.conf
+	for unit in $(UNITS); do rm -f $(DESTDIR)$(UNITDIR)/$$unit; done
+	if [ -z "$(DESTDIR)" ]; then systemctl daemon-reload; udevadm control --reload; fi

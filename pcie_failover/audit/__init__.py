@@ -1,0 +1,1 @@
+"""Registered failover pairs, re-audited when the host changes (udev, netlink, timer)."""

@@ -1,0 +1,53 @@
+"""What an audit found, pair by pair, for the renderers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pcie_failover.audit.record import PairRecord
+from pcie_failover.audit.resolve import Resolved
+from pcie_failover.model.report import CheckReport
+from pcie_failover.model.results import ExitCode, Verdict
+
+_RANK = {Verdict.READY: 0, Verdict.UNDETERMINED: 1, Verdict.NOT_READY: 2}
+
+
+@dataclass(frozen=True)
+class PairAudit:
+    """One pair: where its primary is now and its check (None when it was not found)."""
+
+    record: PairRecord
+    resolved: Resolved
+    report: CheckReport | None
+
+    @property
+    def verdict(self) -> Verdict:
+        """Not found is not ready."""
+        return Verdict.NOT_READY if self.report is None else self.report.verdict
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    """Every audited pair, and the registry files that could not be read."""
+
+    sysfs_root: str
+    registry: str
+    pairs: tuple[PairAudit, ...]
+    problems: tuple[str, ...]
+    finished: float  # Unix time
+    duration: float  # seconds
+
+    @property
+    def verdict(self) -> Verdict:
+        """The worst verdict; an unreadable registry file makes the audit undetermined at best."""
+        verdicts = [p.verdict for p in self.pairs] + ([Verdict.UNDETERMINED] if self.problems else [])
+        return max(verdicts, key=_RANK.__getitem__, default=Verdict.READY)
+
+
+def audit_exit_code(report: AuditReport) -> ExitCode:
+    """0 all ready (or none registered), 1 any not ready, 4 otherwise undetermined."""
+    return {
+        Verdict.READY: ExitCode.READY,
+        Verdict.NOT_READY: ExitCode.NOT_READY,
+        Verdict.UNDETERMINED: ExitCode.UNDETERMINED,
+    }[report.verdict]

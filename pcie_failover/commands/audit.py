@@ -1,0 +1,106 @@
+"""`audit`: re-run every host rule for every registered pair, from the current state."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+
+from pcie_failover.adapters.files import atomic_write, locked
+from pcie_failover.audit.registry import Registry
+from pcie_failover.audit.report import AuditReport, PairAudit, audit_exit_code
+from pcie_failover.audit.resolve import resolve
+from pcie_failover.model.address import DeviceQuery, PciAddress
+from pcie_failover.model.check import CheckOptions
+from pcie_failover.model.report import check_report
+from pcie_failover.model.results import verdict_of
+from pcie_failover.rules import run_host_rules
+from pcie_failover.sysfs import attributes as attr
+from pcie_failover.sysfs.check_input import HostReader
+from pcie_failover.sysfs.host import netlink_for
+from pcie_failover.sysfs.iommu import GROUPS
+from pcie_failover.sysfs.pci import device_link
+from pcie_failover.sysfs.root import SysfsRoot
+
+TEXTFILE = "pcie_failover.prom"
+
+
+def _touches(root: SysfsRoot, primary: PciAddress, pf: PciAddress | None, device: PciAddress) -> bool:
+    """Whether `device` is the primary, its PF, or in the primary's IOMMU group."""
+    if device in (primary, pf):
+        return True
+    group = attr.link_name(root, f"{device_link(primary)}/iommu_group")
+    if not isinstance(group, str):
+        return False
+    members = attr.listing(root, f"{GROUPS}/{group}/devices")
+    return isinstance(members, tuple) and str(device) in members
+
+
+def run_audit(
+    root: SysfsRoot, registry: Registry, device: PciAddress | None = None, strict: bool = False
+) -> AuditReport:
+    """Audit every registered pair (or those `device` touches); level-triggered: nothing comes from an event."""
+    started = time.monotonic()
+    loaded = registry.load()
+    reader = HostReader(root, netlink_for(root))
+    pairs: list[PairAudit] = []
+    for record in loaded.records:
+        resolved = resolve(root, record.primary)
+        if device is not None:
+            here = resolved.address or record.primary.bdf
+            if not _touches(root, here, record.primary.pf_bdf, device):
+                continue
+        if resolved.address is None:
+            pairs.append(PairAudit(record, resolved, None))
+            continue
+        options = CheckOptions(manager=record.manager, mac=record.mac)
+        check_input = reader.check_input(DeviceQuery(str(resolved.address), resolved.address, None), options)
+        results = run_host_rules(check_input)
+        report = check_report(check_input, results, verdict_of(results, strict), root.path, strict)
+        pairs.append(PairAudit(record, resolved, report))
+    return AuditReport(
+        sysfs_root=root.path,
+        registry=registry.directory,
+        pairs=tuple(pairs),
+        problems=loaded.problems,
+        finished=time.time(),
+        duration=time.monotonic() - started,
+    )
+
+
+def audit_once(
+    root: SysfsRoot,
+    registry: str,
+    *,
+    device: PciAddress | None,
+    output: str,
+    textfile_dir: str | None,
+    journal: bool,
+    strict: bool,
+    emit: Callable[[str], None],
+) -> int:
+    """One audit: render it (stdout, or the textfile collector's file), log it, return the exit code."""
+    report = run_audit(root, Registry(registry), device, strict)
+    if output == "prometheus":
+        from pcie_failover.render.prometheus import render_prometheus
+
+        text = render_prometheus(report)
+        if textfile_dir is None:
+            emit(text)
+        else:
+            with locked(textfile_dir):
+                atomic_write(os.path.join(textfile_dir, TEXTFILE), text.encode(), 0o644)
+    elif output == "json":
+        from pcie_failover.render.json_doc import render_audit
+
+        emit(render_audit(report))
+    else:
+        from pcie_failover.render.audit_text import render_audit_table
+
+        emit(render_audit_table(report))
+    if journal:
+        from pcie_failover.render.audit_text import render_journal
+
+        sys.stderr.write(render_journal(report))
+    return int(audit_exit_code(report))
