@@ -7,16 +7,19 @@ import itertools
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer 0.27-0.28 vendor click
 
 from pcie_failover.model.address import DeviceQuery, InputError, parse_unicast_mac, validate_ifname
 from pcie_failover.model.check import CheckOptions, Manager
-from pcie_failover.model.results import ExitCode, exit_code_of
+from pcie_failover.model.results import ExitCode, Status, exit_code_of
 from pcie_failover.sysfs.host import NoHostError, open_root
 from pcie_failover.sysfs.root import LIVE_SYSFS, SysfsRoot
+
+if TYPE_CHECKING:
+    from pcie_failover.pair.model import PairSpec
 
 EXIT_CODES = """Exit codes: 0 ready; 1 not ready (a check failed, or with --strict warned);
 2 usage error or malformed input; 3 the host cannot be inspected (no PCI tree at the
@@ -24,6 +27,14 @@ sysfs root); 4 undetermined (nothing failed, but a check that could fail is unkn
 
 LIST_EXIT_CODES = """Exit codes: 0 the devices were listed (whatever their readiness);
 2 usage error; 3 the host cannot be inspected (no PCI tree at the sysfs root)."""
+
+
+PAIR_EXIT_CODES = """Exit codes: 0 the spec was printed (warnings included); 1 refused: a check failed
+(with --force the spec is printed anyway, with the failures in it); 2 usage error or malformed
+input (ids, MAC, chassis/slot sets); 3 the host cannot be inspected (no PCI tree at the sysfs root)."""
+
+
+COMMANDS = ("check", "list", "pair", "capture", "lint", "register", "unregister", "audit", "watch")
 
 
 class OutputFormat(enum.Enum):
@@ -87,6 +98,16 @@ def _guarded(command: str, output: OutputFormat, body: Callable[[SysfsRoot], int
     except NoHostError as error:
         return _fail(command, output, ExitCode.NO_HOST, "no-host", str(error))
     return body(root)
+
+
+class PairFormat(enum.Enum):
+    """What `pair` prints."""
+
+    SUMMARY = "summary"
+    QEMU = "qemu"
+    QMP = "qmp"
+    LIBVIRT = "libvirt"
+    JSON = "json"
 
 
 _FOR = typer.Option("--for", help="Who binds vfio-pci and sets the MAC: qemu (you) or libvirt (managed='yes').")
@@ -157,6 +178,347 @@ def list_devices(
     return _guarded("list", output, body)
 
 
+@app.command(epilog=PAIR_EXIT_CODES)
+def pair(
+    device: Annotated[str, typer.Argument(help="The primary: PCI address (5e:00.2) or interface name.")],
+    for_: Annotated[Manager, _FOR] = Manager.QEMU,
+    mac: Annotated[
+        str | None, typer.Option("--mac", help="The VM's MAC (default: the VF's admin MAC, else derived).")
+    ] = None,
+    standby_id: Annotated[str, typer.Option("--standby-id", help="QEMU id of the virtio-net standby.")] = "net0",
+    primary_id: Annotated[str, typer.Option("--primary-id", help="QEMU id of the primary.")] = "hostdev0",
+    netdev: Annotated[str, typer.Option("--netdev", help="Standby backend: tap, bridge=NAME or user.")] = "tap",
+    used_chassis: Annotated[
+        str, typer.Option("--used-chassis", help="CHASSIS/SLOT pairs the VM's root ports already use: 1/1,2/3.")
+    ] = "",
+    ports: Annotated[
+        str, typer.Option("--ports", help="CHASSIS/SLOT of the standby's and primary's ports (default: free N/N).")
+    ] = "",
+    used_addr: Annotated[
+        str, typer.Option("--used-addr", help="pcie.0 addresses the VM already uses: 00:02.0,00:03.0.")
+    ] = "",
+    pin_addr: Annotated[
+        bool, typer.Option("--pin-addr", help="Give the root ports fixed free pcie.0 addresses (default: QEMU picks).")
+    ] = False,
+    pool: Annotated[
+        str | None,
+        typer.Option("--pool", help="libvirt: a hostdev network (forward mode='hostdev') to take a VF from."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Print the spec even when a check failed (exit 1).")] = False,
+    output: Annotated[PairFormat, typer.Option("--format", help="summary, qemu, qmp, libvirt or json.")] = (
+        PairFormat.SUMMARY
+    ),
+) -> int:
+    """Print the standby + primary devices of a failover pair for DEVICE, after running every check."""
+    from pcie_failover.pair.build import plan
+    from pcie_failover.pair.ids import validate_id, validate_network_name
+    from pcie_failover.pair.model import Backend, BackendKind, PairRequest
+    from pcie_failover.pair.ports import parse_addresses, parse_chassis_slots
+
+    errors = OutputFormat.JSON if output is PairFormat.JSON else OutputFormat.TABLE
+    try:
+        query = DeviceQuery.parse(device)
+        backend = Backend.parse(netdev)
+        request = PairRequest(
+            mac=None if mac is None else parse_unicast_mac(mac),
+            standby_id=validate_id(standby_id, "--standby-id"),
+            primary_id=validate_id(primary_id, "--primary-id"),
+            backend=backend,
+            used_chassis=parse_chassis_slots(used_chassis, "--used-chassis"),
+            ports=parse_chassis_slots(ports, "--ports"),
+            used_addrs=parse_addresses(used_addr),
+            pin_addr=pin_addr,
+            pool=None if pool is None else validate_network_name(pool),
+            force=force,
+        )
+        layout = plan(request)
+    except InputError as error:
+        return _fail("pair", errors, ExitCode.USAGE, "input", str(error))
+    options = CheckOptions(
+        manager=for_, mac=request.mac, standby_netdev=backend.bridge if backend.kind is BackendKind.BRIDGE else None
+    )
+
+    def body(root: SysfsRoot) -> int:
+        from pcie_failover.commands.pair import run_pair
+
+        try:
+            report = run_pair(root, query, options, request, layout)
+        except InputError as error:
+            return _fail("pair", errors, ExitCode.USAGE, "input", str(error))
+        code = ExitCode.NOT_READY if any(r.status is Status.FAIL for r in report.check.results) else ExitCode.READY
+        if output is PairFormat.JSON:
+            from pcie_failover.render.pair_json import render_pair
+
+            _emit(render_pair(report))
+            return int(code)
+        if report.spec is None:
+            from pcie_failover.render.pair_notes import finding_lines
+
+            failed = [line for r in report.check.results if r.status is Status.FAIL for line in finding_lines(r)]
+            reason = "\n  ".join(failed) or f"{report.check.query}: no such device"
+            sys.stderr.write(f"pcie-failover pair: refused (--force prints the spec anyway):\n  {reason}\n")
+            return int(code)
+        _emit(_render_pair(report.spec, output))
+        return int(code)
+
+    return _guarded("pair", errors, body)
+
+
+def _render_pair(spec: PairSpec, output: PairFormat) -> str:
+    if output is PairFormat.QEMU:
+        from pcie_failover.render.qemu_args import render_qemu
+
+        return render_qemu(spec)
+    if output is PairFormat.QMP:
+        from pcie_failover.render.qmp_cmds import render_qmp
+
+        return render_qmp(spec)
+    if output is PairFormat.LIBVIRT:
+        from pcie_failover.render.libvirt_xml import render_libvirt
+
+        return render_libvirt(spec)
+    from pcie_failover.render.pair_summary import render_summary
+
+    return render_summary(spec)
+
+
+CAPTURE_EXIT_CODES = """Exit codes: 0 the snapshot was written; 2 usage error, malformed address or
+an output file that cannot be written; 3 the host cannot be inspected (no PCI tree)."""
+
+
+@app.command(epilog=CAPTURE_EXIT_CODES)
+def capture(
+    devices: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="PCI addresses or interface names (default: every network function).", metavar="[DEVICE]..."
+        ),
+    ] = None,
+    output_file: Annotated[str, typer.Option("-o", "--output", help="The .tar.gz to write.", metavar="FILE")] = "",
+    output: Annotated[OutputFormat, _FORMAT] = OutputFormat.TABLE,
+) -> int:
+    """Snapshot what the checks read (for a bug report); unpack it and pass its sysfs/ as --sysfs-root."""
+    if not output_file:
+        return _fail("capture", output, ExitCode.USAGE, "usage", "an output file is required (-o FILE.tar.gz)")
+    try:
+        queries = [DeviceQuery.parse(d) for d in devices or []]
+    except InputError as error:
+        return _fail("capture", output, ExitCode.USAGE, "input", str(error))
+
+    def body(root: SysfsRoot) -> int:
+        from pcie_failover.commands.capture import run_capture
+        from pcie_failover.sysfs.check_input import locate
+
+        addresses = []
+        for query in queries:
+            located = locate(root, query)
+            address = getattr(located, "address", None)
+            if address is None:
+                problem = getattr(located, "problem", None) or str(located)
+                return _fail("capture", output, ExitCode.USAGE, "input", problem)
+            addresses.append(address)
+        try:
+            result = run_capture(root, addresses, output_file)
+        except OSError as error:
+            return _fail("capture", output, ExitCode.USAGE, "input", f"cannot write {output_file}: {error.strerror}")
+        if output is OutputFormat.JSON:
+            from pcie_failover.render.json_doc import render_capture
+
+            _emit(render_capture(root.path, result))
+        else:
+            netlink = "with" if result.netlink else "without"
+            _emit(f"{result.path}: {result.devices} devices, {result.entries} entries, {netlink} netlink facts\n")
+        return int(ExitCode.READY)
+
+    return _guarded("capture", output, body)
+
+
+AUDIT_EXIT_CODES = """Exit codes (worst over all pairs): 0 every pair ready, or none registered;
+1 a pair is not ready or its primary is gone; 2 usage error or an unsafe output path;
+3 no PCI tree at the sysfs root; 4 undetermined (an unknown check, or an unreadable registry file)."""
+
+_REGISTRY = typer.Option(
+    "--registry", envvar="PCIE_FAILOVER_REGISTRY", help="Directory of registered pairs.", metavar="DIR"
+)
+
+
+class AuditFormat(enum.Enum):
+    """How audit results are printed."""
+
+    TABLE = "table"
+    JSON = "json"
+    PROMETHEUS = "prometheus"
+
+
+@app.command(epilog=EXIT_CODES)
+def register(
+    name: Annotated[str, typer.Argument(help="A name for the pair (letters, digits, '_', '.', '-').")],
+    device: Annotated[str, typer.Argument(help="The primary: PCI address or interface name.", metavar="DEVICE")],
+    mac: Annotated[str | None, typer.Option("--mac", help="The VM's MAC (default: the VF's admin MAC).")] = None,
+    for_: Annotated[Manager, _FOR] = Manager.QEMU,
+    vm: Annotated[str | None, typer.Option("--vm", help="The VM's name, for reports.")] = None,
+    registry: Annotated[str, _REGISTRY] = "/etc/pcie-failover/pairs.d",
+    replace: Annotated[bool, typer.Option("--replace", help="Overwrite a pair of that name.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Register even if a check fails.")] = False,
+    output: Annotated[OutputFormat, _FORMAT] = OutputFormat.TABLE,
+) -> int:
+    """Register a pair so that `audit` (and the udev rule) re-checks its primary when the host changes."""
+    from pcie_failover.audit.record import RecordError, validate_name
+
+    try:
+        validate_name(name)
+        query = DeviceQuery.parse(device)
+        wanted = None if mac is None else parse_unicast_mac(mac)
+        if vm is not None and not (vm.isprintable() and 0 < len(vm) <= 128):
+            raise InputError(f"{vm!r} is not a usable VM name")
+    except (InputError, RecordError) as error:
+        return _fail("register", output, ExitCode.USAGE, "input", str(error))
+
+    def body(root: SysfsRoot) -> int:
+        from pcie_failover.adapters.files import UnsafePathError
+        from pcie_failover.commands.register import RegisterError, run_register
+
+        try:
+            result = run_register(
+                root, name, query, mac=wanted, manager=for_, vm=vm, registry=registry, replace=replace, force=force
+            )
+        except (RegisterError, RecordError, UnsafePathError, OSError) as error:
+            code = ExitCode.NOT_READY if isinstance(error, RegisterError) and error.not_ready else ExitCode.USAGE
+            return _fail("register", output, code, "input", str(error))
+        if output is OutputFormat.JSON:
+            from pcie_failover.render.json_doc import render_registered
+
+            _emit(render_registered(root.path, result.path, result.record))
+        else:
+            record = result.record
+            _emit(
+                f"registered {record.name}: {record.primary.bdf}, MAC {record.mac}, for {for_.value} -> {result.path}\n"
+            )
+        return int(ExitCode.READY)
+
+    return _guarded("register", output, body)
+
+
+@app.command()
+def unregister(
+    name: Annotated[str, typer.Argument(help="The pair's name.")],
+    registry: Annotated[str, _REGISTRY] = "/etc/pcie-failover/pairs.d",
+) -> int:
+    """Remove a registered pair."""
+    from pcie_failover.adapters.files import UnsafePathError
+    from pcie_failover.audit.record import RecordError
+    from pcie_failover.audit.registry import Registry
+
+    try:
+        Registry(registry).remove(name)
+    except (RecordError, UnsafePathError, OSError) as error:
+        return _fail("unregister", OutputFormat.TABLE, ExitCode.USAGE, "input", str(error))
+    return int(ExitCode.READY)
+
+
+@app.command(epilog=AUDIT_EXIT_CODES)
+def audit(
+    device: Annotated[
+        str | None, typer.Option("--device", help="Only pairs this device touches (primary, PF, IOMMU group).")
+    ] = None,
+    registry: Annotated[str, _REGISTRY] = "/etc/pcie-failover/pairs.d",
+    output: Annotated[AuditFormat, typer.Option("--format", help="table, json or prometheus.")] = AuditFormat.TABLE,
+    textfile_dir: Annotated[
+        str | None,
+        typer.Option(
+            "--textfile-dir", help="Write pcie_failover.prom there (node_exporter textfile collector).", metavar="DIR"
+        ),
+    ] = None,
+    journal: Annotated[
+        bool, typer.Option("--journal", help="Log one line per pair on stderr, with syslog priorities.")
+    ] = False,
+    coalesce: Annotated[
+        bool, typer.Option("--coalesce", help="Mark a request and run only if no audit is running (udev bursts).")
+    ] = False,
+    state_dir: Annotated[
+        str, typer.Option("--state-dir", help="Where --coalesce keeps its mark and lock.", metavar="DIR")
+    ] = "/run/pcie-failover",
+    strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as failures.")] = False,
+) -> int:
+    """Re-check every registered pair from the host's current state."""
+    json_errors = OutputFormat.JSON if output is AuditFormat.JSON else OutputFormat.TABLE
+    try:
+        only = None if device is None else DeviceQuery.parse(device).address
+        if device is not None and only is None:
+            raise InputError("--device takes a PCI address")
+    except InputError as error:
+        return _fail("audit", json_errors, ExitCode.USAGE, "input", str(error))
+
+    def body(root: SysfsRoot) -> int:
+        from pcie_failover.adapters.files import UnsafePathError
+        from pcie_failover.commands.audit import audit_once
+
+        def once() -> int:
+            return audit_once(
+                root,
+                registry,
+                device=only,
+                output=output.value,
+                textfile_dir=textfile_dir,
+                journal=journal,
+                strict=strict,
+                emit=_emit,
+            )
+
+        try:
+            if not coalesce:
+                return once()
+            from pcie_failover.audit.coalesce import coalesced
+
+            done = coalesced(state_dir, once)
+            return int(ExitCode.READY) if done.result is None else done.result
+        except (UnsafePathError, OSError) as error:
+            return _fail("audit", json_errors, ExitCode.USAGE, "input", str(error))
+
+    return _guarded("audit", json_errors, body)
+
+
+@app.command(epilog="Exit codes: 0 stopped by SIGTERM or SIGINT; 2 usage error; 3 no PCI tree at the sysfs root.")
+def watch(
+    registry: Annotated[str, _REGISTRY] = "/etc/pcie-failover/pairs.d",
+    output: Annotated[AuditFormat, typer.Option("--format", help="table, json or prometheus.")] = AuditFormat.TABLE,
+    textfile_dir: Annotated[
+        str | None,
+        typer.Option("--textfile-dir", help="Write pcie_failover.prom there after each audit.", metavar="DIR"),
+    ] = None,
+    journal: Annotated[
+        bool, typer.Option("--journal", help="Log one line per pair on stderr, with syslog priorities.")
+    ] = False,
+    state_dir: Annotated[
+        str, typer.Option("--state-dir", help="Where audits keep their mark and lock.", metavar="DIR")
+    ] = "/run/pcie-failover",
+) -> int:
+    """Audit at start and whenever udev (PCI) or rtnetlink (links, VF settings) reports a change."""
+
+    def body(root: SysfsRoot) -> int:
+        if not root.live:
+            return _fail("watch", OutputFormat.TABLE, ExitCode.USAGE, "usage", "watch needs the live /sys")
+        from pcie_failover.adapters.events import LinkChanges, UdevPci
+        from pcie_failover.commands.audit import audit_once
+        from pcie_failover.commands.watch import watch as watch_events
+
+        def once() -> int:
+            return audit_once(
+                root,
+                registry,
+                device=None,
+                output=output.value,
+                textfile_dir=textfile_dir,
+                journal=journal,
+                strict=False,
+                emit=_emit,
+            )
+
+        return watch_events([UdevPci(), LinkChanges()], once, state_dir)
+
+    return _guarded("watch", OutputFormat.TABLE, body)
+
+
 def _wants_json(args: Sequence[str]) -> bool:
     return "--format=json" in args or any(a == "--format" and b == "json" for a, b in itertools.pairwise(args))
 
@@ -171,7 +533,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(error.format_message() + "\n")
         return int(ExitCode.USAGE)
     except ClickException as error:
-        name = next((a for a in args if a in ("check", "list")), "pcie-failover")
+        name = next((a for a in args if a in COMMANDS), "pcie-failover")
         output = OutputFormat.JSON if _wants_json(args) else OutputFormat.TABLE
         return _fail(name, output, ExitCode.USAGE, "usage", error.format_message())
     except typer.Abort:

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pcie_failover import __version__
 from pcie_failover.model.check import CheckOptions
 from pcie_failover.model.report import SCHEMA_VERSION, CheckReport, DeviceSummary, ListReport
 from pcie_failover.model.results import RuleResult, Verdict
+
+if TYPE_CHECKING:  # only for annotations: the check path does not import the audit or capture code
+    from pcie_failover.audit.record import PairRecord
+    from pcie_failover.audit.report import AuditReport
+    from pcie_failover.commands.capture import CaptureResult
 
 
 def _envelope(command: str, sysfs_root: str) -> dict[str, Any]:
@@ -80,6 +85,47 @@ def render_list(report: ListReport) -> str:
         }
         for d in report.devices
     ]
+    return _dump(document)
+
+
+def render_capture(sysfs_root: str, result: CaptureResult) -> str:
+    """The `capture` document."""
+    document = _envelope("capture", sysfs_root)
+    document["output"] = result.path
+    document["devices"] = result.devices
+    document["entries"] = result.entries
+    document["netlink"] = result.netlink
+    return _dump(document)
+
+
+def render_audit(report: AuditReport) -> str:
+    """The `audit` document."""
+    document = _envelope("audit", report.sysfs_root)
+    document["registry"] = report.registry
+    document["verdict"] = report.verdict.value
+    document["problems"] = list(report.problems)
+    document["pairs"] = [
+        {
+            "name": pair.record.name,
+            "vm": pair.record.vm,
+            "for": pair.record.manager.value,
+            "mac": str(pair.record.mac),
+            "registered_bdf": str(pair.record.primary.bdf),
+            "primary": None if pair.resolved.address is None else str(pair.resolved.address),
+            "found": pair.resolved.note,
+            "verdict": pair.verdict.value,
+            "checks": [] if pair.report is None else [_check(r) for r in pair.report.results],
+        }
+        for pair in report.pairs
+    ]
+    return _dump(document)
+
+
+def render_registered(sysfs_root: str, path: str, record: PairRecord) -> str:
+    """The `register` document: the record as written, and where."""
+    document = _envelope("register", sysfs_root)
+    document["path"] = path
+    document["pair"] = record.to_json()
     return _dump(document)
 
 
