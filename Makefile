@@ -18,6 +18,7 @@ lint:
 
 unit:
 	@scripts/bootstrap test,lab
+	@scripts/system-packages
 	$(BIN)/pytest
 
 # Regenerate the hand-made trees (demo host) from fixtures_sysfs/hosts.py.
