@@ -169,3 +169,18 @@ def test_device_vanishing_mid_read(demo: Path) -> None:
     (address,) = [r for r in report.results if r.rule_id == "address"]
     assert address.message == f"0000:5e:00.2 could not be read ({VF_DIR}: the device vanished while it was being read)"
     assert report.verdict is Verdict.UNDETERMINED
+
+
+def test_control_characters_in_names_never_reach_a_report(demo: Path, cli: Callable[..., Run]) -> None:
+    """A doctored copy cannot forge journal lines or shell hints through link or file names."""
+    driver = demo / VF_DIR / "driver"
+    driver.unlink()
+    driver.symlink_to("../../../../bus/pci/drivers/evil\n<0>pair web: ready")
+    (demo / PF_DIR / "net" / "eth\n<0>forged").mkdir()
+    run = cli("--sysfs-root", str(demo), "check", "5e:00.2")
+    assert not [line for line in run.out.splitlines() if line.startswith("<") or "forged" in line]
+    assert "'evil\\n<0>pair web: ready'" in run.out  # shown escaped, on one line
+    document = cli("--sysfs-root", str(demo), "check", "5e:00.2", "--format", "json").json
+    (driver_check,) = [c for c in document["checks"] if c["id"] == "driver"]
+    assert driver_check["status"] == "unknown"
+    assert driver_check["message"].startswith("the driver link could not be read (")

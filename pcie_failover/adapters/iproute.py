@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from collections.abc import Sequence
 
@@ -26,10 +25,8 @@ _OUTPUT_LIMIT = 16 * 1024 * 1024
 
 
 def _find_ip() -> str | None:
-    for path in _IP_CANDIDATES:
-        if os.access(path, os.X_OK):
-            return path
-    return shutil.which("ip")
+    """iproute2 at a system path only: PATH is not trusted when running as root."""
+    return next((path for path in _IP_CANDIDATES if os.access(path, os.X_OK)), None)
 
 
 def _read_cmdline() -> str | None:

@@ -38,17 +38,24 @@ def optional(root: SysfsRoot, rel: str, parse: Callable[[str], T]) -> T | None |
 
 
 def link_name(root: SysfsRoot, rel: str) -> str | None | Unreadable:
-    """The basename of an optional link's target (`driver`, `module`, `iommu_group`)."""
+    """The basename of an optional link's target (`driver`, `module`, `iommu_group`).
+
+    A name with control or non-ASCII characters is no kernel's doing (a doctored copy):
+    it is refused rather than printed into reports, shell hints or journal lines.
+    """
     try:
-        return root.link_name(rel)
+        name = root.link_name(rel)
     except SysfsError as error:
         return None if error.missing else Unreadable(rel, error.reason)
+    if not (name.isascii() and name.isprintable()) or " " in name:
+        return Unreadable(rel, f"unexpected link target {ascii(name)[:60]}")
+    return name
 
 
 def listing(root: SysfsRoot, rel: str) -> tuple[str, ...] | None | Unreadable:
-    """Names in an optional directory."""
+    """Names in an optional directory; names with control characters (never the kernel's) are left out."""
     try:
-        return tuple(root.listdir(rel))
+        return tuple(name for name in root.listdir(rel) if name.isprintable())
     except SysfsError as error:
         return None if error.missing else Unreadable(rel, error.reason)
 
