@@ -82,8 +82,8 @@ def test_iproute_json(value: Any) -> None:
     if link is not None:
         listing = iproute_json.vf_admin_list(link)
         assert all(vf.index >= 0 for vf in listing.vfs)
-    iproute_json.addresses_of(links, "eth0")
-    iproute_json.routes_of(links, "eth0")
+    iproute_json.addresses_by_interface(links)
+    iproute_json.routes_by_interface(links)
 
 
 @SETTINGS

@@ -43,6 +43,8 @@ class LiveIproute:
     def __init__(self) -> None:
         self.ip = _find_ip()
         self.kernel_cmdline = _read_cmdline()
+        self._addresses: dict[str, tuple[str, ...]] | Unreadable | None = None
+        self._routes: dict[str, tuple[str, ...]] | Unreadable | None = None
 
     def record(self, pf_netdevs: Sequence[str], netdevs: Sequence[str]) -> NetlinkRecord | None:
         """iproute2's JSON for a snapshot: each PF's VF list, the interfaces' addresses and routes."""
@@ -97,16 +99,24 @@ class LiveIproute:
         return iproute_json.vf_admin_list(link)
 
     def addresses(self, ifname: str) -> tuple[str, ...] | Unreadable:
-        """Addresses on the interface."""
-        entries = self._run("address", "show", "dev", ifname)
-        return entries if isinstance(entries, Unreadable) else iproute_json.addresses_of(entries, ifname)
+        """Addresses on the interface (one dump of all addresses per run, asked for only when needed)."""
+        if self._addresses is None:
+            entries = self._run("address", "show")
+            self._addresses = (
+                entries if isinstance(entries, Unreadable) else iproute_json.addresses_by_interface(entries)
+            )
+        return self._addresses if isinstance(self._addresses, Unreadable) else self._addresses.get(ifname, ())
 
     def routes(self, ifname: str) -> tuple[str, ...] | Unreadable:
-        """IPv4 and IPv6 routes through the interface, all tables."""
-        found: list[str] = []
-        for family in ("-4", "-6"):
-            entries = self._run(family, "route", "show", "table", "all", "dev", ifname)
-            if isinstance(entries, Unreadable):
-                return entries
-            found.extend(iproute_json.routes_of([{**e, "dev": ifname} for e in entries if isinstance(e, dict)], ifname))
-        return tuple(found)
+        """IPv4 and IPv6 routes through the interface, all tables (one dump per family per run)."""
+        if self._routes is None:
+            entries: list[object] = []
+            for family in ("-4", "-6"):
+                found = self._run(family, "route", "show", "table", "all")
+                if isinstance(found, Unreadable):
+                    self._routes = found
+                    break
+                entries.extend(found)
+            else:
+                self._routes = iproute_json.routes_by_interface(entries)
+        return self._routes if isinstance(self._routes, Unreadable) else self._routes.get(ifname, ())

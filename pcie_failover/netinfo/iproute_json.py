@@ -74,27 +74,29 @@ def vf_admin_list(link: Mapping[str, Any]) -> VfAdminList:
     )
 
 
-def addresses_of(entries: Sequence[object], ifname: str) -> tuple[str, ...]:
-    """`local/prefixlen` of every address on `ifname` (`ip -json address show`)."""
-    found: list[str] = []
+def addresses_by_interface(entries: Sequence[object]) -> dict[str, tuple[str, ...]]:
+    """`local/prefixlen` of every address, by interface (`ip -json address show`)."""
+    found: dict[str, list[str]] = {}
     for entry in entries:
-        if not isinstance(entry, Mapping) or entry.get("ifname") != ifname:
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("ifname"), str):
             continue
-        for info in entry.get("addr_info") or []:
+        infos = entry.get("addr_info")
+        for info in infos if isinstance(infos, list) else []:
             if isinstance(info, Mapping) and isinstance(info.get("local"), str):
-                found.append(f"{info['local']}/{_int(info.get('prefixlen'))}")
-    return tuple(found)
+                found.setdefault(entry["ifname"], []).append(f"{info['local']}/{_int(info.get('prefixlen'))}")
+    return {name: tuple(addresses) for name, addresses in found.items()}
 
 
-def routes_of(entries: Sequence[object], ifname: str) -> tuple[str, ...]:
-    """Destinations routed through `ifname` (`ip -json route show table all`), without local ones."""
-    found: list[str] = []
+def routes_by_interface(entries: Sequence[object]) -> dict[str, tuple[str, ...]]:
+    """Destinations routed through each interface (`ip -json route show table all`), without local ones."""
+    found: dict[str, list[str]] = {}
     for entry in entries:
-        if not isinstance(entry, Mapping) or entry.get("dev") != ifname:
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("dev"), str):
             continue
         if entry.get("type") in ("local", "broadcast", "multicast", "anycast"):
             continue
-        if entry.get("dst", "").startswith("fe80:"):
+        destination = entry.get("dst")
+        if isinstance(destination, str) and destination.startswith("fe80:"):
             continue  # every interface that is up has its link-local route
-        found.append(str(entry.get("dst", "?")))
-    return tuple(found)
+        found.setdefault(entry["dev"], []).append(str(destination if destination is not None else "?"))
+    return {name: tuple(routes) for name, routes in found.items()}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Protocol
 
 from pcie_failover.model.host import Unreadable, VfAdminList
@@ -132,13 +133,21 @@ class Snapshot:
             return Unreadable(SIDECAR, f"no link {pf_netdev} recorded")
         return iproute_json.vf_admin_list(link)
 
+    @cached_property
+    def _addresses(self) -> dict[str, tuple[str, ...]]:
+        return iproute_json.addresses_by_interface(self.address_entries)
+
+    @cached_property
+    def _routes(self) -> dict[str, tuple[str, ...]]:
+        return iproute_json.routes_by_interface(self.route_entries)
+
     def addresses(self, ifname: str) -> tuple[str, ...] | Unreadable:
         """Recorded addresses of the interface."""
-        return iproute_json.addresses_of(self.address_entries, ifname)
+        return self._addresses.get(ifname, ())
 
     def routes(self, ifname: str) -> tuple[str, ...] | Unreadable:
         """Recorded routes through the interface."""
-        return iproute_json.routes_of(self.route_entries, ifname)
+        return self._routes.get(ifname, ())
 
     def record(self, pf_netdevs: Sequence[str], netdevs: Sequence[str]) -> NetlinkRecord | None:
         """The recorded entries of these interfaces."""
