@@ -187,23 +187,29 @@ def test_symlinked_target_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_burst_of_triggers_runs_at_most_two_audits(tmp_path: Path) -> None:
-    """128 udev events (64 VFs: a change and a bind each) while an audit runs: one more audit, not 128."""
+    """128 udev events (64 VFs: a change and a bind each) during an audit: one more audit, not 128."""
     state = str(tmp_path / "run")
     runs: list[float] = []
+    started, burst_over = threading.Event(), threading.Event()
 
-    def slow_audit() -> int:
+    def audit() -> int:
         runs.append(time.monotonic())
-        time.sleep(0.3)
+        started.set()
+        if len(runs) == 1:
+            assert burst_over.wait(30)  # the whole burst arrives while the first audit runs
         return 0
 
-    first = threading.Thread(target=coalesced, args=(state, slow_audit))
+    first = threading.Thread(target=coalesced, args=(state, audit))
     first.start()
-    time.sleep(0.05)
-    triggers = [threading.Thread(target=coalesced, args=(state, slow_audit)) for _ in range(128)]
+    assert started.wait(30)
+    triggers = [threading.Thread(target=coalesced, args=(state, audit)) for _ in range(128)]
     for thread in triggers:
         thread.start()
-    for thread in [first, *triggers]:
-        thread.join()
+    for thread in triggers:
+        thread.join()  # each one marked the request and left: the lock was taken
+    assert len(runs) == 1
+    burst_over.set()
+    first.join()
     assert len(runs) == 2
-    later = coalesced(state, slow_audit)
+    later = coalesced(state, audit)
     assert (later.runs, len(runs)) == (1, 3)
