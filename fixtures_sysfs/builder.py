@@ -109,6 +109,7 @@ class Port:
     iommu_group: int | None = None
     driver: str | None = "pcieport"
     numa_node: int = 0
+    subordinate_bus: int | None = None  # default: the secondary bus (no bus behind it for VFs to spill onto)
 
 
 @dataclass(frozen=True)
@@ -244,6 +245,11 @@ def _text(value: int, width: int = 4) -> str:
     return f"0x{value:0{width}x}\n"
 
 
+def _resource(lines: int) -> str:
+    """`resource` with no BAR assigned: 13 lines for an endpoint, 17 for a bridge (what lspci needs)."""
+    return f"0x{0:016x} 0x{0:016x} 0x{0:016x}\n" * lines
+
+
 class _Builder:
     def __init__(self, host: Host, root: Path) -> None:
         self.host = host
@@ -262,6 +268,8 @@ class _Builder:
         out.file(f"{path}/revision", "0x01\n")
         out.file(f"{path}/numa_node", f"{spec.numa_node}\n")
         out.file(f"{path}/driver_override", f"{spec.driver_override or '(null)'}\n", 0o644)
+        out.file(f"{path}/irq", "0\n")
+        out.file(f"{path}/resource", _resource(13))
         out.file(
             f"{path}/config",
             config_space(
@@ -393,12 +401,18 @@ class _Builder:
                 header_layout=1,
                 pcie_port_type=spec.port_type,
                 slot=slot_cap,
-                buses=(bus, spec.secondary_bus, spec.secondary_bus),
+                buses=(
+                    bus,
+                    spec.secondary_bus,
+                    spec.secondary_bus if spec.subordinate_bus is None else spec.subordinate_bus,
+                ),
                 ext_caps=(0x0D,),
             ),
             0o644,
         )
         out.file(f"{path}/current_link_speed", "8.0 GT/s PCIe\n")
+        out.file(f"{path}/irq", "0\n")
+        out.file(f"{path}/resource", _resource(17))
         if spec.driver is not None:
             out.link(f"{path}/driver", f"bus/pci/drivers/{spec.driver}")
             out.link(f"bus/pci/drivers/{spec.driver}/{spec.bdf}", path)
