@@ -5,25 +5,16 @@ from __future__ import annotations
 from pcie_failover.model.check import CheckInput
 from pcie_failover.model.host import Unreadable
 from pcie_failover.model.results import Severity, Status
-from pcie_failover.rules.base import Finding, Rule, target, unknown
+from pcie_failover.rules.base import Finding, Rule, unknown
+from pcie_failover.rules.vf_common import pf_interface
 
 
 def check(check_input: CheckInput) -> Finding:
     """Admin-down fails; up without carrier warns."""
-    device = target(check_input)
-    if isinstance(device, Finding):
-        return device
-    pf = check_input.pf
-    if pf is None:
-        return Finding(Status.SKIP, "not a VF")
-    if isinstance(pf, Unreadable):
-        return unknown("the PF", pf)
-    netdev = check_input.pf_netdev
-    if isinstance(netdev, Unreadable):
-        return unknown("the PF's interface", netdev)
-    if netdev is None:
-        driver = pf.driver if isinstance(pf.driver, str) else "none"
-        return Finding(Status.UNKNOWN, f"PF {pf.address} has no network interface (driver: {driver})")
+    found = pf_interface(check_input)
+    if isinstance(found, Finding):
+        return found
+    _, netdev = found
     if isinstance(netdev.flags, Unreadable):
         return unknown(f"{netdev.name}'s flags", netdev.flags)
     if not netdev.admin_up:

@@ -19,8 +19,8 @@ class VfEntry:
     admin: VfAdmin
 
 
-def vf_entry(check_input: CheckInput) -> VfEntry | Finding:
-    """The VF's IFLA_VF_* entry, or the skip/unknown finding that explains why there is none."""
+def pf_interface(check_input: CheckInput) -> tuple[PciFunction, NetDevice] | Finding:
+    """The VF's PF and its interface, or the skip/unknown finding that explains why there are none."""
     device = target(check_input)
     if isinstance(device, Finding):
         return device
@@ -33,7 +33,17 @@ def vf_entry(check_input: CheckInput) -> VfEntry | Finding:
     if isinstance(netdev, Unreadable):
         return unknown("the PF's interface", netdev)
     if netdev is None:
-        return Finding(Status.UNKNOWN, f"PF {pf.address} has no network interface: VF admin settings cannot be read")
+        driver = pf.driver if isinstance(pf.driver, str) else "none"
+        return Finding(Status.UNKNOWN, f"PF {pf.address} has no network interface (driver: {driver})")
+    return pf, netdev
+
+
+def vf_entry(check_input: CheckInput) -> VfEntry | Finding:
+    """The VF's IFLA_VF_* entry, or the skip/unknown finding that explains why there is none."""
+    found = pf_interface(check_input)
+    if isinstance(found, Finding):
+        return found
+    pf, netdev = found
     index = check_input.vf_index
     if not isinstance(index, int):
         return unknown("the VF index", index) if index is not None else Finding(Status.UNKNOWN, "no VF index")
