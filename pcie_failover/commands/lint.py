@@ -1,0 +1,102 @@
+"""`lint`: parse a VM configuration, check each primary's host device, run the guest-side rules."""
+
+from __future__ import annotations
+
+import re
+
+from pcie_failover.commands.check import run_check
+from pcie_failover.lint.libvirt_parse import parse_libvirt
+from pcie_failover.lint.model import ConfigKind, Device, HostFacts, LintInput, VmConfig
+from pcie_failover.lint.qemu_parse import parse_qemu
+from pcie_failover.lint.report import HostItem, LintReport
+from pcie_failover.lint.rules import run_lint_rules
+from pcie_failover.model.address import DeviceQuery, InputError, MacAddress, PciAddress, validate_ifname
+from pcie_failover.model.check import CheckOptions, Manager
+from pcie_failover.model.host import VfAdminList
+from pcie_failover.model.report import CheckReport
+from pcie_failover.model.results import Verdict
+from pcie_failover.sysfs.host import netlink_for
+from pcie_failover.sysfs.root import SysfsRoot
+
+MAX_CONFIG_BYTES = 1 << 20
+_VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
+
+
+def parse_config(text: str, kind: ConfigKind) -> VmConfig:
+    """The parsed VM; raise ConfigError when the text is not one."""
+    return parse_qemu(text) if kind is ConfigKind.QEMU else parse_libvirt(text)
+
+
+def parse_version(text: str) -> tuple[int, int, int]:
+    """`6.1`, `6.1.1`, or a longer string starting so; raise InputError otherwise."""
+    found = _VERSION.match(text.strip())
+    if found is None:
+        raise InputError(f"--qemu-version {text!a} is not MAJOR.MINOR[.MICRO]")
+    return int(found[1]), int(found[2]), int(found[3] or 0)
+
+
+def _admin_mac(root: SysfsRoot, report: CheckReport) -> MacAddress | None:
+    device, pf_netdev = report.device, report.pf_netdev
+    if device is None or device.vf_index is None or pf_netdev is None:
+        return None
+    listing = netlink_for(root).vf_admin(pf_netdev)
+    entry = listing.get(device.vf_index) if isinstance(listing, VfAdminList) else None
+    return None if entry is None else entry.mac
+
+
+def _options(config: VmConfig, primary: Device) -> CheckOptions:
+    """`check`'s options for one primary: who manages it (from the input kind), the standby's MAC and bridge."""
+    standby = config.device(primary.failover_pair_id or "")
+    mac = None if standby is None else standby.parsed_mac
+    bridge = None if standby is None else standby.backend_bridge
+    try:
+        bridge = None if bridge is None else validate_ifname(bridge)
+    except InputError:
+        bridge = None
+    usable = mac is not None and not (mac.is_zero or mac.is_multicast)
+    manager = Manager.LIBVIRT if config.kind is ConfigKind.LIBVIRT else Manager.QEMU
+    return CheckOptions(manager=manager, mac=mac if usable else None, standby_netdev=bridge)
+
+
+def _host_items(
+    config: VmConfig, root: SysfsRoot | None, why_not: str | None
+) -> tuple[list[HostItem], dict[PciAddress, MacAddress | None]]:
+    items: list[HostItem] = []
+    macs: dict[PciAddress, MacAddress | None] = {}
+    for primary in config.primaries:
+        if primary.driver != "vfio-pci":
+            continue
+        if primary.host is None:
+            if primary.host_text is not None:
+                items.append(HostItem(primary.name, primary.host_text, None, Verdict.NOT_READY, "not a PCI address"))
+            else:
+                items.append(HostItem(primary.name, "-", None, None, "no host address (a VF chosen at start)"))
+            continue
+        if root is None:
+            verdict = None if why_not == "--no-host" else Verdict.UNDETERMINED
+            items.append(HostItem(primary.name, str(primary.host), None, verdict, f"not checked: {why_not}"))
+            continue
+        query = DeviceQuery(str(primary.host), primary.host, None)
+        report = run_check(root, query, _options(config, primary), strict=False)
+        items.append(HostItem(primary.name, str(primary.host), report, report.verdict, None))
+        macs[primary.host] = _admin_mac(root, report)
+    return items, macs
+
+
+def run_lint(
+    text: str, kind: ConfigKind, *, source: str, root: SysfsRoot | None, why_not: str | None, version: str | None
+) -> LintReport:
+    """Parse, check the hosts (when `root`), run the rules; raise ConfigError/InputError on bad input."""
+    config = parse_config(text, kind)
+    version = version or config.qemu_version
+    parsed = None if version is None else parse_version(version)
+    items, macs = _host_items(config, root, why_not)
+    lint_input = LintInput(config, parsed, HostFacts(macs))
+    return LintReport(
+        source=source,
+        config=config,
+        qemu_version=version,
+        sysfs_root=None if root is None else root.path,
+        results=run_lint_rules(lint_input),
+        hosts=tuple(items),
+    )

@@ -1,0 +1,54 @@
+"""`libvirt-teaming`: the `<teaming>` elements pass libvirt's own validation."""
+
+from __future__ import annotations
+
+from pcie_failover.lint.model import ConfigKind, LintInput, Teaming
+from pcie_failover.lint.rules.base import LintRule, verdict
+from pcie_failover.model.results import Severity, Status
+from pcie_failover.rules.base import Finding
+
+HINT = (
+    "standby: <interface type='bridge|network|ethernet'><model type='virtio'/><teaming type='persistent'/>"
+    "<alias name='ua-NAME'/>; primary: <interface type='hostdev'> with <teaming type='transient' persistent='ua-NAME'/>"
+)
+
+
+def _problem(team: Teaming) -> str | None:
+    """libvirt's message (src/conf/domain_validate.c, src/qemu/qemu_validate.c) for this element, if any."""
+    if team.type not in ("persistent", "transient"):
+        return f"teaming type {team.type!r} is neither 'persistent' nor 'transient'"
+    if team.element == "hostdev":
+        return None if team.type == "transient" else "teaming hostdev devices must have type='transient'"
+    if team.type == "transient" and not team.persistent:
+        return "teaming persistent attribute must be set if teaming type is 'transient'"
+    if team.type != "transient" and team.persistent:
+        return f"teaming persistent attribute not allowed if teaming type is '{team.type}'"
+    if team.type == "persistent" and team.model != "virtio":
+        return f"virtio-net teaming persistent interface must be <model type='virtio'/>, not '{team.model or ''}'"
+    if team.type == "transient" and team.interface_type not in ("hostdev", "network"):
+        return f"virtio-net teaming transient interface must be type='hostdev', not '{team.interface_type}'"
+    return None
+
+
+def check(lint_input: LintInput) -> Finding:
+    """Every `<teaming>` as libvirt would validate it at define/start."""
+    config = lint_input.config
+    if config.kind is not ConfigKind.LIBVIRT:
+        return Finding(Status.SKIP, "not a libvirt domain")
+    if not config.teaming:
+        return Finding(Status.SKIP, "no <teaming> element")
+    problems = [f"{t.label}: {p}" for t in config.teaming if (p := _problem(t))]
+    networks = [t.label for t in config.teaming if t.type == "transient" and t.interface_type == "network"]
+    passed = "libvirt accepts every <teaming>" + (
+        f" ({', '.join(networks)}: the network must forward in hostdev mode)" if networks else ""
+    )
+    return verdict(problems, passed, HINT)
+
+
+RULE = LintRule(
+    "libvirt-teaming",
+    Severity.FAIL,
+    "<teaming> passes libvirt's validation",
+    "libvirt src/conf/domain_validate.c, src/qemu/qemu_validate.c teaming messages",
+    check,
+)

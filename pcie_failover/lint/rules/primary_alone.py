@@ -1,0 +1,36 @@
+"""`primary-alone`: nothing else sits on the primary's port."""
+
+from __future__ import annotations
+
+from pcie_failover.lint.model import BusKind, LintInput
+from pcie_failover.lint.rules.base import LintRule, bus_of, no_primary, verdict
+from pcie_failover.model.results import Severity
+from pcie_failover.rules.base import Finding
+
+HINT = "give the primary a pcie-root-port of its own; move the other devices to theirs"
+
+
+def check(lint_input: LintInput) -> Finding:
+    """A port has one slot: the primary must be its only device."""
+    config = lint_input.config
+    if not config.primaries:
+        return no_primary()
+    problems: list[str] = []
+    for primary in config.primaries:
+        name = bus_of(config, primary)
+        bus = config.buses.get(name)
+        if bus is None or bus.kind is not BusKind.PCIE_PORT:
+            continue  # judged by primary-bus
+        others = [d.label for d in config.devices if d is not primary and d.bus == name]
+        if others:
+            problems.append(f"{primary.label}: port {name} also holds {', '.join(others)}")
+    return verdict(problems, "each primary is alone on its port", HINT)
+
+
+RULE = LintRule(
+    "primary-alone",
+    Severity.FAIL,
+    "the primary is alone on its port",
+    "hw/pci/pci.c: own PCI slot; a PCIe port has one slot (QEMU: parent device only allows plugging into slot 0)",
+    check,
+)

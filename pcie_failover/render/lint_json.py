@@ -1,0 +1,67 @@
+"""The `lint` JSON document (schema: `$defs/lint`): pure, report -> str."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pcie_failover import __version__
+from pcie_failover.lint.report import HostItem, LintReport
+from pcie_failover.lint.rules.base import pairs
+from pcie_failover.model.report import SCHEMA_VERSION
+from pcie_failover.model.results import RuleResult, Verdict
+
+
+def _result(result: RuleResult) -> dict[str, Any]:
+    return {
+        "id": result.rule_id,
+        "severity": result.severity.value,
+        "status": result.status.value,
+        "message": result.message,
+        "hint": result.hint,
+    }
+
+
+def _host(item: HostItem) -> dict[str, Any]:
+    return {
+        "primary": item.primary,
+        "device": item.device,
+        "verdict": None if item.verdict is None else item.verdict.value,
+        "note": item.note,
+        "checks": [] if item.report is None else [_result(r) for r in item.report.results],
+    }
+
+
+def render_lint(report: LintReport) -> str:
+    """The `lint` document."""
+    config = report.config
+    document: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "tool_version": __version__,
+        "command": "lint",
+        "sysfs_root": report.sysfs_root,
+        "input": {
+            "kind": config.kind.value,
+            "file": report.source,
+            "qemu_version": report.qemu_version,
+            "host_check": report.sysfs_root is not None,
+        },
+        "vm": {
+            "complete": config.complete,
+            "machine": config.machine,
+            "pairs": [
+                {
+                    "standby": standby.name,
+                    "primary": primary.name,
+                    "mac": standby.mac if standby.parsed_mac is None else str(standby.parsed_mac),
+                    "host": None if primary.host is None else str(primary.host),
+                }
+                for primary, standby in pairs(config)
+            ],
+        },
+        "verdict": report.verdict.value,
+        "ready": report.verdict is Verdict.READY,
+        "checks": [_result(r) for r in report.results],
+        "hosts": [_host(h) for h in report.hosts],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,134 @@
+"""`pcie-failover lint`: exact outputs, exit codes, host cross-check, hostile and huge inputs."""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from pcie_failover.commands.lint import MAX_CONFIG_BYTES
+from tests.conftest import Run
+from tests.golden import compare_entry
+from tests.test_lint_parse import BILLION_LAUGHS, DTD, EXTERNAL
+from tests.test_lint_rules import GOOD, MAC, PRIMARY, RP1, STANDBY, XML_GOOD, domain
+
+DEMO = str(Path(__file__).resolve().parent.parent / "fixtures_sysfs" / "demo-host")
+DUMPXML = Path(__file__).parent / "lint_corpus" / "libvirt" / "dumpxml.xml"
+Cli = Callable[..., Run]
+
+
+@pytest.fixture
+def stdin(monkeypatch: pytest.MonkeyPatch) -> Callable[[bytes], None]:
+    """Feed bytes to the command's stdin."""
+
+    def feed(data: bytes) -> None:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+
+    return feed
+
+
+def _golden(key: str, run: Run) -> None:
+    compare_entry("lint_outputs", key, {"code": run.code, "out": run.out.replace(DEMO, "<DEMO>"), "err": run.err})
+
+
+GOLDEN = {
+    "qemu-ready": (GOOD, "--qemu-args"),
+    "qemu-mac-mismatch": (GOOD.replace(MAC, "52:54:00:6f:55:dd"), "--qemu-args"),
+    "qemu-pcie0-primary-first": (
+        f"-machine q35 {RP1} -netdev tap,id=hostnet0 {PRIMARY.replace('bus=rp2', 'bus=pcie.0')} {STANDBY}",
+        "--qemu-args",
+    ),
+    "libvirt-dumpxml": (DUMPXML.read_text(), "--domain-xml"),
+    "libvirt-fragment": (XML_GOOD, "--domain-xml"),
+}
+
+
+@pytest.mark.parametrize("output", ["table", "json"])
+@pytest.mark.parametrize("key", GOLDEN)
+def test_exact_outputs(cli: Cli, stdin: Callable[[bytes], None], key: str, output: str) -> None:
+    text, option = GOLDEN[key]
+    stdin(text.encode())
+    run = cli("--sysfs-root", DEMO, "lint", option, "-", "--format", output)
+    if output == "json":
+        assert run.json["command"] == "lint"
+    _golden(f"{key}-{output}", run)
+
+
+def test_exit_codes(cli: Cli, tmp_path: Path) -> None:
+    config = tmp_path / "vm.args"
+    config.write_text(GOOD)
+    assert cli("--sysfs-root", DEMO, "lint", "--qemu-args", str(config), "--qemu-version", "10.0").code == 0
+    config.write_text(GOOD.replace("bus=rp2", "bus=pcie.0"))
+    assert cli("--sysfs-root", DEMO, "lint", "--qemu-args", str(config)).code == 1
+    config.write_text(GOOD.replace("0000:5e:00.2", "0000:5e:00.4"))  # a VF the host check refuses
+    run = cli("--sysfs-root", DEMO, "lint", "--qemu-args", str(config), "--format", "json")
+    assert (run.code, run.json["hosts"][0]["verdict"]) == (1, "not-ready")
+    assert {r["id"] for r in run.json["checks"] if r["status"] == "fail"} == {"mac-match"}  # its admin MAC is 0
+    assert {r["id"] for r in run.json["hosts"][0]["checks"] if r["status"] == "fail"} == {"driver", "vf-mac"}
+
+
+def test_without_a_host_tree_the_host_items_are_unknown(cli: Cli, tmp_path: Path) -> None:
+    config = tmp_path / "vm.args"
+    config.write_text(GOOD)
+    run = cli("--sysfs-root", str(tmp_path), "lint", "--qemu-args", str(config), "--format", "json")
+    document = run.json
+    assert (run.code, document["verdict"], document["sysfs_root"]) == (4, "undetermined", None)
+    assert document["hosts"][0]["verdict"] == "undetermined"
+    assert document["hosts"][0]["note"].startswith("not checked: ")
+    assert [r["status"] for r in document["checks"] if r["id"] == "mac-match"] == ["unknown"]
+
+
+def test_no_host_skips_the_host_check(cli: Cli, tmp_path: Path) -> None:
+    config = tmp_path / "vm.xml"
+    config.write_text(domain(XML_GOOD))
+    run = cli("--sysfs-root", str(tmp_path), "lint", "--domain-xml", str(config), "--no-host", "--format", "json")
+    assert (run.code, run.json["hosts"][0]["verdict"], run.json["input"]["host_check"]) == (0, None, False)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((), "give one of --qemu-args FILE or --domain-xml FILE"),
+        (("--qemu-args", "a", "--domain-xml", "b"), "give one of --qemu-args FILE or --domain-xml FILE"),
+        (("--qemu-args", "/nonexistent/vm.args"), "cannot read /nonexistent/vm.args: No such file or directory"),
+        (("--qemu-args", "-", "--qemu-version", "ten"), "--qemu-version 'ten' is not MAJOR.MINOR[.MICRO]"),
+    ],
+)
+def test_usage_errors(cli: Cli, stdin: Callable[[bytes], None], args: tuple[str, ...], message: str) -> None:
+    stdin(GOOD.encode())
+    run = cli("--sysfs-root", DEMO, "lint", *args)
+    assert (run.code, run.out, run.err) == (2, "", f"pcie-failover lint: {message}\n")
+
+
+@pytest.mark.parametrize("text", [BILLION_LAUGHS, EXTERNAL, DTD], ids=["billion-laughs", "external-entity", "dtd"])
+def test_hostile_xml_is_one_line_and_exit_2(cli: Cli, stdin: Callable[[bytes], None], text: str) -> None:
+    stdin(text.encode())
+    run = cli("--sysfs-root", DEMO, "lint", "--domain-xml", "-")
+    assert (run.code, run.out, run.err.count("\n")) == (2, "", 1)
+    assert run.err.startswith("pcie-failover lint: the domain XML is refused: ")
+    stdin(text.encode())
+    run = cli("--sysfs-root", DEMO, "lint", "--domain-xml", "-", "--format", "json")
+    assert (run.code, run.json["error"]["kind"]) == (2, "input")
+
+
+def test_huge_and_binary_inputs_are_bounded(cli: Cli, stdin: Callable[[bytes], None]) -> None:
+    stdin(b"-S " * (MAX_CONFIG_BYTES // 3 + 1))
+    run = cli("--sysfs-root", DEMO, "lint", "--qemu-args", "-")
+    assert (run.code, run.err) == (2, f"pcie-failover lint: - is larger than {MAX_CONFIG_BYTES} bytes\n")
+    stdin(b"\xff\xfe-device")
+    assert cli("--sysfs-root", DEMO, "lint", "--qemu-args", "-").err == "pcie-failover lint: - is not UTF-8 text\n"
+    stdin(b"<a>" * 100_000 + b"</a>" * 100_000)  # deep but within the size bound: parsed, no pair found
+    run = cli("--sysfs-root", DEMO, "lint", "--domain-xml", "-", "--format", "json")
+    assert (run.code, [r["status"] for r in run.json["checks"] if r["id"] == "pair-id"]) == (1, ["fail"])
+
+
+def test_a_host_address_that_does_not_parse_fails_its_host_item(cli: Cli, stdin: Callable[[bytes], None]) -> None:
+    stdin(GOOD.replace("host=0000:5e:00.2", "host=zz").encode())
+    run = cli("--sysfs-root", DEMO, "lint", "--qemu-args", "-", "--format", "json")
+    assert (run.code, run.json["hosts"]) == (
+        1,
+        [{"primary": "hostdev0", "device": "zz", "verdict": "not-ready", "note": "not a PCI address", "checks": []}],
+    )
