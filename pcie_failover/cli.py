@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer 0.27-0.28 vendor click
 
-from pcie_failover.model.address import DeviceQuery, InputError, parse_unicast_mac, validate_ifname
+from pcie_failover.model.address import DeviceQuery, InputError, MacAddress, parse_unicast_mac, validate_ifname
 from pcie_failover.model.check import CheckOptions, Manager
 from pcie_failover.model.results import ExitCode, Status, exit_code_of
 from pcie_failover.sysfs.host import NoHostError, open_root
@@ -112,6 +112,9 @@ class PairFormat(enum.Enum):
 
 _FOR = typer.Option("--for", help="Who binds vfio-pci and sets the MAC: qemu (you) or libvirt (managed='yes').")
 _FORMAT = typer.Option("--format", help="table or json.")
+_REGISTRY = typer.Option(
+    "--registry", envvar="PCIE_FAILOVER_REGISTRY", help="Directory of registered pairs.", metavar="DIR"
+)
 
 
 @app.command(epilog=EXIT_CODES)
@@ -208,6 +211,11 @@ def pair(
     output: Annotated[PairFormat, typer.Option("--format", help="summary, qemu, qmp, libvirt or json.")] = (
         PairFormat.SUMMARY
     ),
+    save: Annotated[
+        str | None, typer.Option("--save", help="Also register the pair under this name (see `audit`).", metavar="NAME")
+    ] = None,
+    vm: Annotated[str | None, typer.Option("--vm", help="With --save: the VM's name, for reports.")] = None,
+    registry: Annotated[str, _REGISTRY] = "/etc/pcie-failover/pairs.d",
 ) -> int:
     """Print the standby + primary devices of a failover pair for DEVICE, after running every check."""
     from pcie_failover.pair.build import plan
@@ -259,9 +267,29 @@ def pair(
             sys.stderr.write(f"pcie-failover pair: refused (--force prints the spec anyway):\n  {reason}\n")
             return int(code)
         _emit(_render_pair(report.spec, output))
+        if save is not None and code is ExitCode.READY:
+            return _save_pair(root, save, query, report.spec.mac, for_, vm, registry)
         return int(code)
 
     return _guarded("pair", errors, body)
+
+
+def _save_pair(
+    root: SysfsRoot, name: str, query: DeviceQuery, mac: MacAddress, manager: Manager, vm: str | None, registry: str
+) -> int:
+    """`pair --save`: register the pair just printed, as `register` would."""
+    from pcie_failover.adapters.files import UnsafePathError
+    from pcie_failover.audit.record import RecordError
+    from pcie_failover.commands.register import RegisterError, run_register
+
+    try:
+        saved = run_register(
+            root, name, query, mac=mac, manager=manager, vm=vm, registry=registry, replace=False, force=False
+        )
+    except (RegisterError, RecordError, UnsafePathError, OSError) as error:
+        return _fail("pair", OutputFormat.TABLE, ExitCode.USAGE, "input", f"--save: {error}")
+    sys.stderr.write(f"pcie-failover pair: registered {name} -> {saved.path}\n")
+    return int(ExitCode.READY)
 
 
 def _render_pair(spec: PairSpec, output: PairFormat) -> str:
@@ -336,10 +364,6 @@ def capture(
 AUDIT_EXIT_CODES = """Exit codes (worst over all pairs): 0 every pair ready, or none registered;
 1 a pair is not ready or its primary is gone; 2 usage error or an unsafe output path;
 3 no PCI tree at the sysfs root; 4 undetermined (an unknown check, or an unreadable registry file)."""
-
-_REGISTRY = typer.Option(
-    "--registry", envvar="PCIE_FAILOVER_REGISTRY", help="Directory of registered pairs.", metavar="DIR"
-)
 
 
 class AuditFormat(enum.Enum):
@@ -517,6 +541,72 @@ def watch(
         return watch_events([UdevPci(), LinkChanges()], once, state_dir)
 
     return _guarded("watch", OutputFormat.TABLE, body)
+
+
+LINT_EXIT_CODES = """Exit codes: 0 the failover configuration works (warnings included); 1 a rule failed, or a
+primary's host check failed; 2 usage error, or a configuration that cannot be parsed (hostile XML
+included); 4 undetermined (nothing failed, but a check that could fail is unknown, e.g. no PCI tree)."""
+
+
+def _read_config(path: str) -> str:
+    """The text of FILE (`-`: stdin), at most MAX_CONFIG_BYTES; raise InputError otherwise."""
+    from pcie_failover.commands.lint import MAX_CONFIG_BYTES
+
+    try:
+        if path == "-":
+            data = sys.stdin.buffer.read(MAX_CONFIG_BYTES + 1)
+        else:
+            with open(path, "rb") as handle:
+                data = handle.read(MAX_CONFIG_BYTES + 1)
+    except OSError as error:
+        raise InputError(f"cannot read {path}: {error.strerror}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise InputError(f"{path} is larger than {MAX_CONFIG_BYTES} bytes")
+    try:
+        return data.decode()
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not UTF-8 text") from None
+
+
+@app.command(epilog=LINT_EXIT_CODES)
+def lint(
+    qemu_args: Annotated[
+        str | None, typer.Option("--qemu-args", help="A QEMU command line (`-`: stdin).", metavar="FILE")
+    ] = None,
+    domain_xml: Annotated[
+        str | None, typer.Option("--domain-xml", help="A libvirt domain XML (`-`: stdin).", metavar="FILE")
+    ] = None,
+    qemu_version: Annotated[
+        str | None, typer.Option("--qemu-version", help="The QEMU that runs the VM (e.g. 6.1.0).", metavar="VERSION")
+    ] = None,
+    no_host: Annotated[bool, typer.Option("--no-host", help="Skip the host check of each primary.")] = False,
+    output: Annotated[OutputFormat, _FORMAT] = OutputFormat.TABLE,
+) -> int:
+    """Check a VM's failover configuration (QEMU command line or libvirt XML) and each primary's host device."""
+    from pcie_failover.commands.lint import run_lint
+    from pcie_failover.lint.model import ConfigKind
+
+    source = qemu_args if qemu_args is not None else domain_xml
+    if source is None or (qemu_args is not None and domain_xml is not None):
+        return _fail("lint", output, ExitCode.USAGE, "usage", "give one of --qemu-args FILE or --domain-xml FILE")
+    kind = ConfigKind.QEMU if qemu_args is not None else ConfigKind.LIBVIRT
+    root: SysfsRoot | None = None
+    why_not = "--no-host"
+    if not no_host:
+        try:
+            root = open_root(_state.sysfs_root)
+        except NoHostError as error:
+            why_not = str(error)
+    try:
+        report = run_lint(_read_config(source), kind, source=source, root=root, why_not=why_not, version=qemu_version)
+    except InputError as error:
+        return _fail("lint", output, ExitCode.USAGE, "input", str(error))
+    if output is OutputFormat.JSON:
+        from pcie_failover.render.lint_json import render_lint
+    else:
+        from pcie_failover.render.lint_table import render_lint
+    _emit(render_lint(report))
+    return int(exit_code_of(report.verdict))
 
 
 def _wants_json(args: Sequence[str]) -> bool:

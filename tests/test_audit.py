@@ -213,3 +213,13 @@ def test_a_burst_of_triggers_runs_at_most_two_audits(tmp_path: Path) -> None:
     assert len(runs) == 2
     later = coalesced(state, audit)
     assert (later.runs, len(runs)) == (1, 3)
+
+
+def test_pair_save_registers_the_pair(cli: Callable[..., Run], registry: str) -> None:
+    run = cli("--sysfs-root", DEMO, "pair", "5e:00.2", "--format", "qemu", "--save", "web1", "--registry", registry)
+    assert run.code == 0
+    assert run.err == f"pcie-failover pair: registered web1 -> {registry}/web1.json\n"
+    assert json.loads(Path(registry, "web1.json").read_text())["mac"] == "52:54:00:6f:55:cc"
+    refused = cli("--sysfs-root", DEMO, "pair", "5e:00.4", "--save", "db", "--registry", registry)
+    assert refused.code == 1
+    assert not Path(registry, "db.json").exists()
