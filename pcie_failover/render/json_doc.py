@@ -16,7 +16,8 @@ if TYPE_CHECKING:  # only for annotations: the check path does not import the au
     from pcie_failover.commands.capture import CaptureResult
 
 
-def _envelope(command: str, sysfs_root: str) -> dict[str, Any]:
+def envelope(command: str, sysfs_root: str | None) -> dict[str, Any]:
+    """The fields every document starts with."""
     return {"schema_version": SCHEMA_VERSION, "tool_version": __version__, "command": command, "sysfs_root": sysfs_root}
 
 
@@ -29,7 +30,8 @@ def _options(options: CheckOptions) -> dict[str, Any]:
     }
 
 
-def _device(summary: DeviceSummary) -> dict[str, Any]:
+def device_json(summary: DeviceSummary) -> dict[str, Any]:
+    """A device summary as the schema's `device`."""
     return {
         "bdf": summary.bdf,
         "vendor": summary.vendor,
@@ -45,7 +47,8 @@ def _device(summary: DeviceSummary) -> dict[str, Any]:
     }
 
 
-def _check(result: RuleResult) -> dict[str, Any]:
+def check_json(result: RuleResult) -> dict[str, Any]:
+    """One rule result as the schema's `checkResult`."""
     return {
         "id": result.rule_id,
         "severity": result.severity.value,
@@ -55,29 +58,30 @@ def _check(result: RuleResult) -> dict[str, Any]:
     }
 
 
-def _dump(document: dict[str, Any]) -> str:
+def dump(document: dict[str, Any]) -> str:
+    """Indented JSON with a final newline."""
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
 def render_check(report: CheckReport) -> str:
     """The `check` document."""
-    document = _envelope("check", report.sysfs_root)
+    document = envelope("check", report.sysfs_root)
     document["input"] = {"device": report.query, **_options(report.options), "strict": report.strict}
-    document["device"] = None if report.device is None else _device(report.device)
+    document["device"] = None if report.device is None else device_json(report.device)
     document["pf_netdev"] = report.pf_netdev
     document["verdict"] = report.verdict.value
     document["ready"] = report.verdict is Verdict.READY
-    document["checks"] = [_check(r) for r in report.results]
-    return _dump(document)
+    document["checks"] = [check_json(r) for r in report.results]
+    return dump(document)
 
 
 def render_list(report: ListReport) -> str:
     """The `list` document."""
-    document = _envelope("list", report.sysfs_root)
+    document = envelope("list", report.sysfs_root)
     document["input"] = _options(report.options)
     document["devices"] = [
         {
-            **_device(d.summary),
+            **device_json(d.summary),
             "role": d.role,
             "mac": d.mac,
             "verdict": d.verdict.value,
@@ -85,22 +89,22 @@ def render_list(report: ListReport) -> str:
         }
         for d in report.devices
     ]
-    return _dump(document)
+    return dump(document)
 
 
 def render_capture(sysfs_root: str, result: CaptureResult) -> str:
     """The `capture` document."""
-    document = _envelope("capture", sysfs_root)
+    document = envelope("capture", sysfs_root)
     document["output"] = result.path
     document["devices"] = result.devices
     document["entries"] = result.entries
     document["netlink"] = result.netlink
-    return _dump(document)
+    return dump(document)
 
 
 def render_audit(report: AuditReport) -> str:
     """The `audit` document."""
-    document = _envelope("audit", report.sysfs_root)
+    document = envelope("audit", report.sysfs_root)
     document["registry"] = report.registry
     document["verdict"] = report.verdict.value
     document["problems"] = list(report.problems)
@@ -114,24 +118,24 @@ def render_audit(report: AuditReport) -> str:
             "primary": None if pair.resolved.address is None else str(pair.resolved.address),
             "found": pair.resolved.note,
             "verdict": pair.verdict.value,
-            "checks": [] if pair.report is None else [_check(r) for r in pair.report.results],
+            "checks": [] if pair.report is None else [check_json(r) for r in pair.report.results],
         }
         for pair in report.pairs
     ]
-    return _dump(document)
+    return dump(document)
 
 
 def render_registered(sysfs_root: str, path: str, record: PairRecord) -> str:
     """The `register` document: the record as written, and where."""
-    document = _envelope("register", sysfs_root)
+    document = envelope("register", sysfs_root)
     document["path"] = path
     document["pair"] = record.to_json()
-    return _dump(document)
+    return dump(document)
 
 
 def render_error(command: str, sysfs_root: str | None, code: int, kind: str, message: str) -> str:
     """An error, as JSON, when the user asked for JSON."""
-    document = _envelope(command, sysfs_root or "")
+    document = envelope(command, sysfs_root or "")
     document["sysfs_root"] = sysfs_root
     document["error"] = {"code": code, "kind": kind, "message": message}
-    return _dump(document)
+    return dump(document)

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from pcie_failover import __version__
 from pcie_failover.lint.report import HostItem, LintReport
 from pcie_failover.lint.rules.base import pairs
-from pcie_failover.model.report import SCHEMA_VERSION
-from pcie_failover.model.results import RuleResult, Verdict
-
-
-def _result(result: RuleResult) -> dict[str, Any]:
-    return {
-        "id": result.rule_id,
-        "severity": result.severity.value,
-        "status": result.status.value,
-        "message": result.message,
-        "hint": result.hint,
-    }
+from pcie_failover.model.results import Verdict
+from pcie_failover.render.json_doc import check_json, dump, envelope
 
 
 def _host(item: HostItem) -> dict[str, Any]:
@@ -28,18 +16,15 @@ def _host(item: HostItem) -> dict[str, Any]:
         "device": item.device,
         "verdict": None if item.verdict is None else item.verdict.value,
         "note": item.note,
-        "checks": [] if item.report is None else [_result(r) for r in item.report.results],
+        "checks": [] if item.report is None else [check_json(r) for r in item.report.results],
     }
 
 
 def render_lint(report: LintReport) -> str:
     """The `lint` document."""
     config = report.config
-    document: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
-        "tool_version": __version__,
-        "command": "lint",
-        "sysfs_root": report.sysfs_root,
+    document = envelope("lint", report.sysfs_root)
+    document |= {
         "input": {
             "kind": config.kind.value,
             "file": report.source,
@@ -61,7 +46,7 @@ def render_lint(report: LintReport) -> str:
         },
         "verdict": report.verdict.value,
         "ready": report.verdict is Verdict.READY,
-        "checks": [_result(r) for r in report.results],
+        "checks": [check_json(r) for r in report.results],
         "hosts": [_host(h) for h in report.hosts],
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return dump(document)

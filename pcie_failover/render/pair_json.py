@@ -7,7 +7,7 @@ from typing import Any
 from pcie_failover.model.results import RuleResult
 from pcie_failover.pair.build import failures, warnings
 from pcie_failover.pair.model import HostPrep, PairReport, PairRequest, PairSpec, RootPort
-from pcie_failover.render.json_doc import _check, _device, _dump, _envelope
+from pcie_failover.render.json_doc import check_json, device_json, dump, envelope
 from pcie_failover.render.libvirt_xml import hostdev_network, primary_interface, standby_interface, xml_text
 from pcie_failover.render.pair_notes import shell_command
 from pcie_failover.render.qemu_args import qemu_args
@@ -83,15 +83,15 @@ def _spec(spec: PairSpec) -> dict[str, Any]:
 
 
 def _results(results: tuple[RuleResult, ...]) -> list[dict[str, Any]]:
-    return [_check(r) for r in results]
+    return [check_json(r) for r in results]
 
 
 def render_pair(report: PairReport) -> str:
     """The `pair` document: the check's findings and, unless refused, the spec."""
     check = report.check
-    document = _envelope("pair", check.sysfs_root)
+    document = envelope("pair", check.sysfs_root)
     document["input"] = _input(report)
-    document["device"] = None if check.device is None else _device(check.device)
+    document["device"] = None if check.device is None else device_json(check.device)
     document["pf_netdev"] = check.pf_netdev
     document["verdict"] = check.verdict.value
     document["refused"] = report.spec is None
@@ -99,4 +99,4 @@ def render_pair(report: PairReport) -> str:
     document["warnings"] = _results(warnings(check))
     document["spec"] = None if report.spec is None else _spec(report.spec)
     document["checks"] = _results(check.results)
-    return _dump(document)
+    return dump(document)

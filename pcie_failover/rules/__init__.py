@@ -22,7 +22,7 @@ from pcie_failover.rules import (
 )
 from pcie_failover.rules.base import Rule
 
-HOST_RULES: tuple[Rule, ...] = (
+HOST_RULES: tuple[Rule[CheckInput], ...] = (
     address.RULE,
     pcie.RULE,
     ethernet.RULE,

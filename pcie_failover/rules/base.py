@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from pcie_failover.model.check import CheckInput
 from pcie_failover.model.host import PciFunction, Unreadable
@@ -19,19 +20,22 @@ class Finding:
     hint: str | None = None
 
 
+InputT = TypeVar("InputT")
+
+
 @dataclass(frozen=True)
-class Rule:
-    """A named unit: `rule_id` is stable, users and tests refer to it."""
+class Rule(Generic[InputT]):
+    """A named unit over some input (a host's CheckInput, a VM's LintInput): `rule_id` is stable."""
 
     rule_id: str
     severity: Severity
     title: str
     fact: str
-    check: Callable[[CheckInput], Finding]
+    check: Callable[[InputT], Finding]
 
-    def run(self, check_input: CheckInput) -> RuleResult:
+    def run(self, rule_input: InputT) -> RuleResult:
         """Apply the check; a `fail` from a warn-severity rule is capped at `warn`."""
-        finding = self.check(check_input)
+        finding = self.check(rule_input)
         status = finding.status
         if status is Status.FAIL and self.severity is not Severity.FAIL:
             status = Status.WARN

@@ -2,31 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 
 from pcie_failover.lint.model import Device, LintInput, VmConfig
-from pcie_failover.model.results import RuleResult, Severity, Status
-from pcie_failover.rules.base import Finding
+from pcie_failover.model.results import Status
+from pcie_failover.rules.base import Finding, Rule
 
-
-@dataclass(frozen=True)
-class LintRule:
-    """Like the host rules' `Rule`, over a parsed VM."""
-
-    rule_id: str
-    severity: Severity
-    title: str
-    fact: str
-    check: Callable[[LintInput], Finding]
-
-    def run(self, lint_input: LintInput) -> RuleResult:
-        """Apply the check; a `fail` from a warn-severity rule is capped at `warn`."""
-        finding = self.check(lint_input)
-        status = finding.status
-        if status is Status.FAIL and self.severity is not Severity.FAIL:
-            status = Status.WARN
-        return RuleResult(self.rule_id, self.severity, status, finding.message, finding.hint)
+LintRule = Rule[LintInput]  # the host rules' `Rule`, over a parsed VM
 
 
 def bus_of(config: VmConfig, device: Device) -> str:
