@@ -1,0 +1,120 @@
+"""The typer app, its global options, and how every command reports errors and exits."""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Annotated
+
+import typer
+from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer 0.27-0.28 vendor click
+
+from pcie_failover.model.results import ExitCode
+from pcie_failover.sysfs.host import NoHostError, open_root
+from pcie_failover.sysfs.root import LIVE_SYSFS, SysfsRoot
+
+EXIT_CODES = """Exit codes: 0 ready; 1 not ready (a check failed, or with --strict warned);
+2 usage error or malformed input; 3 the host cannot be inspected (no PCI tree at the
+sysfs root); 4 undetermined (nothing failed, but a check that could fail is unknown)."""
+
+COMMANDS = ("check", "list", "pair", "capture", "lint", "register", "unregister", "audit", "watch")
+
+
+class OutputFormat(enum.Enum):
+    """How results are printed."""
+
+    TABLE = "table"
+    JSON = "json"
+
+
+app = typer.Typer(
+    name="pcie-failover",
+    help="Preflight checks for QEMU virtio-net failover primaries (SR-IOV VFs on vfio-pci).",
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+)
+
+
+class _State:
+    sysfs_root: str = LIVE_SYSFS
+
+
+state = _State()
+
+
+@app.callback()
+def global_options(
+    sysfs_root: Annotated[
+        str,
+        typer.Option(
+            "--sysfs-root",
+            envvar="PCIE_FAILOVER_SYSFS_ROOT",
+            help="A directory laid out like /sys (a capture or fixture); every read goes through it.",
+            metavar="PATH",
+        ),
+    ] = LIVE_SYSFS,
+) -> None:
+    state.sysfs_root = sysfs_root
+
+
+def emit(text: str) -> None:
+    """Print a rendered report."""
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def fail(command: str, output: OutputFormat, code: ExitCode, kind: str, message: str) -> int:
+    """Report an error as one line (or a JSON error document) and return its exit code."""
+    if output is OutputFormat.JSON:
+        from pcie_failover.render.json_doc import render_error
+
+        emit(render_error(command, state.sysfs_root, int(code), kind, message))
+    else:
+        sys.stderr.write(f"pcie-failover {command}: {message}\n")
+    return int(code)
+
+
+def guarded(command: str, output: OutputFormat, body: Callable[[SysfsRoot], int]) -> int:
+    """Open the root and run `body`; input and host errors become one line and an exit code."""
+    try:
+        root = open_root(state.sysfs_root)
+    except NoHostError as error:
+        return fail(command, output, ExitCode.NO_HOST, "no-host", str(error))
+    return body(root)
+
+
+FOR_OPTION = typer.Option("--for", help="Who binds vfio-pci and sets the MAC: qemu (you) or libvirt (managed='yes').")
+FORMAT_OPTION = typer.Option("--format", help="table or json.")
+REGISTRY_OPTION = typer.Option(
+    "--registry", envvar="PCIE_FAILOVER_REGISTRY", help="Directory of registered pairs.", metavar="DIR"
+)
+
+
+def _wants_json(args: Sequence[str]) -> bool:
+    return "--format=json" in args or any(a == "--format" and b == "json" for a, b in itertools.pairwise(args))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: run the app without click's standalone error handling."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=args, prog_name="pcie-failover", standalone_mode=False)
+    except NoArgsIsHelpError as error:
+        sys.stderr.write(error.format_message() + "\n")
+        return int(ExitCode.USAGE)
+    except ClickException as error:
+        name = next((a for a in args if a in COMMANDS), "pcie-failover")
+        output = OutputFormat.JSON if _wants_json(args) else OutputFormat.TABLE
+        return fail(name, output, ExitCode.USAGE, "usage", error.format_message())
+    except typer.Abort:
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    return result if isinstance(result, int) else 0

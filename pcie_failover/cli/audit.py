@@ -1,0 +1,205 @@
+"""`register`, `unregister`, `audit` and `watch`: registered pairs, re-checked when the host changes."""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated
+
+import typer
+
+from pcie_failover.cli.app import (
+    EXIT_CODES,
+    FOR_OPTION,
+    FORMAT_OPTION,
+    REGISTRY_OPTION,
+    OutputFormat,
+    app,
+    emit,
+    fail,
+    guarded,
+)
+from pcie_failover.model.address import DeviceQuery, InputError, parse_unicast_mac
+from pcie_failover.model.check import Manager
+from pcie_failover.model.results import ExitCode
+from pcie_failover.sysfs.root import SysfsRoot
+
+AUDIT_EXIT_CODES = """Exit codes (worst over all pairs): 0 every pair ready, or none registered;
+1 a pair is not ready or its primary is gone; 2 usage error or an unsafe output path;
+3 no PCI tree at the sysfs root; 4 undetermined (an unknown check, or an unreadable registry file)."""
+
+
+class AuditFormat(enum.Enum):
+    """How audit results are printed."""
+
+    TABLE = "table"
+    JSON = "json"
+    PROMETHEUS = "prometheus"
+
+
+@app.command(epilog=EXIT_CODES)
+def register(
+    name: Annotated[str, typer.Argument(help="A name for the pair (letters, digits, '_', '.', '-').")],
+    device: Annotated[str, typer.Argument(help="The primary: PCI address or interface name.", metavar="DEVICE")],
+    mac: Annotated[str | None, typer.Option("--mac", help="The VM's MAC (default: the VF's admin MAC).")] = None,
+    for_: Annotated[Manager, FOR_OPTION] = Manager.QEMU,
+    vm: Annotated[str | None, typer.Option("--vm", help="The VM's name, for reports.")] = None,
+    registry: Annotated[str, REGISTRY_OPTION] = "/etc/pcie-failover/pairs.d",
+    replace: Annotated[bool, typer.Option("--replace", help="Overwrite a pair of that name.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Register even if a check fails.")] = False,
+    output: Annotated[OutputFormat, FORMAT_OPTION] = OutputFormat.TABLE,
+) -> int:
+    """Register a pair so that `audit` (and the udev rule) re-checks its primary when the host changes."""
+    from pcie_failover.audit.record import RecordError, validate_name
+
+    try:
+        validate_name(name)
+        query = DeviceQuery.parse(device)
+        wanted = None if mac is None else parse_unicast_mac(mac)
+        if vm is not None and not (vm.isprintable() and 0 < len(vm) <= 128):
+            raise InputError(f"{vm!r} is not a usable VM name")
+    except (InputError, RecordError) as error:
+        return fail("register", output, ExitCode.USAGE, "input", str(error))
+
+    def body(root: SysfsRoot) -> int:
+        from pcie_failover.adapters.files import UnsafePathError
+        from pcie_failover.commands.register import RegisterError, run_register
+
+        try:
+            result = run_register(
+                root, name, query, mac=wanted, manager=for_, vm=vm, registry=registry, replace=replace, force=force
+            )
+        except (RegisterError, RecordError, UnsafePathError, OSError) as error:
+            code = ExitCode.NOT_READY if isinstance(error, RegisterError) and error.not_ready else ExitCode.USAGE
+            return fail("register", output, code, "input", str(error))
+        if output is OutputFormat.JSON:
+            from pcie_failover.render.json_doc import render_registered
+
+            emit(render_registered(root.path, result.path, result.record))
+        else:
+            record = result.record
+            emit(
+                f"registered {record.name}: {record.primary.bdf}, MAC {record.mac}, for {for_.value} -> {result.path}\n"
+            )
+        return int(ExitCode.READY)
+
+    return guarded("register", output, body)
+
+
+@app.command()
+def unregister(
+    name: Annotated[str, typer.Argument(help="The pair's name.")],
+    registry: Annotated[str, REGISTRY_OPTION] = "/etc/pcie-failover/pairs.d",
+) -> int:
+    """Remove a registered pair."""
+    from pcie_failover.adapters.files import UnsafePathError
+    from pcie_failover.audit.record import RecordError
+    from pcie_failover.audit.registry import Registry
+
+    try:
+        Registry(registry).remove(name)
+    except (RecordError, UnsafePathError, OSError) as error:
+        return fail("unregister", OutputFormat.TABLE, ExitCode.USAGE, "input", str(error))
+    return int(ExitCode.READY)
+
+
+@app.command(epilog=AUDIT_EXIT_CODES)
+def audit(
+    device: Annotated[
+        str | None, typer.Option("--device", help="Only pairs this device touches (primary, PF, IOMMU group).")
+    ] = None,
+    registry: Annotated[str, REGISTRY_OPTION] = "/etc/pcie-failover/pairs.d",
+    output: Annotated[AuditFormat, typer.Option("--format", help="table, json or prometheus.")] = AuditFormat.TABLE,
+    textfile_dir: Annotated[
+        str | None,
+        typer.Option(
+            "--textfile-dir", help="Write pcie_failover.prom there (node_exporter textfile collector).", metavar="DIR"
+        ),
+    ] = None,
+    journal: Annotated[
+        bool, typer.Option("--journal", help="Log one line per pair on stderr, with syslog priorities.")
+    ] = False,
+    coalesce: Annotated[
+        bool, typer.Option("--coalesce", help="Mark a request and run only if no audit is running (udev bursts).")
+    ] = False,
+    state_dir: Annotated[
+        str, typer.Option("--state-dir", help="Where --coalesce keeps its mark and lock.", metavar="DIR")
+    ] = "/run/pcie-failover",
+    strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as failures.")] = False,
+) -> int:
+    """Re-check every registered pair from the host's current state."""
+    json_errors = OutputFormat.JSON if output is AuditFormat.JSON else OutputFormat.TABLE
+    try:
+        only = None if device is None else DeviceQuery.parse(device).address
+        if device is not None and only is None:
+            raise InputError("--device takes a PCI address")
+    except InputError as error:
+        return fail("audit", json_errors, ExitCode.USAGE, "input", str(error))
+
+    def body(root: SysfsRoot) -> int:
+        from pcie_failover.adapters.files import UnsafePathError
+        from pcie_failover.commands.audit import audit_once
+
+        def once() -> int:
+            return audit_once(
+                root,
+                registry,
+                device=only,
+                output=output.value,
+                textfile_dir=textfile_dir,
+                journal=journal,
+                strict=strict,
+                emit=emit,
+            )
+
+        try:
+            if not coalesce:
+                return once()
+            from pcie_failover.audit.coalesce import coalesced
+
+            done = coalesced(state_dir, once)
+            return int(ExitCode.READY) if done.result is None else done.result
+        except (UnsafePathError, OSError) as error:
+            return fail("audit", json_errors, ExitCode.USAGE, "input", str(error))
+
+    return guarded("audit", json_errors, body)
+
+
+@app.command(epilog="Exit codes: 0 stopped by SIGTERM or SIGINT; 2 usage error; 3 no PCI tree at the sysfs root.")
+def watch(
+    registry: Annotated[str, REGISTRY_OPTION] = "/etc/pcie-failover/pairs.d",
+    output: Annotated[AuditFormat, typer.Option("--format", help="table, json or prometheus.")] = AuditFormat.TABLE,
+    textfile_dir: Annotated[
+        str | None,
+        typer.Option("--textfile-dir", help="Write pcie_failover.prom there after each audit.", metavar="DIR"),
+    ] = None,
+    journal: Annotated[
+        bool, typer.Option("--journal", help="Log one line per pair on stderr, with syslog priorities.")
+    ] = False,
+    state_dir: Annotated[
+        str, typer.Option("--state-dir", help="Where audits keep their mark and lock.", metavar="DIR")
+    ] = "/run/pcie-failover",
+) -> int:
+    """Audit at start and whenever udev (PCI) or rtnetlink (links, VF settings) reports a change."""
+
+    def body(root: SysfsRoot) -> int:
+        if not root.live:
+            return fail("watch", OutputFormat.TABLE, ExitCode.USAGE, "usage", "watch needs the live /sys")
+        from pcie_failover.adapters.events import LinkChanges, UdevPci
+        from pcie_failover.commands.audit import audit_once
+        from pcie_failover.commands.watch import watch as watch_events
+
+        def once() -> int:
+            return audit_once(
+                root,
+                registry,
+                device=None,
+                output=output.value,
+                textfile_dir=textfile_dir,
+                journal=journal,
+                strict=False,
+                emit=emit,
+            )
+
+        return watch_events([UdevPci(), LinkChanges()], once, state_dir)
+
+    return guarded("watch", OutputFormat.TABLE, body)

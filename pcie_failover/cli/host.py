@@ -1,0 +1,140 @@
+"""`check`, `list` and `capture`: one device, every network device, a snapshot."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from pcie_failover.cli.app import (
+    EXIT_CODES,
+    FOR_OPTION,
+    FORMAT_OPTION,
+    OutputFormat,
+    app,
+    emit,
+    fail,
+    guarded,
+)
+from pcie_failover.model.address import DeviceQuery, InputError, parse_unicast_mac, validate_ifname
+from pcie_failover.model.check import CheckOptions, Manager
+from pcie_failover.model.results import ExitCode, exit_code_of
+from pcie_failover.sysfs.root import SysfsRoot
+
+LIST_EXIT_CODES = """Exit codes: 0 the devices were listed (whatever their readiness);
+2 usage error; 3 the host cannot be inspected (no PCI tree at the sysfs root)."""
+
+
+@app.command(epilog=EXIT_CODES)
+def check(
+    device: Annotated[
+        str, typer.Argument(help="PCI address (5e:00.2, 0000:5e:00.2) or interface name.", metavar="DEVICE")
+    ],
+    for_: Annotated[Manager, FOR_OPTION] = Manager.QEMU,
+    mac: Annotated[str | None, typer.Option("--mac", help="The MAC the standby will carry.")] = None,
+    allow_pf: Annotated[
+        bool, typer.Option("--allow-pf", help="Accept a PF (warn) for a VM that never migrates.")
+    ] = False,
+    standby_netdev: Annotated[
+        str | None, typer.Option("--standby-netdev", help="The standby's host backend (bridge, macvtap, tap).")
+    ] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as failures.")] = False,
+    output: Annotated[OutputFormat, FORMAT_OPTION] = OutputFormat.TABLE,
+) -> int:
+    """Check whether DEVICE can be the primary of a virtio-net failover pair."""
+    try:
+        query = DeviceQuery.parse(device)
+        options = CheckOptions(
+            manager=for_,
+            mac=None if mac is None else parse_unicast_mac(mac),
+            allow_pf=allow_pf,
+            standby_netdev=None if standby_netdev is None else validate_ifname(standby_netdev),
+        )
+    except InputError as error:
+        return fail("check", output, ExitCode.USAGE, "input", str(error))
+
+    def body(root: SysfsRoot) -> int:
+        from pcie_failover.commands.check import run_check
+
+        report = run_check(root, query, options, strict)
+        if output is OutputFormat.JSON:
+            from pcie_failover.render.json_doc import render_check
+        else:
+            from pcie_failover.render.table import render_check
+        emit(render_check(report))
+        return int(exit_code_of(report.verdict))
+
+    return guarded("check", output, body)
+
+
+@app.command(name="list", epilog=LIST_EXIT_CODES)
+def list_devices(
+    for_: Annotated[Manager, FOR_OPTION] = Manager.QEMU,
+    output: Annotated[OutputFormat, FORMAT_OPTION] = OutputFormat.TABLE,
+) -> int:
+    """List every network PCI function with its PF/VF relation, driver, group and readiness."""
+    options = CheckOptions(manager=for_)
+
+    def body(root: SysfsRoot) -> int:
+        from pcie_failover.commands.listing import run_list
+
+        report = run_list(root, options)
+        if output is OutputFormat.JSON:
+            from pcie_failover.render.json_doc import render_list
+        else:
+            from pcie_failover.render.table import render_list
+        emit(render_list(report))
+        return int(ExitCode.READY)
+
+    return guarded("list", output, body)
+
+
+CAPTURE_EXIT_CODES = """Exit codes: 0 the snapshot was written; 2 usage error, malformed address or
+an output file that cannot be written; 3 the host cannot be inspected (no PCI tree)."""
+
+
+@app.command(epilog=CAPTURE_EXIT_CODES)
+def capture(
+    devices: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="PCI addresses or interface names (default: every network function).", metavar="[DEVICE]..."
+        ),
+    ] = None,
+    output_file: Annotated[str, typer.Option("-o", "--output", help="The .tar.gz to write.", metavar="FILE")] = "",
+    output: Annotated[OutputFormat, FORMAT_OPTION] = OutputFormat.TABLE,
+) -> int:
+    """Snapshot what the checks read (for a bug report); unpack it and pass its sysfs/ as --sysfs-root."""
+    if not output_file:
+        return fail("capture", output, ExitCode.USAGE, "usage", "an output file is required (-o FILE.tar.gz)")
+    try:
+        queries = [DeviceQuery.parse(d) for d in devices or []]
+    except InputError as error:
+        return fail("capture", output, ExitCode.USAGE, "input", str(error))
+
+    def body(root: SysfsRoot) -> int:
+        from pcie_failover.commands.capture import run_capture
+        from pcie_failover.sysfs.check_input import locate
+
+        addresses = []
+        for query in queries:
+            located = locate(root, query)
+            address = getattr(located, "address", None)
+            if address is None:
+                problem = getattr(located, "problem", None) or str(located)
+                return fail("capture", output, ExitCode.USAGE, "input", problem)
+            addresses.append(address)
+        try:
+            result = run_capture(root, addresses, output_file)
+        except OSError as error:
+            return fail("capture", output, ExitCode.USAGE, "input", f"cannot write {output_file}: {error.strerror}")
+        if output is OutputFormat.JSON:
+            from pcie_failover.render.json_doc import render_capture
+
+            emit(render_capture(root.path, result))
+        else:
+            netlink = "with" if result.netlink else "without"
+            emit(f"{result.path}: {result.devices} devices, {result.entries} entries, {netlink} netlink facts\n")
+        return int(ExitCode.READY)
+
+    return guarded("capture", output, body)

@@ -1,0 +1,169 @@
+"""`pair`: the failover pair specification for a primary, and `--save`."""
+
+from __future__ import annotations
+
+import enum
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from pcie_failover.cli.app import (
+    FOR_OPTION,
+    REGISTRY_OPTION,
+    OutputFormat,
+    app,
+    emit,
+    fail,
+    guarded,
+)
+from pcie_failover.model.address import DeviceQuery, InputError, MacAddress, parse_unicast_mac
+from pcie_failover.model.check import CheckOptions, Manager
+from pcie_failover.model.results import ExitCode, Status
+from pcie_failover.sysfs.root import SysfsRoot
+
+if TYPE_CHECKING:
+    from pcie_failover.pair.model import PairSpec
+
+PAIR_EXIT_CODES = """Exit codes: 0 the spec was printed (warnings included); 1 refused: a check failed
+(with --force the spec is printed anyway, with the failures in it); 2 usage error or malformed
+input (ids, MAC, chassis/slot sets); 3 the host cannot be inspected (no PCI tree at the sysfs root)."""
+
+
+class PairFormat(enum.Enum):
+    """What `pair` prints."""
+
+    SUMMARY = "summary"
+    QEMU = "qemu"
+    QMP = "qmp"
+    LIBVIRT = "libvirt"
+    JSON = "json"
+
+
+@app.command(epilog=PAIR_EXIT_CODES)
+def pair(
+    device: Annotated[str, typer.Argument(help="The primary: PCI address (5e:00.2) or interface name.")],
+    for_: Annotated[Manager, FOR_OPTION] = Manager.QEMU,
+    mac: Annotated[
+        str | None, typer.Option("--mac", help="The VM's MAC (default: the VF's admin MAC, else derived).")
+    ] = None,
+    standby_id: Annotated[str, typer.Option("--standby-id", help="QEMU id of the virtio-net standby.")] = "net0",
+    primary_id: Annotated[str, typer.Option("--primary-id", help="QEMU id of the primary.")] = "hostdev0",
+    netdev: Annotated[str, typer.Option("--netdev", help="Standby backend: tap, bridge=NAME or user.")] = "tap",
+    used_chassis: Annotated[
+        str, typer.Option("--used-chassis", help="CHASSIS/SLOT pairs the VM's root ports already use: 1/1,2/3.")
+    ] = "",
+    ports: Annotated[
+        str, typer.Option("--ports", help="CHASSIS/SLOT of the standby's and primary's ports (default: free N/N).")
+    ] = "",
+    used_addr: Annotated[
+        str, typer.Option("--used-addr", help="pcie.0 addresses the VM already uses: 00:02.0,00:03.0.")
+    ] = "",
+    pin_addr: Annotated[
+        bool, typer.Option("--pin-addr", help="Give the root ports fixed free pcie.0 addresses (default: QEMU picks).")
+    ] = False,
+    pool: Annotated[
+        str | None,
+        typer.Option("--pool", help="libvirt: a hostdev network (forward mode='hostdev') to take a VF from."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Print the spec even when a check failed (exit 1).")] = False,
+    output: Annotated[PairFormat, typer.Option("--format", help="summary, qemu, qmp, libvirt or json.")] = (
+        PairFormat.SUMMARY
+    ),
+    save: Annotated[
+        str | None, typer.Option("--save", help="Also register the pair under this name (see `audit`).", metavar="NAME")
+    ] = None,
+    vm: Annotated[str | None, typer.Option("--vm", help="With --save: the VM's name, for reports.")] = None,
+    registry: Annotated[str, REGISTRY_OPTION] = "/etc/pcie-failover/pairs.d",
+) -> int:
+    """Print the standby + primary devices of a failover pair for DEVICE, after running every check."""
+    from pcie_failover.pair.build import plan
+    from pcie_failover.pair.ids import validate_id, validate_network_name
+    from pcie_failover.pair.model import Backend, BackendKind, PairRequest
+    from pcie_failover.pair.ports import parse_addresses, parse_chassis_slots
+
+    errors = OutputFormat.JSON if output is PairFormat.JSON else OutputFormat.TABLE
+    try:
+        query = DeviceQuery.parse(device)
+        backend = Backend.parse(netdev)
+        request = PairRequest(
+            mac=None if mac is None else parse_unicast_mac(mac),
+            standby_id=validate_id(standby_id, "--standby-id"),
+            primary_id=validate_id(primary_id, "--primary-id"),
+            backend=backend,
+            used_chassis=parse_chassis_slots(used_chassis, "--used-chassis"),
+            ports=parse_chassis_slots(ports, "--ports"),
+            used_addrs=parse_addresses(used_addr),
+            pin_addr=pin_addr,
+            pool=None if pool is None else validate_network_name(pool),
+            force=force,
+        )
+        layout = plan(request)
+    except InputError as error:
+        return fail("pair", errors, ExitCode.USAGE, "input", str(error))
+    options = CheckOptions(
+        manager=for_, mac=request.mac, standby_netdev=backend.bridge if backend.kind is BackendKind.BRIDGE else None
+    )
+
+    def body(root: SysfsRoot) -> int:
+        from pcie_failover.commands.pair import run_pair
+
+        try:
+            report = run_pair(root, query, options, request, layout)
+        except InputError as error:
+            return fail("pair", errors, ExitCode.USAGE, "input", str(error))
+        code = ExitCode.NOT_READY if any(r.status is Status.FAIL for r in report.check.results) else ExitCode.READY
+        if output is PairFormat.JSON:
+            from pcie_failover.render.pair_json import render_pair
+
+            emit(render_pair(report))
+            return int(code)
+        if report.spec is None:
+            from pcie_failover.render.pair_notes import finding_lines
+
+            failed = [line for r in report.check.results if r.status is Status.FAIL for line in finding_lines(r)]
+            reason = "\n  ".join(failed) or f"{report.check.query}: no such device"
+            sys.stderr.write(f"pcie-failover pair: refused (--force prints the spec anyway):\n  {reason}\n")
+            return int(code)
+        emit(_render_pair(report.spec, output))
+        if save is not None and code is ExitCode.READY:
+            return _save_pair(root, save, query, report.spec.mac, for_, vm, registry)
+        return int(code)
+
+    return guarded("pair", errors, body)
+
+
+def _save_pair(
+    root: SysfsRoot, name: str, query: DeviceQuery, mac: MacAddress, manager: Manager, vm: str | None, registry: str
+) -> int:
+    """`pair --save`: register the pair just printed, as `register` would."""
+    from pcie_failover.adapters.files import UnsafePathError
+    from pcie_failover.audit.record import RecordError
+    from pcie_failover.commands.register import RegisterError, run_register
+
+    try:
+        saved = run_register(
+            root, name, query, mac=mac, manager=manager, vm=vm, registry=registry, replace=False, force=False
+        )
+    except (RegisterError, RecordError, UnsafePathError, OSError) as error:
+        return fail("pair", OutputFormat.TABLE, ExitCode.USAGE, "input", f"--save: {error}")
+    sys.stderr.write(f"pcie-failover pair: registered {name} -> {saved.path}\n")
+    return int(ExitCode.READY)
+
+
+def _render_pair(spec: PairSpec, output: PairFormat) -> str:
+    if output is PairFormat.QEMU:
+        from pcie_failover.render.qemu_args import render_qemu
+
+        return render_qemu(spec)
+    if output is PairFormat.QMP:
+        from pcie_failover.render.qmp_cmds import render_qmp
+
+        return render_qmp(spec)
+    if output is PairFormat.LIBVIRT:
+        from pcie_failover.render.libvirt_xml import render_libvirt
+
+        return render_libvirt(spec)
+    from pcie_failover.render.pair_summary import render_summary
+
+    return render_summary(spec)
