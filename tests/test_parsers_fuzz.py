@@ -9,6 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pcie_failover.audit.record import RecordError, from_json, validate_name
+from pcie_failover.lint.libvirt_parse import parse_libvirt
+from pcie_failover.lint.qemu_parse import parse_qemu
 from pcie_failover.model.address import DeviceQuery, InputError, MacAddress, PciAddress, parse_unicast_mac
 from pcie_failover.model.config_space import parse_config
 from pcie_failover.netinfo import iproute_json
@@ -106,3 +108,31 @@ def test_registry_record(value: Any) -> None:
         _one_line(error)
     else:
         assert from_json(record.to_json()) == record
+
+
+qemu_words = st.sampled_from(
+    ["-device", "-netdev", "-machine", "-M", "q35", "virtio-net-pci,id=net0,failover=on", "bus=pcie.0",
+     "vfio-pci,host=5e:00.2,id=hostdev0,failover_pair_id=net0", '{"driver":"virtio-net-pci","id":"n"}', "\\",
+     "pcie-root-port,id=rp1,chassis=1,slot=1", ",,", "=", "'", '"', "#", "\n", "{", "}", "addr=0x1.0x9"]
+)  # fmt: skip
+
+
+@SETTINGS
+@given(st.lists(qemu_words | st.text(max_size=12), max_size=40))
+def test_qemu_argv_parser(words: list[str]) -> None:
+    try:
+        config = parse_qemu(" ".join(words))
+    except InputError as error:
+        _one_line(error)
+    else:
+        assert all(device.driver for device in config.devices)
+
+
+@SETTINGS
+@given(st.text(max_size=400), st.integers(0, 200))
+def test_libvirt_xml_parser(text: str, depth: int) -> None:
+    for document in (text, "<domain>" + "<devices>" * depth + text + "</devices>" * depth + "</domain>"):
+        try:
+            parse_libvirt(document)
+        except InputError as error:
+            _one_line(error)

@@ -20,8 +20,15 @@ _ENV_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=.*", re.DOTALL)
 _BINARY = re.compile(r"(?:.*/)?(?:qemu-system-[a-z0-9_]+|qemu-kvm|kvm)")
 
 
+_MESSAGE_LIMIT = 300
+
+
 class ConfigError(InputError):
-    """The configuration cannot be parsed; the message is one line."""
+    """The configuration cannot be parsed; the message is one line (control characters escaped, bounded)."""
+
+    def __init__(self, message: str) -> None:
+        printable = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in message)
+        super().__init__(printable if len(printable) <= _MESSAGE_LIMIT else printable[: _MESSAGE_LIMIT - 3] + "...")
 
 
 @dataclass(frozen=True)
