@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from lab import guest_capture, initramfs
-from lab.guest import Guest, GuestError, GuestSpec, Share
+from lab.guest import GUEST_CMDLINE, Guest, GuestError, GuestSpec, Share
 from lab.install import Kernel, LabUnavailableError, ensure_installed, guest_kernel
 from lab.topologies import Topology
 
@@ -23,6 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures_sysfs"
 CACHE = Path(os.environ.get("PCIE_FAILOVER_LAB_CACHE", "/var/tmp/pcie-failover-lab"))
 JOB_TIMEOUT = 480.0
+
 HOST_SHARE_ADDR, JOB_SHARE_ADDR = "0x10", "0x11"
 LAB_DEVICES = {
     f"0000:00:{HOST_SHARE_ADDR[2:]}.0": "virtio-9p-pci: host root share (lab plumbing)",
@@ -73,7 +74,7 @@ def job_script(topology: Topology) -> str:
 
 def guest_spec(topology: Topology, env: LabEnv, run: Path) -> GuestSpec:
     """The QEMU guest for `topology` with its host-root and job shares."""
-    append = " ".join(filter(None, ["console=ttyS0 panic=-1", topology.append]))
+    append = " ".join(filter(None, [GUEST_CMDLINE, topology.append]))
     return GuestSpec(
         name=f"lab-{topology.name}",
         workdir=run,

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lab import initramfs
-from lab.guest import GuestSpec
+from lab.guest import GUEST_CMDLINE, GuestSpec
 from lab.install import Kernel
 
 READY = "LAB-FAILOVER-READY"
@@ -88,7 +88,7 @@ def spec(name: str, workdir: Path, kernel: Kernel, initrd: Path, args: list[str]
         workdir=workdir,
         kernel=kernel.image,
         initrd=initrd,
-        append="console=ttyS0 panic=-1 loglevel=7",
+        append=f"{GUEST_CMDLINE} loglevel=7",
         memory_mib=256,
         extra=tuple(args),
     )
