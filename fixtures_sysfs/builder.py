@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 SIDECAR = "pcie-failover-snapshot.json"
+LINKS_DIR = "pcie-failover-snapshot.links"
 
 # PCIe port types (PCI Express capabilities register bits 7:4).
 ENDPOINT = 0x0
@@ -511,12 +512,14 @@ class _Builder:
             routes.extend({"dst": dst, "dev": netdev.name, "protocol": "static"} for dst in netdev.routes)
         document = {
             "format": "pcie-failover-snapshot",
-            "version": 1,
+            "version": 2,
             "kernel_release": "6.1.0-builder",
             "kernel_cmdline": self.host.kernel_cmdline,
-            "netlink": {"links": self.state.sidecar_links, "addresses": addresses, "routes": routes},
+            "netlink": {"addresses": addresses, "routes": routes},
         }
         self.out.file(SIDECAR, json.dumps(document, indent=1) + "\n", 0o644)
+        for link in self.state.sidecar_links:  # version 2: each PF's link in its own file
+            self.out.file(f"{LINKS_DIR}/{link['ifname']}.json", json.dumps([link], indent=1) + "\n", 0o644)
 
 
 def build(host: Host, root: Path) -> Path:

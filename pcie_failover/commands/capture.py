@@ -7,6 +7,7 @@ import tempfile
 from dataclasses import dataclass
 
 from pcie_failover.model.address import PciAddress
+from pcie_failover.netinfo.source import SIDECAR
 from pcie_failover.snapshot.archive import write_archive
 from pcie_failover.snapshot.selection import select
 from pcie_failover.sysfs.host import netlink_for
@@ -34,7 +35,8 @@ def run_capture(root: SysfsRoot, devices: list[PciAddress], output: str) -> Capt
     handle, temporary = tempfile.mkstemp(prefix=".pcie-failover-capture.", dir=directory)
     try:
         with os.fdopen(handle, "wb") as out:
-            entries = write_archive(root, selection, None if record is None else record.document(), out)
+            sidecar = {} if record is None else {SIDECAR: record.document(), **record.link_files()}
+            entries = write_archive(root, selection, sidecar, out)
             out.flush()
             os.fsync(out.fileno())
         os.chmod(temporary, 0o644)

@@ -2,12 +2,15 @@
 
 On a snapshot root the sidecar file (`pcie-failover-snapshot.json`, written by the lab
 and by `capture`) holds iproute2's JSON; without it, every netlink fact is unknown.
+Version 2 keeps each PF's link (with its VF list, 256 entries on a big NIC) in its own
+file under `pcie-failover-snapshot.links/`, so a check reads its own PF's only and
+costs the same on a host with 16 PFs; version 1 (the lab's captures) holds them inline.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Protocol
@@ -18,6 +21,8 @@ from pcie_failover.netinfo import iproute_json
 SIDECAR = "pcie-failover-snapshot.json"
 SIDECAR_FORMAT = "pcie-failover-snapshot"
 SIDECAR_LIMIT = 64 * 1024 * 1024
+LINKS_DIR = "pcie-failover-snapshot.links"
+LinkLoader = Callable[[str], "Sequence[object] | Unreadable"]
 
 
 class NetlinkSource(Protocol):
@@ -51,20 +56,28 @@ class NetlinkRecord:
     routes: list[object]
 
     def document(self) -> bytes:
-        """The sidecar file."""
+        """The sidecar file (version 2: the links are in `link_files`)."""
         return (
             json.dumps(
                 {
                     "format": SIDECAR_FORMAT,
-                    "version": 1,
+                    "version": 2,
                     "kernel_release": self.kernel_release,
                     "kernel_cmdline": self.kernel_cmdline,
-                    "netlink": {"links": self.links, "addresses": self.addresses, "routes": self.routes},
+                    "netlink": {"addresses": self.addresses, "routes": self.routes},
                 },
                 indent=1,
             )
             + "\n"
         ).encode()
+
+    def link_files(self) -> dict[str, bytes]:
+        """`LINKS_DIR/<ifname>.json` for each recorded link, as `ip -json -details -0 address show dev` prints it."""
+        return {
+            f"{LINKS_DIR}/{link['ifname']}.json": (json.dumps([link]) + "\n").encode()
+            for link in self.links
+            if isinstance(link, Mapping) and isinstance(link.get("ifname"), str)
+        }
 
 
 def select_entries(entries: Sequence[object], key: str, names: Sequence[str]) -> list[object]:
@@ -105,14 +118,15 @@ def _list(value: object) -> Sequence[object]:
 class Snapshot:
     """Netlink facts recorded in a snapshot's sidecar."""
 
-    links: Sequence[object]
+    links: Sequence[object]  # version 1: inline
     address_entries: Sequence[object]
     route_entries: Sequence[object]
     kernel_cmdline: str | None
     kernel_release: str | None
+    load_link: LinkLoader | None = None  # version 2: one file per link
 
     @classmethod
-    def from_json(cls, document: Mapping[str, Any]) -> Snapshot:
+    def from_json(cls, document: Mapping[str, Any], load_link: LinkLoader | None = None) -> Snapshot:
         """Build from the sidecar document (already checked to be a mapping of our format)."""
         netlink = document.get("netlink")
         netlink = netlink if isinstance(netlink, Mapping) else {}
@@ -124,14 +138,22 @@ class Snapshot:
             route_entries=_list(netlink.get("routes")),
             kernel_cmdline=cmdline if isinstance(cmdline, str) else None,
             kernel_release=release if isinstance(release, str) else None,
+            load_link=load_link,
         )
+
+    def _link(self, ifname: str) -> Mapping[str, Any] | Unreadable:
+        link = iproute_json.find_link(self.links, ifname)
+        if link is None and self.load_link is not None:
+            loaded = self.load_link(ifname)
+            if isinstance(loaded, Unreadable):
+                return loaded
+            link = iproute_json.find_link(loaded, ifname)
+        return Unreadable(SIDECAR, f"no link {ifname} recorded") if link is None else link
 
     def vf_admin(self, pf_netdev: str) -> VfAdminList | Unreadable:
         """The recorded `vfinfo_list` of the PF."""
-        link = iproute_json.find_link(self.links, pf_netdev)
-        if link is None:
-            return Unreadable(SIDECAR, f"no link {pf_netdev} recorded")
-        return iproute_json.vf_admin_list(link)
+        link = self._link(pf_netdev)
+        return link if isinstance(link, Unreadable) else iproute_json.vf_admin_list(link)
 
     @cached_property
     def _addresses(self) -> dict[str, tuple[str, ...]]:
@@ -154,18 +176,18 @@ class Snapshot:
         return NetlinkRecord(
             kernel_release=self.kernel_release,
             kernel_cmdline=self.kernel_cmdline,
-            links=select_entries(self.links, "ifname", pf_netdevs),
+            links=[link for link in (self._link(pf) for pf in pf_netdevs) if not isinstance(link, Unreadable)],
             addresses=select_entries(self.address_entries, "ifname", netdevs),
             routes=select_entries(self.route_entries, "dev", netdevs),
         )
 
 
-def parse_sidecar(data: bytes) -> Snapshot | Unavailable:
-    """Decode a sidecar file's bytes."""
+def parse_sidecar(data: bytes, load_link: LinkLoader | None = None) -> Snapshot | Unavailable:
+    """Decode a sidecar file's bytes; `load_link` reads a version-2 link file."""
     try:
         document = json.loads(data)
     except ValueError as error:
         return Unavailable(f"{SIDECAR} is not valid JSON ({error})")
     if not isinstance(document, Mapping) or document.get("format") != SIDECAR_FORMAT:
         return Unavailable(f"{SIDECAR} is not a {SIDECAR_FORMAT} file")
-    return Snapshot.from_json(document)
+    return Snapshot.from_json(document, load_link)

@@ -16,7 +16,6 @@ import time
 from typing import BinaryIO
 
 from pcie_failover.model.address import PciAddress
-from pcie_failover.netinfo.source import SIDECAR
 from pcie_failover.snapshot.selection import Selection
 from pcie_failover.sysfs.root import CONFIG_READ_LIMIT, SysfsError, SysfsRoot
 
@@ -120,7 +119,7 @@ class _Archive:
         return PciAddress.try_parse(name) is None  # a device's own subdirectories, not child devices
 
 
-def write_archive(root: SysfsRoot, selection: Selection, sidecar: bytes | None, out: BinaryIO) -> int:
+def write_archive(root: SysfsRoot, selection: Selection, sidecar: dict[str, bytes], out: BinaryIO) -> int:
     """Write the snapshot to `out`; return the number of entries."""
     with tarfile.open(fileobj=out, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
         archive = _Archive(root, tar)
@@ -135,6 +134,6 @@ def write_archive(root: SysfsRoot, selection: Selection, sidecar: bytes | None, 
             archive.link(rel)
         for rel in selection.presence:
             archive.file(rel, 0o400, b"")
-        if sidecar is not None:
-            archive.file(SIDECAR, 0o644, sidecar)
+        for rel, content in sidecar.items():
+            archive.file(rel, 0o644, content)
         return len(archive.done)

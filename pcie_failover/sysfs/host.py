@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from pcie_failover.netinfo.source import SIDECAR, SIDECAR_LIMIT, NetlinkSource, Unavailable, parse_sidecar
+import json
+from collections.abc import Sequence
+
+from pcie_failover.model.host import Unreadable
+from pcie_failover.netinfo.source import (
+    LINKS_DIR,
+    SIDECAR,
+    SIDECAR_LIMIT,
+    NetlinkSource,
+    Unavailable,
+    parse_sidecar,
+)
 from pcie_failover.sysfs.pci import DEVICES
 from pcie_failover.sysfs.root import SysfsError, SysfsRoot
 
@@ -31,4 +42,15 @@ def netlink_for(root: SysfsRoot) -> NetlinkSource:
         if error.missing:
             return Unavailable(f"a copied sysfs tree without a netlink snapshot ({SIDECAR})")
         return Unavailable(f"{SIDECAR}: {error.reason}")
-    return parse_sidecar(data)
+
+    def load_link(ifname: str) -> Sequence[object] | Unreadable:
+        rel = f"{LINKS_DIR}/{ifname}.json"
+        try:
+            parsed = json.loads(root.read_bytes(rel, SIDECAR_LIMIT))
+        except SysfsError as error:
+            return Unreadable(rel, error.reason)
+        except ValueError as error:
+            return Unreadable(rel, f"not valid JSON ({error})")
+        return parsed if isinstance(parsed, list) else Unreadable(rel, "not a list of links")
+
+    return parse_sidecar(data, load_link)
