@@ -37,7 +37,7 @@ BINDIR ?= $(PREFIX)/bin
 UDEVDIR ?= $(shell pkg-config --variable=udevdir udev 2>/dev/null || echo /lib/udev)
 UNITDIR ?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
 TMPFILESDIR ?= $(shell pkg-config --variable=tmpfilesdir systemd 2>/dev/null || echo /usr/lib/tmpfiles.d)
-UNITS := pcie-failover-audit.service pcie-failover-audit.timer pcie-failover-watch.service
+UNITS := pcie-failover-audit.service pcie-failover-audit.path pcie-failover-audit.timer pcie-failover-watch.service
 
 .PHONY: install-udev uninstall-udev
 

@@ -31,8 +31,8 @@ class Kernel:
     image: Path
 
 
-def backports_stanza(debian_sources: str) -> str:
-    """A deb822 stanza for bookworm-backports reusing the Debian source's URI and key."""
+def bookworm_source(debian_sources: str) -> dict[str, str]:
+    """The fields (URIs, Signed-By, ...) of the deb822 stanza that lists the `bookworm` suite."""
     for stanza in debian_sources.split("\n\n"):
         fields = {
             key.strip(): value.strip()
@@ -40,12 +40,15 @@ def backports_stanza(debian_sources: str) -> str:
             if value and not key.startswith("#")
         }
         if "bookworm" in fields.get("Suites", "").split() and "URIs" in fields:
-            keyring = fields.get("Signed-By", "/usr/share/keyrings/debian-archive-keyring.gpg")
-            return (
-                f"Types: deb\nURIs: {fields['URIs']}\nSuites: bookworm-backports\n"
-                f"Components: main\nSigned-By: {keyring}\n"
-            )
+            return fields
     raise LabUnavailableError(f"no bookworm stanza in {DEBIAN_SOURCES}")
+
+
+def backports_stanza(debian_sources: str) -> str:
+    """A deb822 stanza for bookworm-backports reusing the Debian source's URI and key."""
+    fields = bookworm_source(debian_sources)
+    keyring = fields.get("Signed-By", "/usr/share/keyrings/debian-archive-keyring.gpg")
+    return f"Types: deb\nURIs: {fields['URIs']}\nSuites: bookworm-backports\nComponents: main\nSigned-By: {keyring}\n"
 
 
 def qemu_version() -> str | None:

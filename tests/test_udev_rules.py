@@ -45,10 +45,11 @@ def test_rules_file_syntax_and_labels() -> None:
     gotos = {value for rule in rules for key, _, _, value in rule if key == "GOTO"}
     assert gotos <= labels
     runs = [value for rule in rules for key, _, _, value in rule if key == "RUN"]
-    assert runs == [
-        "/bin/sh -c 'mkdir -p /run/pcie-failover && : > /run/pcie-failover/pending'",
-        "/usr/bin/systemctl --no-block start pcie-failover-audit.service",
-    ]  # no long work in RUN: a mark and a non-blocking start
+    assert runs == ["/bin/sh -c 'mkdir -p /run/pcie-failover && : > /run/pcie-failover/pending'"]
+    # no work in RUN: only a mark, which pcie-failover-audit.path turns into a (re-)run of the audit
+    path_unit = (RULES / "pcie-failover-audit.path").read_text()
+    assert "PathExists=/run/pcie-failover/pending" in path_unit
+    assert "Unit=pcie-failover-audit.service" in path_unit
     assert all(run.split()[0].startswith("/") for run in runs)
 
 
@@ -87,6 +88,6 @@ def test_make_install_uses_pkg_config_and_destdir(tmp_path: Path) -> None:
     subprocess.run(["make", "-s", "-C", str(root), "install-udev", f"DESTDIR={tmp_path}"], check=True)
     installed = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
     assert any(p.endswith("rules.d/90-pcie-failover.rules") for p in installed)
-    assert sum(p.endswith((".service", ".timer")) for p in installed) == 3
+    assert sum(p.endswith((".service", ".path", ".timer")) for p in installed) == 4
     subprocess.run(["make", "-s", "-C", str(root), "uninstall-udev", f"DESTDIR={tmp_path}"], check=True)
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]

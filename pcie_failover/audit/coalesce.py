@@ -3,6 +3,8 @@
 A trigger marks `pending` and tries the lock without waiting. The holder clears the mark
 before each run and runs again while it finds it set; after releasing the lock it looks
 once more, so a trigger that found the lock taken just before the release is not lost.
+A mark made after that last look (the process is exiting) is left for whoever comes
+next: under systemd, pcie-failover-audit.path starts the service again while it exists.
 """
 
 from __future__ import annotations

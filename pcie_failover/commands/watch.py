@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from pcie_failover.adapters.events import EventSource
-from pcie_failover.audit.coalesce import coalesced
+from pcie_failover.adapters.files import ensure_directory, locked
 
 QUIET_SECONDS = 0.5  # a burst is over when nothing came for this long
 LONGEST_BURST = 5.0  # but a stream of events never delays the audit longer than this
@@ -24,6 +24,7 @@ def watch(
     stop_after: int | None = None,
 ) -> int:
     """Audit once at start, then after every burst of events; returns when signalled (or after `stop_after` audits)."""
+    ensure_directory(state_dir)
     read_end, write_end = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     previous = signal.set_wakeup_fd(write_end)
     handlers = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGTERM, signal.SIGINT)}
@@ -36,7 +37,8 @@ def watch(
         pending = True  # level-triggered: the state at start counts as a change
         while True:
             if pending:
-                coalesced(state_dir, audit)
+                with locked(state_dir):  # never at the same time as the udev-started audit; no mark, or
+                    audit()  # pcie-failover-audit.path would start that audit again for nothing
                 audits += 1
                 pending = False
                 if stop_after is not None and audits >= stop_after:
