@@ -19,7 +19,7 @@ from importlib import metadata
 from pathlib import Path
 
 from benchmarks.measure import GNU_TIME, CommandFailedError, Samples, Variant, run_interleaved
-from benchmarks.trees import DEFAULT_CACHE, cached_host
+from benchmarks.trees import DEFAULT_CACHE, cached_host, cached_registry
 from fixtures_sysfs.generator import vf_address
 
 DEMO = Path(__file__).resolve().parent.parent / "fixtures_sysfs" / "demo-host"
@@ -29,6 +29,7 @@ LIST_SIZES = ((1, 256), (4, 256), BIG)
 BIG_VF = vf_address(BIG[0] - 1, 200)  # on vfio-pci, on the bus the last PF's VFs spill onto
 IP_ARGS = ("-json", "-details", "-0", "address", "show", "dev", "lo")
 PYROUTE2_VENV = Path("/tmp/pcie-failover-bench-pyroute2")
+AUDIT_PAIRS = 100
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,8 @@ RATIOS = (
     Ratio("python + `ip -json` subprocess / python -c 'import json'", "python-ip", "import-json"),
     Ratio("import pyroute2 / import json (throwaway venv)", "pyroute2", "pyroute2-floor"),
     Ratio("check / lspci -s BDF -vvv (4096-VF tree)", "check-big", "lspci-one"),
-    Ratio("list --format json / lspci -vvv (4096-VF tree)", "list-16x256", "lspci-all"),
+    Ratio("list --format json / lspci -vvv (4096-VF tree)", "list-16x256", "lspci-all", 0.5),
+    Ratio("audit --format json, 100 pairs / lspci -vvv (4096-VF tree)", "audit-100", "lspci-all"),
     Ratio("list 4x256 / list 1x256", "list-4x256", "list-1x256"),
     Ratio("list 16x256 / list 1x256", "list-16x256", "list-1x256"),
 )
@@ -82,7 +84,14 @@ def _variants(cache: Path, pyroute2_venv: Path, missing: list[str]) -> list[Vari
         trees[(pfs, vfs)] = str(path)
         print(f"{'built' if built else 'cached'} {pfs}x{vfs} host: {path}", file=sys.stderr)
     big = trees[BIG]
+    registry = cached_registry(Path(big), BIG[0], AUDIT_PAIRS)
     variants = [
+        Variant(
+            "audit-100",
+            f"audit --format json ({AUDIT_PAIRS} pairs, 16x256 host)",
+            (tool, "--sysfs-root", big, "audit", "--registry", str(registry), "--format", "json"),
+            ok=(0, 1),  # some generated VFs are not ready on purpose: exit 1 is the audit's finding
+        ),
         Variant("check-demo", f"check {DEMO_VF} (demo host)", (tool, "--sysfs-root", str(DEMO), "check", DEMO_VF)),
         Variant("check-big", f"check {BIG_VF} (16x256 host)", (tool, "--sysfs-root", big, "check", BIG_VF)),
         Variant(
