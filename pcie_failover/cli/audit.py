@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -18,7 +19,7 @@ from pcie_failover.cli.app import (
     fail,
     guarded,
 )
-from pcie_failover.model.address import DeviceQuery, InputError, parse_unicast_mac
+from pcie_failover.model.address import DeviceQuery, InputError, PciAddress, parse_unicast_mac
 from pcie_failover.model.check import Manager
 from pcie_failover.model.results import ExitCode
 from pcie_failover.sysfs.root import SysfsRoot
@@ -34,6 +35,33 @@ class AuditFormat(enum.Enum):
     TABLE = "table"
     JSON = "json"
     PROMETHEUS = "prometheus"
+
+
+def _auditor(
+    root: SysfsRoot,
+    registry: str,
+    device: PciAddress | None,
+    output: AuditFormat,
+    textfile_dir: str | None,
+    journal: bool,
+    strict: bool,
+) -> Callable[[], int]:
+    """One audit with these options, as often as it is called (coalesced runs, watch)."""
+    from pcie_failover.commands.audit import audit_once
+
+    def once() -> int:
+        return audit_once(
+            root,
+            registry,
+            device=device,
+            output=output.value,
+            textfile_dir=textfile_dir,
+            journal=journal,
+            strict=strict,
+            emit=emit,
+        )
+
+    return once
 
 
 @app.command(epilog=EXIT_CODES)
@@ -137,20 +165,8 @@ def audit(
 
     def body(root: SysfsRoot) -> int:
         from pcie_failover.adapters.files import UnsafePathError
-        from pcie_failover.commands.audit import audit_once
 
-        def once() -> int:
-            return audit_once(
-                root,
-                registry,
-                device=only,
-                output=output.value,
-                textfile_dir=textfile_dir,
-                journal=journal,
-                strict=strict,
-                emit=emit,
-            )
-
+        once = _auditor(root, registry, only, output, textfile_dir, journal, strict)
         try:
             if not coalesce:
                 return once()
@@ -185,21 +201,9 @@ def watch(
         if not root.live:
             return fail("watch", OutputFormat.TABLE, ExitCode.USAGE, "usage", "watch needs the live /sys")
         from pcie_failover.adapters.events import LinkChanges, UdevPci
-        from pcie_failover.commands.audit import audit_once
         from pcie_failover.commands.watch import watch as watch_events
 
-        def once() -> int:
-            return audit_once(
-                root,
-                registry,
-                device=None,
-                output=output.value,
-                textfile_dir=textfile_dir,
-                journal=journal,
-                strict=False,
-                emit=emit,
-            )
-
+        once = _auditor(root, registry, None, output, textfile_dir, journal, strict=False)
         return watch_events([UdevPci(), LinkChanges()], once, state_dir)
 
     return guarded("watch", OutputFormat.TABLE, body)
