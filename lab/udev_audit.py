@@ -59,9 +59,10 @@ def job_script() -> str:
         "modprobe igbvf",
         "modprobe vfio-pci",
         "udevadm settle",  # the PF's rename to enp1s0
-        f"mkdir -p {REPO.parent} && ln -s /host{REPO} {REPO}",  # the editable install's path
-        "printf '#!/bin/sh\\nexec %s \"$@\"\\n' "
-        f"'/host{REPO}/.venv/bin/python -I -m pcie_failover' > /usr/local/bin/pcie-failover",
+        f"mkdir -p {REPO.parent} && ln -s /host{REPO} {REPO}",  # for make -C (and the editable install's path)
+        # PYTHONPATH, not the editable install's path: the units' PrivateTmp hides a checkout under /tmp
+        "printf '#!/bin/sh\\nPYTHONPATH=%s exec %s \"$@\"\\n' "
+        f"'/host{REPO}' '/host{REPO}/.venv/bin/python -m pcie_failover' > /usr/local/bin/pcie-failover",
         "chmod 0755 /usr/local/bin/pcie-failover",
         "mkdir -p /var/lib/prometheus/node-exporter",
         f"make -C {REPO} install-udev BINDIR=/usr/local/bin > $OUT/install.log",
