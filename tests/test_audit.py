@@ -223,3 +223,12 @@ def test_pair_save_registers_the_pair(cli: Callable[..., Run], registry: str) ->
     refused = cli("--sysfs-root", DEMO, "pair", "5e:00.4", "--save", "db", "--registry", registry)
     assert refused.code == 1
     assert not Path(registry, "db.json").exists()
+
+
+def test_unregister(cli: Callable[..., Run], registry: str) -> None:
+    assert _register(cli, registry, "web", "5e:00.2").code == 0
+    run = cli("unregister", "web", "--registry", registry, "--format", "json")
+    assert (run.code, run.json["removed"]) == (0, "web")
+    assert not Path(registry, "web.json").exists()
+    again = cli("unregister", "web", "--registry", registry)
+    assert (again.code, again.err) == (2, f"pcie-failover unregister: no pair 'web' in {registry}\n")

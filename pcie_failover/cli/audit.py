@@ -117,8 +117,9 @@ def register(
 def unregister(
     name: Annotated[str, typer.Argument(help="The pair's name.")],
     registry: Annotated[str, REGISTRY_OPTION] = "/etc/pcie-failover/pairs.d",
+    output: Annotated[OutputFormat, FORMAT_OPTION] = OutputFormat.TABLE,
 ) -> int:
-    """Remove a registered pair."""
+    """Remove a registered pair (exit 0; 2 when there is no such pair or the registry is unsafe)."""
     from pcie_failover.adapters.files import UnsafePathError
     from pcie_failover.audit.record import RecordError
     from pcie_failover.audit.registry import Registry
@@ -126,7 +127,13 @@ def unregister(
     try:
         Registry(registry).remove(name)
     except (RecordError, UnsafePathError, OSError) as error:
-        return fail("unregister", OutputFormat.TABLE, ExitCode.USAGE, "input", str(error))
+        return fail("unregister", output, ExitCode.USAGE, "input", str(error))
+    if output is OutputFormat.JSON:
+        from pcie_failover.render.json_doc import render_unregistered
+
+        emit(render_unregistered(registry, name))
+    else:
+        emit(f"unregistered {name} from {registry}\n")
     return int(ExitCode.READY)
 
 

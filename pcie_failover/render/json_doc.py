@@ -133,6 +133,14 @@ def render_registered(sysfs_root: str, path: str, record: PairRecord) -> str:
     return dump(document)
 
 
+def render_unregistered(registry: str, name: str) -> str:
+    """The `unregister` document."""
+    document = envelope("unregister", None)
+    document["registry"] = registry
+    document["removed"] = name
+    return dump(document)
+
+
 def render_error(command: str, sysfs_root: str | None, code: int, kind: str, message: str) -> str:
     """An error, as JSON, when the user asked for JSON."""
     document = envelope(command, sysfs_root or "")
