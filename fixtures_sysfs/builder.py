@@ -127,6 +127,7 @@ class Iommu:
     """Host IOMMU: the firmware table, whether the kernel enabled it, and unit facts."""
 
     table: str | None = "DMAR"  # DMAR, IVRS, IORT or None (no IOMMU in firmware)
+    devicetree: bool = False  # an Arm-style host described by a device tree
     enabled: bool = True
     interrupt_remapping: bool = True
     noiommu_groups: bool = False  # vfio.enable_unsafe_noiommu_mode groups
@@ -454,6 +455,8 @@ class _Builder:
         iommu = host.iommu
         if iommu.table is not None:
             out.file(f"firmware/acpi/tables/{iommu.table}", b"TABLE", 0o400)
+        if iommu.devicetree:
+            out.file("firmware/devicetree/base/compatible", b"linux,dummy-virt\0", 0o444)
         groups_visible = iommu.enabled or iommu.noiommu_groups
         if iommu.enabled and iommu.table is not None:
             unit = {"DMAR": "dmar0", "IVRS": "ivhd0", "IORT": "smmu3.0x0000000010000000"}[iommu.table]

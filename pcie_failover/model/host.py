@@ -127,6 +127,7 @@ class IommuPlatform:
 
     units: tuple[str, ...] | Unreadable  # `class/iommu` entries: dmar0, ivhd0, smmu3.0x...
     firmware_tables: tuple[str, ...] | Unreadable  # of DMAR, IVRS, IORT present in firmware/acpi/tables
+    devicetree: bool  # firmware/devicetree exists: an Arm (or other DT) host, whose SMMU may not be in ACPI
     interrupt_remapping: bool | None  # from the Intel units' ecap IR bit; None when not known
     unsafe_interrupts: bool | None  # vfio_iommu_type1 allow_unsafe_interrupts
     kernel_cmdline: str | None  # live /proc/cmdline or the snapshot's; None when not known

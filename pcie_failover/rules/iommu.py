@@ -41,6 +41,12 @@ def _no_group(platform: IommuPlatform) -> Finding:
             f"no IOMMU is active; whether the firmware describes one could not be read ({tables})",
             "run as root to read /sys/firmware/acpi/tables",
         )
+    if not tables and platform.devicetree:
+        return Finding(
+            Status.FAIL,
+            "no IOMMU is active, and this device-tree host has no IORT table",
+            "describe the SMMU in the device tree (iommu-map on the PCIe host bridge) and enable arm-smmu(-v3)",
+        )
     if not tables:
         return Finding(
             Status.FAIL,

@@ -73,6 +73,7 @@ def read_platform(root: SysfsRoot, kernel_cmdline: str | None) -> IommuPlatform:
         firmware_tables=tables
         if isinstance(tables, Unreadable)
         else tuple(t for t in tables or () if t in IOMMU_TABLES),
+        devicetree=root.exists("firmware/devicetree"),
         interrupt_remapping=_interrupt_remapping(root, units) if isinstance(units, tuple) else None,
         unsafe_interrupts=unsafe in ("Y", "1") if isinstance(unsafe, str) else None,
         kernel_cmdline=kernel_cmdline,
