@@ -21,16 +21,12 @@ from lab.install import Kernel
 READY = "LAB-FAILOVER-READY"
 MODULES = ("virtio_pci", "virtio_net", "e1000e")  # virtio_net pulls failover and net_failover
 PRIMARY_NETDEV = "primarynet"
-INIT = f"""#!/bb/sh
-export PATH=/bb
-/bb/busybox mount -t proc proc /proc
-/bb/busybox --install -s /bb
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-while read -r ko; do insmod "/modules/$ko"; done < /modules/order
-echo "{READY} $(uname -r)"
+INIT = (
+    initramfs.INIT_PRELUDE
+    + f"""echo "{READY} $(uname -r)"
 while true; do sleep 3600; done
 """
+)
 # net/core/failover.c and drivers/net/net_failover.c, as the guest logs them
 MASTER = r"failover master:(\S+) registered"
 STANDBY = r"failover standby slave:(\S+) registered"

@@ -17,14 +17,18 @@ BOOT_MODULES = ("virtio_pci", "9pnet_virtio", "9p")
 READY = "LAB-INIT-READY"
 JOB_EXIT = "LAB-JOB-EXIT"
 
-INIT = f"""#!/bb/sh
+# Every lab /init starts so: busybox applets, /proc, /sys, /dev, then the modules in order.
+INIT_PRELUDE = """#!/bb/sh
 export PATH=/bb
 /bb/busybox mount -t proc proc /proc
 /bb/busybox --install -s /bb
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 while read -r ko; do insmod "/modules/$ko"; done < /modules/order
-mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 hostroot /host
+"""
+INIT = (
+    INIT_PRELUDE
+    + f"""mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144 hostroot /host
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 job /job
 for d in usr etc; do ln -s /host/$d /$d; done
 for d in bin lib lib64 sbin; do ln -s usr/$d /$d; done
@@ -38,6 +42,7 @@ fi
 sync
 /bb/poweroff -f
 """
+)
 
 
 @dataclass(frozen=True)

@@ -184,3 +184,21 @@ def test_control_characters_in_names_never_reach_a_report(demo: Path, cli: Calla
     (driver_check,) = [c for c in document["checks"] if c["id"] == "driver"]
     assert driver_check["status"] == "unknown"
     assert driver_check["message"].startswith("the driver link could not be read (")
+
+
+def test_control_characters_in_values_never_reach_a_report(demo: Path, cli: Callable[..., Run]) -> None:
+    """Attribute text and snapshot strings are one printable line, or unknown."""
+    (demo / PF_DIR / "net/enp94s0f0np0/operstate").write_text("up\n<0>pair web: ready\n")
+    sidecar = demo / "pcie-failover-snapshot.links/enp94s0f0np0.json"
+    sidecar.write_text(sidecar.read_text().replace('"link_state": "auto"', '"link_state": "auto\\n<0>forged"', 1))
+    run = cli("--sysfs-root", str(demo), "check", "5e:00.2")
+    assert not [line for line in run.out.splitlines() if line.startswith("<") or "forged" in line]
+    document = cli("--sysfs-root", str(demo), "check", "5e:00.2", "--format", "json").json
+    checks = {c["id"]: (c["status"], c["message"]) for c in document["checks"]}
+    garbled = repr("up\n<0>pair web: ready")
+    assert checks["pf-link"] == (
+        "pass",
+        "PF enp94s0f0np0 is up (its operstate could not be read: "
+        f"class/net/enp94s0f0np0/operstate: unexpected value {garbled})",
+    )
+    assert checks["vf-link-state"] == ("unknown", "VF 0's link state is not reported")

@@ -29,12 +29,22 @@ AUDIT_EXIT_CODES = """Exit codes (worst over all pairs): 0 every pair ready, or 
 3 no PCI tree at the sysfs root; 4 undetermined (an unknown check, or an unreadable registry file)."""
 
 
+_TEXTFILE = typer.Option(
+    "--textfile-dir", help="Write pcie_failover.prom there (node_exporter textfile collector).", metavar="DIR"
+)
+_JOURNAL = typer.Option("--journal", help="Log one line per pair on stderr, with syslog priorities.")
+_STATE_DIR = typer.Option("--state-dir", help="Where audits keep their request mark and lock.", metavar="DIR")
+
+
 class AuditFormat(enum.Enum):
     """How audit results are printed."""
 
     TABLE = "table"
     JSON = "json"
     PROMETHEUS = "prometheus"
+
+
+_AUDIT_FORMAT = typer.Option("--format", help="table, json or prometheus.")
 
 
 def _auditor(
@@ -143,22 +153,13 @@ def audit(
         str | None, typer.Option("--device", help="Only pairs this device touches (primary, PF, IOMMU group).")
     ] = None,
     registry: Annotated[str, REGISTRY_OPTION] = "/etc/pcie-failover/pairs.d",
-    output: Annotated[AuditFormat, typer.Option("--format", help="table, json or prometheus.")] = AuditFormat.TABLE,
-    textfile_dir: Annotated[
-        str | None,
-        typer.Option(
-            "--textfile-dir", help="Write pcie_failover.prom there (node_exporter textfile collector).", metavar="DIR"
-        ),
-    ] = None,
-    journal: Annotated[
-        bool, typer.Option("--journal", help="Log one line per pair on stderr, with syslog priorities.")
-    ] = False,
+    output: Annotated[AuditFormat, _AUDIT_FORMAT] = AuditFormat.TABLE,
+    textfile_dir: Annotated[str | None, _TEXTFILE] = None,
+    journal: Annotated[bool, _JOURNAL] = False,
     coalesce: Annotated[
         bool, typer.Option("--coalesce", help="Mark a request and run only if no audit is running (udev bursts).")
     ] = False,
-    state_dir: Annotated[
-        str, typer.Option("--state-dir", help="Where --coalesce keeps its mark and lock.", metavar="DIR")
-    ] = "/run/pcie-failover",
+    state_dir: Annotated[str, _STATE_DIR] = "/run/pcie-failover",
     strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as failures.")] = False,
 ) -> int:
     """Re-check every registered pair from the host's current state."""
@@ -190,17 +191,10 @@ def audit(
 @app.command(epilog="Exit codes: 0 stopped by SIGTERM or SIGINT; 2 usage error; 3 no PCI tree at the sysfs root.")
 def watch(
     registry: Annotated[str, REGISTRY_OPTION] = "/etc/pcie-failover/pairs.d",
-    output: Annotated[AuditFormat, typer.Option("--format", help="table, json or prometheus.")] = AuditFormat.TABLE,
-    textfile_dir: Annotated[
-        str | None,
-        typer.Option("--textfile-dir", help="Write pcie_failover.prom there after each audit.", metavar="DIR"),
-    ] = None,
-    journal: Annotated[
-        bool, typer.Option("--journal", help="Log one line per pair on stderr, with syslog priorities.")
-    ] = False,
-    state_dir: Annotated[
-        str, typer.Option("--state-dir", help="Where audits keep their mark and lock.", metavar="DIR")
-    ] = "/run/pcie-failover",
+    output: Annotated[AuditFormat, _AUDIT_FORMAT] = AuditFormat.TABLE,
+    textfile_dir: Annotated[str | None, _TEXTFILE] = None,
+    journal: Annotated[bool, _JOURNAL] = False,
+    state_dir: Annotated[str, _STATE_DIR] = "/run/pcie-failover",
 ) -> int:
     """Audit at start and whenever udev (PCI) or rtnetlink (links, VF settings) reports a change."""
 

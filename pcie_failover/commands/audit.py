@@ -55,7 +55,8 @@ def run_audit(
             pairs.append(PairAudit(record, resolved, None))
             continue
         options = CheckOptions(manager=record.manager, mac=record.mac)
-        check_input = reader.check_input(DeviceQuery(str(resolved.address), resolved.address, None), options)
+        query = DeviceQuery(str(resolved.address), resolved.address, None)
+        check_input = reader.check_input(query, options, found=resolved.address)
         results = run_host_rules(check_input)
         report = check_report(check_input, results, verdict_of(results, strict), root.path, strict)
         pairs.append(PairAudit(record, resolved, report))

@@ -60,7 +60,7 @@ def run_list(root: SysfsRoot, options: CheckOptions) -> ListReport:
     reader = HostReader(root, netlink_for(root))
     devices: list[ListedDevice] = []
     for address in network_functions(root):
-        check_input = reader.check_input(DeviceQuery(str(address), address, None), options)
+        check_input = reader.check_input(DeviceQuery(str(address), address, None), options, found=address)
         function = check_input.device
         if not isinstance(function, PciFunction):
             continue

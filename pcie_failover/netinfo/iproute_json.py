@@ -26,6 +26,11 @@ def _int(value: object, default: int = 0) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
+def _text(value: object) -> str | None:
+    """A string field that may reach a report: one printable line, else None (a doctored snapshot)."""
+    return value if isinstance(value, str) and value.isprintable() else None
+
+
 def _bool(value: object) -> bool | None:
     return value if isinstance(value, bool) else None
 
@@ -42,7 +47,7 @@ def _vf(entry: Mapping[str, Any]) -> VfAdmin | None:
     if not isinstance(index, int) or isinstance(index, bool) or index < 0:
         return None
     vlan, qos = _vlan(entry)
-    link_state = entry.get("link_state")
+    link_state = entry.get("link_state")  # iproute2 prints auto, enable or disable
     return VfAdmin(
         index=index,
         mac=_mac(entry.get("address", entry.get("mac"))),
@@ -50,7 +55,7 @@ def _vf(entry: Mapping[str, Any]) -> VfAdmin | None:
         qos=qos,
         spoofchk=_bool(entry.get("spoofchk")),
         trust=_bool(entry.get("trust")),
-        link_state=link_state if isinstance(link_state, str) else None,
+        link_state=link_state if link_state in ("auto", "enable", "disable") else None,
     )
 
 
@@ -82,8 +87,9 @@ def addresses_by_interface(entries: Sequence[object]) -> dict[str, tuple[str, ..
             continue
         infos = entry.get("addr_info")
         for info in infos if isinstance(infos, list) else []:
-            if isinstance(info, Mapping) and isinstance(info.get("local"), str):
-                found.setdefault(entry["ifname"], []).append(f"{info['local']}/{_int(info.get('prefixlen'))}")
+            local = _text(info.get("local")) if isinstance(info, Mapping) else None
+            if local is not None and isinstance(info, Mapping):
+                found.setdefault(entry["ifname"], []).append(f"{local}/{_int(info.get('prefixlen'))}")
     return {name: tuple(addresses) for name, addresses in found.items()}
 
 
@@ -95,8 +101,8 @@ def routes_by_interface(entries: Sequence[object]) -> dict[str, tuple[str, ...]]
             continue
         if entry.get("type") in ("local", "broadcast", "multicast", "anycast"):
             continue
-        destination = entry.get("dst")
-        if isinstance(destination, str) and destination.startswith("fe80:"):
+        destination = _text(entry.get("dst")) or "?"
+        if destination.startswith("fe80:"):
             continue  # every interface that is up has its link-local route
-        found.setdefault(entry["dev"], []).append(str(destination if destination is not None else "?"))
+        found.setdefault(entry["dev"], []).append(destination)
     return {name: tuple(routes) for name, routes in found.items()}

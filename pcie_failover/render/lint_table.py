@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from tabulate import tabulate
-
 from pcie_failover.lint.model import ConfigKind
 from pcie_failover.lint.report import HostItem, LintReport
 from pcie_failover.lint.rules.base import pairs
-from pcie_failover.model.results import RuleResult, Status, Verdict
+from pcie_failover.model.results import Status, Verdict
+from pcie_failover.render.table import MARK, result_rows, results_table
 
-_MARK = {Status.PASS: "pass", Status.WARN: "WARN", Status.FAIL: "FAIL", Status.UNKNOWN: "unknown", Status.SKIP: "skip"}
 _HOST_MARK = {None: "skip", Verdict.READY: "pass", Verdict.NOT_READY: "FAIL", Verdict.UNDETERMINED: "unknown"}
 _KIND = {ConfigKind.QEMU: "QEMU command line", ConfigKind.LIBVIRT: "libvirt domain XML"}
 _VERDICT = {
@@ -19,17 +17,13 @@ _VERDICT = {
 }
 
 
-def _rows(results: tuple[RuleResult, ...], prefix: str = "") -> list[list[str]]:
-    return [[prefix + r.rule_id, _MARK[r.status], r.message, r.hint or ""] for r in results]
-
-
 def _host_rows(item: HostItem) -> list[list[str]]:
     head = f"host {item.device}"
     if item.report is None:
         mark = (
             "skip"
             if item.verdict is None
-            else _MARK[Status.FAIL if item.verdict is Verdict.NOT_READY else Status.UNKNOWN]
+            else MARK[Status.FAIL if item.verdict is Verdict.NOT_READY else Status.UNKNOWN]
         )
         return [[head, mark, f"primary {item.primary}: {item.note}", ""]]
     shown = tuple(r for r in item.report.results if r.status not in (Status.PASS, Status.SKIP))
@@ -41,7 +35,7 @@ def _host_rows(item: HostItem) -> list[list[str]]:
             "",
         ]
     ]
-    return summary + _rows(shown, "- ")
+    return summary + result_rows(shown, "- ")
 
 
 def render_lint(report: LintReport) -> str:
@@ -50,11 +44,5 @@ def render_lint(report: LintReport) -> str:
     found = pairs(config)
     described = ", ".join(f"{s.name} + {p.name}" for p, s in found) or "no failover pair"
     head = f"{_KIND[config.kind]} {report.source}: machine {config.machine or 'not given'}; {described}"
-    rows = _rows(report.results) + [row for item in report.hosts for row in _host_rows(item)]
-    table = tabulate(
-        rows,
-        headers=["check", "status", "message", "how to fix"],
-        tablefmt="simple",
-        maxcolwidths=[None, None, 60, None],
-    )
-    return f"{head}\n\n{table}\n\nverdict: {_VERDICT[report.verdict]}\n"
+    rows = result_rows(report.results) + [row for item in report.hosts for row in _host_rows(item)]
+    return results_table(head, rows, _VERDICT[report.verdict])

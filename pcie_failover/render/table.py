@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from tabulate import tabulate
 
 from pcie_failover.model.report import CheckReport, DeviceSummary, ListReport
-from pcie_failover.model.results import Status, Verdict
+from pcie_failover.model.results import RuleResult, Status, Verdict
 
-_MARK = {
+MARK = {
     Status.PASS: "pass",
     Status.WARN: "WARN",
     Status.FAIL: "FAIL",
@@ -33,17 +35,26 @@ def _headline(device: DeviceSummary, pf_netdev: str | None) -> str:
     return f"{device.bdf}: " + ", ".join(parts)
 
 
-def render_check(report: CheckReport) -> str:
-    """One row per rule: check, status, message, hint."""
-    rows = [[r.rule_id, _MARK[r.status], r.message, r.hint or ""] for r in report.results]
-    head = _headline(report.device, report.pf_netdev) if report.device else f"{report.query}: no such device"
+def result_rows(results: Sequence[RuleResult], prefix: str = "") -> list[list[str]]:
+    """One row per rule result: check, status, message, hint."""
+    return [[prefix + r.rule_id, MARK[r.status], r.message, r.hint or ""] for r in results]
+
+
+def results_table(head: str, rows: list[list[str]], verdict: str) -> str:
+    """A headline, the rows under the check/status/message/how-to-fix headers, and the verdict line."""
     table = tabulate(
         rows,
         headers=["check", "status", "message", "how to fix"],
         tablefmt="simple",
         maxcolwidths=[None, None, 60, None],
     )
-    return f"{head}\n\n{table}\n\nverdict: {_VERDICT[report.verdict]}\n"
+    return f"{head}\n\n{table}\n\nverdict: {verdict}\n"
+
+
+def render_check(report: CheckReport) -> str:
+    """One row per rule: check, status, message, hint."""
+    head = _headline(report.device, report.pf_netdev) if report.device else f"{report.query}: no such device"
+    return results_table(head, result_rows(report.results), _VERDICT[report.verdict])
 
 
 def render_list(report: ListReport) -> str:

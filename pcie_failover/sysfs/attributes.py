@@ -13,6 +13,10 @@ T = TypeVar("T")
 
 
 def _parse(rel: str, text: str, parse: Callable[[str], T]) -> T | Unreadable:
+    """Every attribute read through here is one line: control characters (never the kernel's) are refused,
+    so a doctored copy cannot forge lines in reports, shell hints or the journal."""
+    if not text.isprintable():
+        return Unreadable(rel, f"unexpected value {text[:40]!r}")
     try:
         return parse(text)
     except (ValueError, InputError):
@@ -35,6 +39,18 @@ def optional(root: SysfsRoot, rel: str, parse: Callable[[str], T]) -> T | None |
     except SysfsError as error:
         return None if error.missing else Unreadable(rel, error.reason)
     return _parse(rel, text, parse)
+
+
+def optional_lines(root: SysfsRoot, rel: str) -> tuple[str, ...] | None | Unreadable:
+    """A multi-line attribute (`uevent`); each line is held to the one-line rule above."""
+    try:
+        text = root.read_text(rel)
+    except SysfsError as error:
+        return None if error.missing else Unreadable(rel, error.reason)
+    lines = text.splitlines()
+    if not all(line.isprintable() for line in lines):
+        return Unreadable(rel, "unexpected control characters")
+    return tuple(lines)
 
 
 def link_name(root: SysfsRoot, rel: str) -> str | None | Unreadable:

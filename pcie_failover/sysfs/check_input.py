@@ -119,10 +119,14 @@ class HostReader:
             self._slots[key] = pci.find_slot(self.root, child, port)
         return self._slots[key]
 
-    def check_input(self, query: DeviceQuery, options: CheckOptions) -> CheckInput:
-        """One device, its PF, its IOMMU group, its upstream ports and slot, and the VF's admin settings."""
+    def check_input(self, query: DeviceQuery, options: CheckOptions, found: PciAddress | None = None) -> CheckInput:
+        """One device, its PF, its IOMMU group, its upstream ports and slot, and the VF's admin settings.
+
+        `found`: the caller has just seen the device (in the bus listing, or at a pair's address),
+        so it is not looked up again.
+        """
         root, netlink = self.root, self.netlink
-        located = locate(root, query)
+        located = locate(root, query) if found is None else Located(found, None, None, ())
         platform = self.platform()
         standby = None if options.standby_netdev is None else net.standby_backend(root, options.standby_netdev)
         vfio_loaded = self.vfio_loaded()

@@ -46,9 +46,9 @@ def interface_device(root: SysfsRoot, name: str) -> PciAddress | None | Unreadab
 
 
 def _kind(root: SysfsRoot, base: str) -> str:
-    uevent = attr.optional(root, f"{base}/uevent", str)
-    if isinstance(uevent, str):
-        for line in uevent.splitlines():
+    uevent = attr.optional_lines(root, f"{base}/uevent")
+    if isinstance(uevent, tuple):
+        for line in uevent:
             if line.startswith("DEVTYPE="):
                 return line.removeprefix("DEVTYPE=")
     if root.exists(f"{base}/tun_flags"):
