@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pcie_failover.model.address import DeviceQuery
-from pcie_failover.model.check import CheckOptions
+from pcie_failover.model.check import CheckInput, CheckOptions
 from pcie_failover.model.report import CheckReport, check_report
 from pcie_failover.model.results import verdict_of
 from pcie_failover.rules import run_host_rules
@@ -12,8 +12,13 @@ from pcie_failover.sysfs.host import netlink_for
 from pcie_failover.sysfs.root import SysfsRoot
 
 
-def run_check(root: SysfsRoot, query: DeviceQuery, options: CheckOptions, strict: bool) -> CheckReport:
-    """The whole check of one proposed primary."""
+def checked(root: SysfsRoot, query: DeviceQuery, options: CheckOptions, strict: bool) -> tuple[CheckInput, CheckReport]:
+    """The whole check of one proposed primary, with what was read (for pair and register)."""
     check_input = read_check_input(root, query, options, netlink_for(root))
     results = run_host_rules(check_input)
-    return check_report(check_input, results, verdict_of(results, strict), root.path, strict)
+    return check_input, check_report(check_input, results, verdict_of(results, strict), root.path, strict)
+
+
+def run_check(root: SysfsRoot, query: DeviceQuery, options: CheckOptions, strict: bool) -> CheckReport:
+    """The whole check of one proposed primary."""
+    return checked(root, query, options, strict)[1]

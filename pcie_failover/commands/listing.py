@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pcie_failover.model.address import DeviceQuery, PciAddress
+from pcie_failover.model.address import DeviceQuery, MacAddress, PciAddress
 from pcie_failover.model.check import CheckInput, CheckOptions
-from pcie_failover.model.host import NetDevice, PciFunction, VfAdminList
+from pcie_failover.model.host import PciFunction
 from pcie_failover.model.report import ListedDevice, ListReport, summarize
 from pcie_failover.model.results import Status, verdict_of
 from pcie_failover.rules import run_host_rules
@@ -18,21 +18,13 @@ NETWORK_CLASS = 0x02
 
 
 def _mac(check_input: CheckInput) -> str | None:
+    """The device's own interface address, else (a VF on vfio-pci) its admin MAC."""
     netdevs = check_input.netdevs
-    if isinstance(netdevs, tuple):
-        for netdev in netdevs:
-            if (
-                isinstance(netdev, NetDevice)
-                and netdev.address is not None
-                and not isinstance(netdev.address, Exception)
-            ):
-                return str(netdev.address)
-    listing = check_input.vf_admin
-    if isinstance(listing, VfAdminList) and isinstance(check_input.vf_index, int):
-        entry = listing.get(check_input.vf_index)
-        if entry is not None and entry.mac is not None:
-            return str(entry.mac)
-    return None
+    for netdev in netdevs if isinstance(netdevs, tuple) else ():
+        if isinstance(netdev.address, MacAddress):
+            return str(netdev.address)
+    admin = check_input.admin_mac
+    return None if admin is None else str(admin)
 
 
 def _role(function: PciFunction) -> str:

@@ -6,13 +6,10 @@ from dataclasses import dataclass
 
 from pcie_failover.audit.record import PairRecord, identity_of
 from pcie_failover.audit.registry import Registry
+from pcie_failover.commands.check import checked
 from pcie_failover.model.address import DeviceQuery, MacAddress
 from pcie_failover.model.check import CheckOptions, Manager
-from pcie_failover.model.host import VfAdminList
-from pcie_failover.model.results import Status, Verdict, verdict_of
-from pcie_failover.rules import run_host_rules
-from pcie_failover.sysfs.check_input import read_check_input
-from pcie_failover.sysfs.host import netlink_for
+from pcie_failover.model.results import Status, Verdict
 from pcie_failover.sysfs.root import SysfsRoot
 
 
@@ -45,25 +42,18 @@ def run_register(
     force: bool,
 ) -> Registered:
     """Check the primary (refusing a failing one unless `force`), then write the record."""
-    check_input = read_check_input(root, query, CheckOptions(manager=manager, mac=mac), netlink_for(root))
+    check_input, report = checked(root, query, CheckOptions(manager=manager, mac=mac), strict=False)
     identity = identity_of(check_input)
     if identity is None:
         raise RegisterError(f"no PCI device {query.text!r} on this host")
-    results = run_host_rules(check_input)
-    failing = [r.rule_id for r in results if r.status is Status.FAIL]
-    if verdict_of(results) is Verdict.NOT_READY and not force:
+    failing = [r.rule_id for r in report.results if r.status is Status.FAIL]
+    if report.verdict is Verdict.NOT_READY and not force:
         raise RegisterError(
             f"{identity.bdf} is not ready ({', '.join(failing)}): fix it, or register with --force", True
         )
     if mac is None:
-        listing = check_input.vf_admin
-        entry = (
-            listing.get(identity.vf_index)
-            if isinstance(listing, VfAdminList) and identity.vf_index is not None
-            else None
-        )
-        if entry is None or entry.mac is None or entry.mac.is_zero or entry.mac.is_multicast:
+        mac = check_input.admin_mac
+        if mac is None or mac.is_zero or mac.is_multicast:
             raise RegisterError("--mac is required: the VF has no usable admin MAC to take the VM's MAC from")
-        mac = entry.mac
     record = PairRecord(name=name, vm=vm, primary=identity, mac=mac, manager=manager)
     return Registered(record, Registry(registry).save(record, replace=replace))

@@ -65,3 +65,18 @@ class CheckInput:
     slot: Slot | None | Unreadable  # the slot of the nearest port; None when there is none
     vfio_driver_loaded: bool | Unreadable  # `bus/pci/drivers/vfio-pci` exists
     standby: StandbyBackend | None | Unreadable  # None: no --standby-netdev
+
+    @property
+    def admin_mac(self) -> MacAddress | None:
+        """The VF's admin MAC as its PF reports it; None when not a VF or not known."""
+        listing = self.vf_admin
+        if not isinstance(listing, VfAdminList) or not isinstance(self.vf_index, int):
+            return None
+        entry = listing.get(self.vf_index)
+        return None if entry is None else entry.mac
+
+    @property
+    def pf_mac(self) -> MacAddress | None:
+        """The address of the PF's interface; None when not known."""
+        netdev = self.pf_netdev
+        return netdev.address if isinstance(netdev, NetDevice) and isinstance(netdev.address, MacAddress) else None
