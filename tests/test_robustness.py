@@ -15,7 +15,7 @@ from fixtures_sysfs.hosts import demo_host
 from pcie_failover.commands.check import run_check
 from pcie_failover.model.address import DeviceQuery
 from pcie_failover.model.check import CheckOptions
-from pcie_failover.model.results import Status, Verdict
+from pcie_failover.model.results import Severity, Status, Verdict
 from pcie_failover.sysfs.root import SysfsError, SysfsRoot
 from tests.conftest import Run
 
@@ -133,6 +133,10 @@ class _FaultyRoot(SysfsRoot):
         ("iommu_groups/23/devices", errno.EACCES, "iommu-group",
          "IOMMU group 23 could not be read (kernel/iommu_groups/23/devices: EACCES (Permission denied))"),
         ("firmware/acpi/tables", errno.EACCES, "iommu", "Intel VT-d active, device in group 23"),
+        ("0000:5e:00.2/class", errno.EIO, "ethernet",
+         f"the class could not be read ({VF_DIR}/class: EIO (Input/output error))"),
+        ("slots/4/address", errno.EIO, "host-slot",
+         "the slots could not be read (bus/pci/slots/4/address: EIO (Input/output error))"),
     ],
 )  # fmt: skip
 def test_unreadable_file_is_unknown_with_reason(demo: Path, suffix: str, code: int, rule: str, message: str) -> None:
@@ -142,7 +146,19 @@ def test_unreadable_file_is_unknown_with_reason(demo: Path, suffix: str, code: i
     assert result.message == message
     others = [r for r in report.results if r.rule_id != rule]
     assert all(r.status in (Status.PASS, Status.SKIP) for r in others)
-    assert report.verdict is (Verdict.READY if result.status is Status.PASS else Verdict.UNDETERMINED)
+    decisive = result.status is Status.UNKNOWN and result.severity is Severity.FAIL  # host-slot only informs
+    assert report.verdict is (Verdict.UNDETERMINED if decisive else Verdict.READY)
+
+
+def test_unreadable_physfn_link_is_unknown_not_a_pf(demo: Path) -> None:
+    root = _FaultyRoot(str(demo), "0000:5e:00.2/physfn", errno.EIO)
+    report = run_check(root, DeviceQuery.parse("5e:00.2"), CheckOptions(), strict=False)
+    (sriov,) = [r for r in report.results if r.rule_id == "sriov-vf"]
+    assert (sriov.status, sriov.message) == (
+        Status.UNKNOWN,
+        f"the physfn link could not be read ({VF_DIR}/physfn: EIO (Input/output error))",
+    )
+    assert report.verdict is Verdict.UNDETERMINED
 
 
 def test_unreadable_firmware_tables_without_iommu_is_unknown_not_no_iommu(host_root: Callable[[Host], Path]) -> None:

@@ -217,11 +217,14 @@ def find_slot(root: SysfsRoot, child: PciAddress, port: UpstreamPort | None) -> 
         return None
     if isinstance(names, Unreadable):
         return names
+    unreadable: Unreadable | None = None
     for name in names:
         slot = _read_slot(root, name)
-        if isinstance(slot, Slot) and _slot_matches(slot.address, child.domain, child.bus, child.device):
+        if isinstance(slot, Unreadable):
+            unreadable = unreadable or slot  # it may have been ours: not knowing is not "no slot"
+        elif _slot_matches(slot.address, child.domain, child.bus, child.device):
             return slot
-    return None
+    return unreadable
 
 
 def candidates(root: SysfsRoot, wanted: PciAddress, limit: int = 6) -> tuple[PciAddress, ...]:
