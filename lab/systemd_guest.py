@@ -187,13 +187,21 @@ def prepare(cache: Path = CACHE) -> SystemdEnv:
 
 
 def topology(image: Path) -> Topology:
-    """VT-d, one igb PF on a root port, and the root image as a virtio disk (never written)."""
+    """VT-d, one igb PF and a two-function e1000e (one IOMMU group) on root ports, the image as a virtio disk."""
     return Topology(
         name="systemd",
-        description="real systemd and udevd on Debian's kernel and initrd; one igb PF",
+        description="real systemd and udevd on Debian's kernel and initrd; one igb PF, a multifunction e1000e",
         machine=VTD_MACHINE,
-        devices=(VTD, port(1), nic("igb", 1, "rp1"), "virtio-blk-pci,drive=root,bus=pcie.0,addr=0x12"),
-        qemu_args=(*netdevs(1), "-drive", f"file={image},if=none,id=root,format=raw,snapshot=on"),
+        devices=(
+            VTD,
+            port(1),
+            nic("igb", 1, "rp1"),
+            port(2),
+            nic("e1000e", 2, "rp2", "0x0.0", ",multifunction=on"),
+            nic("e1000e", 3, "rp2", "0x0.1"),
+            "virtio-blk-pci,drive=root,bus=pcie.0,addr=0x12",
+        ),
+        qemu_args=(*netdevs(3), "-drive", f"file={image},if=none,id=root,format=raw,snapshot=on"),
         job=(),
         append="root=/dev/vda rw intel_iommu=on",
     )

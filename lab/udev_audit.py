@@ -19,6 +19,8 @@ from lab.systemd_guest import SystemdEnv, job_failed, run_job
 from lab.topologies import IP, PRIMARY_MAC, pf_up, vf_mac, vfio_override, vfs
 
 PF, VF0, SIBLING = "0000:01:00.0", "0000:01:10.0", "0000:01:10.2"
+# The two e1000e functions share an IOMMU group: function 1 is the sibling that joins function 0's.
+SHARED, JOINER = "0000:02:00.0", "0000:02:00.1"
 AUDIT, WATCH = "pcie-failover-audit.service", "pcie-failover-watch.service"
 PROM = "/var/lib/prometheus/node-exporter/pcie_failover.prom"
 UNIT_STARTING = "7d4958e842da4a758f6c1cdc7b36dcc5"  # systemd's "Starting <unit>..." message id
@@ -102,6 +104,16 @@ def job_script() -> str:
         "record mac-zero",
         f"systemctl stop {WATCH}",
         f"systemctl show --property=Result,ExecMainStatus,NRestarts {WATCH} > $OUT/watch.show",
+        # (e) a device bound into a registered primary's IOMMU group: function 0 of the e1000e on
+        # vfio-pci (registered with --force: not a VF), function 1 unbound, then bound to e1000e
+        f"echo {SHARED} > /sys/bus/pci/devices/{SHARED}/driver/unbind",
+        f"echo {JOINER} > /sys/bus/pci/devices/{JOINER}/driver/unbind",
+        f"echo vfio-pci > /sys/bus/pci/devices/{SHARED}/driver_override",
+        f"echo {SHARED} > /sys/bus/pci/drivers_probe",
+        f"pcie-failover register shared {SHARED} --force --mac 52:54:00:00:00:02 >> $OUT/register.log 2>&1",
+        "record group-alone",
+        f"echo {JOINER} > /sys/bus/pci/drivers/e1000e/bind",
+        "record group-joined",
         f"journalctl -o cat -u {AUDIT} -u {WATCH} > $OUT/units.log",
         "journalctl -b -o short-monotonic > $OUT/boot.log",
     ]
@@ -121,9 +133,9 @@ class Step:
     journal: tuple[dict[str, Any], ...]
     state: tuple[str, ...]
 
-    def series(self, prefix: str) -> dict[str, float]:
-        """The series of pair `web` whose name and first labels start with `prefix`."""
-        return {k: v for k, v in self.prom.items() if k.startswith(prefix) and 'pair="web"' in k}
+    def series(self, prefix: str, pair: str = "web") -> dict[str, float]:
+        """The series of `pair` whose name and first labels start with `prefix`."""
+        return {k: v for k, v in self.prom.items() if k.startswith(prefix) and f'pair="{pair}"' in k}
 
     @property
     def ready(self) -> float | None:
@@ -131,9 +143,10 @@ class Step:
         values = list(self.series("pcie_failover_pair_ready{").values())
         return values[0] if values else None
 
-    def check_status(self, check: str) -> str | None:
-        """The status whose `pcie_failover_check_status` series is 1 for `check`."""
-        for key, value in self.series('pcie_failover_check_status{pair="web",check="' + check + '"').items():
+    def check_status(self, check: str, pair: str = "web") -> str | None:
+        """The status whose `pcie_failover_check_status` series is 1 for `check` of `pair`."""
+        prefix = f'pcie_failover_check_status{{pair="{pair}",check="{check}"'
+        for key, value in self.series(prefix, pair).items():
             if value == 1:
                 return key.split('status="')[1].split('"')[0]
         return None

@@ -11,7 +11,18 @@ import pytest
 from lab.capture import REPO
 from lab.install import LabUnavailableError
 from lab.systemd_guest import prepare, recipe
-from lab.udev_audit import AUDIT, UNIT_STARTING, VF0, WATCH, UdevAuditRun, job_script, read_step, run_udev_audit
+from lab.udev_audit import (
+    AUDIT,
+    JOINER,
+    SHARED,
+    UNIT_STARTING,
+    VF0,
+    WATCH,
+    UdevAuditRun,
+    job_script,
+    read_step,
+    run_udev_audit,
+)
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +72,20 @@ def test_a_sibling_driver_change_runs_the_audit_and_the_pair_stays_ready(udev_au
         step = udev_audit.steps[name]
         assert (step.audit_starts, step.audit_runs, step.ready) == (1, 1, 1), name
         assert step.check_status("iommu-group") == "pass"
+
+
+@pytest.mark.lab
+def test_a_device_bound_into_the_primarys_group_is_reported(udev_audit: UdevAuditRun) -> None:
+    assert [members for members in udev_audit.groups.values() if SHARED in members] == [(SHARED, JOINER)]
+    alone, joined = udev_audit.steps["group-alone"], udev_audit.steps["group-joined"]
+    assert alone.check_status("iommu-group", "shared") == "pass"
+    assert alone.check_status("driver", "shared") == "pass"
+    assert joined.audit_starts == 1  # the rule saw the bind
+    assert joined.check_status("iommu-group", "shared") == "fail"
+    blocked = [line for line in joined.lines(AUDIT, max_priority=3) if line.startswith("pair shared")]
+    assert len(blocked) == 1
+    assert "iommu-group: IOMMU group" in blocked[0]
+    assert f"{JOINER} (e1000e) bound to host drivers" in blocked[0]
 
 
 @pytest.mark.lab
