@@ -1,9 +1,15 @@
-"""The only filesystem user: a sysfs root given as a value, with bounded, confined reads.
+"""The only filesystem user: a sysfs root given as a value, with bounded reads confined to it.
 
-Paths handed to these methods are relative to the root and built from validated
-names. Every read is counted (tests hold single-device commands to a constant
-number of reads), never follows a link out of the root, never blocks on a FIFO
-and never reads more than a bound.
+Paths handed to these methods are relative to the root and built from validated names.
+Every component of every path is looked up relative to an open descriptor of the
+directory above it, never by a path string: a symbolic link anywhere in a path is read
+with `readlinkat` and followed only while it stays inside the root (sysfs links are
+relative; an absolute target, a `..` above the root, a loop or a name with a control
+character is refused), so a copied tree cannot lead a read, a listing or a capture
+to `/etc`. Only regular files are opened: the entry is opened with `O_PATH` (which runs
+no driver code), checked, and re-opened through `/proc/self/fd`, so it cannot be swapped
+for a device node or a FIFO in between. Every read is counted (tests hold single-device
+commands to a constant number of reads) and bounded.
 """
 
 from __future__ import annotations
@@ -11,10 +17,17 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import weakref
+from collections import OrderedDict
 
 LIVE_SYSFS = "/sys"
 DEFAULT_READ_LIMIT = 4096
 CONFIG_READ_LIMIT = 256  # the standard configuration space
+MAX_LINKS = 40  # the kernel's own limit on links followed in one lookup (MAXSYMLINKS)
+_DIR_CACHE = 256  # open directory descriptors kept per root
+
+_PATH = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
+_DIRECTORY = _PATH | os.O_DIRECTORY
 
 
 class SysfsError(Exception):
@@ -33,56 +46,168 @@ def _reason(error: OSError) -> str:
     return str(error)
 
 
-def _missing(error: OSError) -> bool:
-    return error.errno in (errno.ENOENT, errno.ENOTDIR)
+def _error(rel: str, error: OSError) -> SysfsError:
+    return SysfsError(rel, _reason(error), error.errno in (errno.ENOENT, errno.ENOTDIR))
+
+
+def _close_all(fds: OrderedDict[str, int]) -> None:
+    for fd in fds.values():
+        os.close(fd)
+    fds.clear()
 
 
 class SysfsRoot:
-    """A directory laid out like /sys; `live` when it is the running kernel's /sys."""
+    """A directory laid out like /sys; `live` when it is the running kernel's /sys.
+
+    Directory descriptors are cached for the root's lifetime: a long-running caller (watch)
+    takes a `fresh()` root for each pass, so a directory the kernel re-created is seen anew.
+    """
 
     def __init__(self, path: str) -> None:
         self.path = os.path.realpath(path)
         self.live = self.path == LIVE_SYSFS
         self.reads = 0
+        self._dirs: OrderedDict[str, int] = OrderedDict()
+        self._resolved: dict[str, tuple[str, ...]] = {}
+        weakref.finalize(self, _close_all, self._dirs)
 
-    def _abs(self, rel: str) -> str:
-        return f"{self.path}/{rel}" if rel else self.path
+    def fresh(self) -> SysfsRoot:
+        """The same root with nothing cached: for each pass of a long-running audit."""
+        return SysfsRoot(self.path)
+
+    # -- lookups: every component relative to its directory's descriptor -------------------
+
+    def _directory(self, parts: tuple[str, ...]) -> int:
+        """An O_PATH descriptor of the link-free directory `parts` below the root."""
+        key = "/".join(parts)
+        fd = self._dirs.get(key)
+        if fd is not None:
+            self._dirs.move_to_end(key)
+            return fd
+        if parts:
+            fd = os.open(parts[-1], _DIRECTORY, dir_fd=self._directory(parts[:-1]))
+        else:
+            fd = os.open(self.path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        self._dirs[key] = fd
+        if len(self._dirs) > _DIR_CACHE:
+            os.close(self._dirs.popitem(last=False)[1])
+        return fd
+
+    def _walk(self, rel: str, follow: bool) -> tuple[tuple[str, ...], str]:
+        """(the link-free directory holding the last component, that component's name).
+
+        Links before the last component are always followed inside the root; the last
+        one only when `follow`. The name is "." when `rel` ends at a directory itself.
+        Each directory path's resolution is remembered for the root's lifetime.
+        """
+        head, _, name = rel.rpartition("/")
+        if name in ("", ".", ".."):
+            return self._follow((), rel.split("/"), rel, follow)
+        parts = self._resolved.get(head)
+        if parts is None:
+            within, last = self._follow((), head.split("/"), rel, follow=True)
+            parts = within if last == "." else (*within, last)
+            self._resolved[head] = parts
+        if follow:
+            return self._follow(parts, [name], rel, follow)
+        if not name.isprintable():
+            raise SysfsError(rel, "a path component with control characters")
+        return parts, name
+
+    def _follow(
+        self, start: tuple[str, ...], components: list[str], rel: str, follow: bool
+    ) -> tuple[tuple[str, ...], str]:
+        """Walk `components` from the directory `start`, following links inside the root."""
+        pending = [part for part in reversed(components) if part not in ("", ".")]
+        parts = list(start)
+        links = 0
+        while pending:
+            name = pending.pop()
+            if not name.isprintable():
+                raise SysfsError(rel, "a path component with control characters")
+            if name == "..":
+                if not parts:
+                    raise SysfsError(rel, "link points outside the sysfs root")
+                parts.pop()
+                continue
+            if not pending and not follow:
+                return tuple(parts), name
+            try:
+                here = self._directory(tuple(parts))
+                entry = os.stat(name, dir_fd=here, follow_symlinks=False)
+                target = os.readlink(name, dir_fd=here) if stat.S_ISLNK(entry.st_mode) else None
+            except OSError as error:
+                raise _error(rel, error) from None
+            if target is not None:
+                links += 1
+                if links > MAX_LINKS:
+                    raise SysfsError(rel, "too many levels of symbolic links")
+                if target.startswith("/"):
+                    raise SysfsError(rel, "link points outside the sysfs root (absolute target)")
+                pending.extend(part for part in reversed(target.split("/")) if part not in ("", "."))
+                continue
+            if not pending:
+                return tuple(parts), name
+            if not stat.S_ISDIR(entry.st_mode):
+                raise SysfsError(rel, _reason(OSError(errno.ENOTDIR, "")), missing=True)
+            parts.append(name)
+        return tuple(parts), "."
+
+    def _stat(self, rel: str, follow: bool) -> os.stat_result:
+        parts, name = self._walk(rel, follow)
+        try:
+            return os.stat(name, dir_fd=self._directory(parts), follow_symlinks=False)
+        except OSError as error:
+            raise _error(rel, error) from None
+
+    # -- the interface ---------------------------------------------------------------------
 
     def is_directory(self, rel: str) -> bool:
         """Whether `rel` is a directory (following links inside the root)."""
         self.reads += 1
         try:
-            resolved = self.resolve(rel)
-        except SysfsError:
+            return stat.S_ISDIR(self._stat(rel, follow=True).st_mode)
+        except (SysfsError, OSError):
             return False
-        return os.path.isdir(self._abs(resolved))
 
     def lstat(self, rel: str) -> os.stat_result:
-        """The entry itself (a link is not followed)."""
+        """The entry itself (a final link is not followed)."""
         self.reads += 1
         try:
-            return os.lstat(self._abs(rel))
+            return self._stat(rel, follow=False)
         except OSError as error:
-            raise SysfsError(rel, _reason(error), _missing(error)) from None
+            raise _error(rel, error) from None
 
     def exists(self, rel: str) -> bool:
         """Whether `rel` exists, without following a final link."""
         self.reads += 1
-        return os.path.lexists(self._abs(rel))
+        try:
+            self._stat(rel, follow=False)
+        except (SysfsError, OSError):
+            return False
+        return True
 
     def read_bytes(self, rel: str, limit: int = DEFAULT_READ_LIMIT) -> bytes:
-        """Read at most `limit` bytes of a regular file; never follows a final link."""
+        """Read at most `limit` bytes of a regular file; a final link or any other kind is refused."""
         self.reads += 1
-        path = self._abs(rel)
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+            parts, name = self._walk(rel, follow=False)
+            handle = os.open(name, _PATH, dir_fd=self._directory(parts))
         except OSError as error:
-            if error.errno == errno.ELOOP:
-                raise SysfsError(rel, "is a symbolic link, not an attribute") from None
-            raise SysfsError(rel, _reason(error), _missing(error)) from None
+            raise _error(rel, error) from None
         try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
+            kind = stat.S_IFMT(os.fstat(handle).st_mode)
+            if kind == stat.S_IFLNK:
+                raise SysfsError(rel, "is a symbolic link, not an attribute")
+            if kind != stat.S_IFREG:
                 raise SysfsError(rel, "not a regular file")
+            # The O_PATH descriptor pins the checked inode: re-open exactly that one for reading.
+            fd = os.open(f"/proc/self/fd/{handle}", os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+        except OSError as error:
+            raise _error(rel, error) from None
+        finally:
+            os.close(handle)
+        try:
             chunks: list[bytes] = []
             size = 0
             while size < limit:
@@ -93,7 +218,7 @@ class SysfsRoot:
                 size += len(chunk)
             return b"".join(chunks)
         except OSError as error:
-            raise SysfsError(rel, _reason(error), _missing(error)) from None
+            raise _error(rel, error) from None
         finally:
             os.close(fd)
 
@@ -109,31 +234,38 @@ class SysfsRoot:
         """The target of a symbolic link, as written (sysfs links are relative)."""
         self.reads += 1
         try:
-            return os.readlink(self._abs(rel))
+            parts, name = self._walk(rel, follow=False)
+            return os.readlink(name, dir_fd=self._directory(parts))
         except OSError as error:
-            raise SysfsError(rel, _reason(error), _missing(error)) from None
+            raise _error(rel, error) from None
 
     def link_name(self, rel: str) -> str:
         """The last component of a link's target: `driver` -> `vfio-pci`."""
         return os.path.basename(self.readlink(rel).rstrip("/"))
 
     def listdir(self, rel: str) -> list[str]:
-        """Sorted names in a directory."""
+        """Sorted names in a directory (a link to a directory inside the root is followed)."""
         self.reads += 1
         try:
-            return sorted(os.listdir(self._abs(rel)))
+            parts, name = self._walk(rel, follow=True)
+            fd = os.open(
+                name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self._directory(parts)
+            )
         except OSError as error:
-            raise SysfsError(rel, _reason(error), _missing(error)) from None
+            raise _error(rel, error) from None
+        try:
+            return sorted(os.listdir(fd))
+        except OSError as error:
+            raise _error(rel, error) from None
+        finally:
+            os.close(fd)
 
     def resolve(self, rel: str) -> str:
-        """Resolve every link in `rel`; the result, relative to the root, must stay inside it."""
+        """Resolve every link in `rel` inside the root; the entry must exist. Returns a root-relative path."""
         self.reads += 1
+        parts, name = self._walk(rel, follow=True)
         try:
-            real = os.path.realpath(self._abs(rel), strict=True)
+            os.stat(name, dir_fd=self._directory(parts), follow_symlinks=False)
         except OSError as error:
-            raise SysfsError(rel, _reason(error), _missing(error)) from None
-        if real == self.path:
-            return ""
-        if not real.startswith(self.path + os.sep):
-            raise SysfsError(rel, "link points outside the sysfs root")
-        return real[len(self.path) + 1 :]
+            raise _error(rel, error) from None
+        return "/".join(parts if name == "." else (*parts, name))

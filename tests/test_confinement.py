@@ -1,0 +1,168 @@
+"""The sysfs root is a boundary: no read, listing or capture reaches outside it, whatever its links say.
+
+Each case plants a secret outside the root and a link to it at a different depth of a
+real path the checks read; nothing of the secret may reach a report, an error or a capture.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from fixtures_sysfs.hosts import demo_host
+from pcie_failover.sysfs.root import SysfsError, SysfsRoot
+from tests.conftest import Run
+
+SECRET = "SECRET-OUTSIDE-THE-ROOT"
+
+
+@pytest.fixture
+def outside(tmp_path: Path) -> Path:
+    """A directory beside the root that looks like the pieces of sysfs a link might be aimed at."""
+    top = tmp_path / "outside"
+    for rel in ("operstate", "address", "vendor", "class", "tun_flags", "shadow", "net/operstate", "x/vendor"):
+        (top / rel).parent.mkdir(parents=True, exist_ok=True)
+        (top / rel).write_text(f"{SECRET}\n")
+    return top
+
+
+def _relink(path: Path, target: str) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.is_dir():
+        for child in sorted(path.rglob("*"), reverse=True):
+            child.unlink() if child.is_symlink() or not child.is_dir() else child.rmdir()
+        path.rmdir()
+    path.symlink_to(target)
+
+
+def _tree(path: str) -> tuple[list[str], bytes]:
+    with tarfile.open(path) as tar:
+        members = tar.getmembers()
+        contents = b"".join(f.read() for m in members if m.isfile() and (f := tar.extractfile(m)) is not None)
+        return [m.name for m in members], contents
+
+
+def test_root_reads_refuse_every_way_out(tmp_path: Path, outside: Path) -> None:
+    root = tmp_path / "sys"
+    (root / "a" / "b").mkdir(parents=True)
+    (root / "a" / "b" / "vendor").write_text("0x15b3\n")
+    (root / "abs").symlink_to(outside)  # absolute, mid-path
+    (root / "rel").symlink_to("../outside")  # relative, climbs out
+    (root / "a" / "deep").symlink_to("../../outside/x")  # climbs out from below
+    (root / "a" / "inside").symlink_to("b")  # stays inside: followed
+    (root / "a" / "up").symlink_to("..")  # to the root itself: inside
+    (root / "loop").symlink_to("loop")
+    (root / "ping").symlink_to("pong")
+    (root / "pong").symlink_to("ping")
+    (root / "esc").symlink_to("a/\x1b[2Jb")
+    sysfs = SysfsRoot(str(root))
+
+    assert sysfs.read_text("a/inside/vendor") == "0x15b3"
+    assert sysfs.read_text("a/up/a/b/vendor") == "0x15b3"
+    assert sysfs.resolve("a/inside") == "a/b"
+    assert sysfs.resolve("a/up") == ""
+    for rel, reason in (
+        ("abs/operstate", "link points outside the sysfs root (absolute target)"),
+        ("rel/operstate", "link points outside the sysfs root"),
+        ("a/deep/vendor", "link points outside the sysfs root"),
+        ("../outside/operstate", "link points outside the sysfs root"),
+        ("loop/vendor", "too many levels of symbolic links"),
+        ("ping/vendor", "too many levels of symbolic links"),
+        ("esc/vendor", "a path component with control characters"),
+    ):
+        for call in (sysfs.read_text, sysfs.listdir, sysfs.lstat, sysfs.resolve, sysfs.readlink):
+            with pytest.raises(SysfsError) as raised:
+                call(rel)
+            assert raised.value.reason == reason, (call.__name__, rel)
+        assert not sysfs.exists(rel)
+        assert not sysfs.is_directory(rel)
+    assert sysfs.readlink("abs") == str(outside)  # a final link is only read, as written
+    with pytest.raises(SysfsError, match="is a symbolic link, not an attribute"):
+        sysfs.read_text("a/inside")
+
+
+def test_only_regular_files_are_opened(tmp_path: Path) -> None:
+    root = tmp_path / "sys"
+    root.mkdir()
+    os.mkfifo(root / "fifo")
+    (root / "dir").mkdir()
+    sysfs = SysfsRoot(str(root))
+    for rel in ("fifo", "dir", ""):
+        with pytest.raises(SysfsError, match="not a regular file"):
+            sysfs.read_bytes(rel)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mknod needs root")
+def test_a_device_node_is_never_opened(tmp_path: Path) -> None:
+    root = tmp_path / "sys"
+    root.mkdir()
+    # /dev/tty's numbers: opening it would attach to a terminal (or fail with ENXIO without one).
+    os.mknod(root / "vendor", stat.S_IFCHR | 0o666, os.makedev(5, 0))
+    os.mknod(root / "class", stat.S_IFBLK | 0o666, os.makedev(7, 0))
+    sysfs = SysfsRoot(str(root))
+    for rel in ("vendor", "class"):
+        with pytest.raises(SysfsError) as raised:
+            sysfs.read_bytes(rel)
+        assert raised.value.reason == "not a regular file"
+
+
+def test_a_re_created_directory_is_seen_by_a_fresh_root(tmp_path: Path) -> None:
+    root = tmp_path / "sys"
+    (root / "d").mkdir(parents=True)
+    (root / "d" / "vendor").write_text("0x8086\n")
+    sysfs = SysfsRoot(str(root))
+    assert sysfs.read_text("d/vendor") == "0x8086"
+    (root / "d" / "vendor").unlink()
+    (root / "d").rmdir()
+    (root / "d").mkdir()
+    (root / "d" / "vendor").write_text("0x15b3\n")
+    assert sysfs.fresh().read_text("d/vendor") == "0x15b3"
+
+
+@pytest.mark.parametrize(
+    ("rel", "target"),
+    [
+        ("devices/virtual/net", "/etc"),  # the red team's case: capture of /etc as root
+        ("devices/virtual/net", "RELATIVE"),
+        ("class/net", "RELATIVE"),
+        ("class/net", "OUTSIDE"),
+        ("kernel/iommu_groups", "OUTSIDE"),
+        ("bus/pci/drivers", "OUTSIDE"),
+        ("bus/pci/slots", "OUTSIDE"),
+        ("class/iommu", "OUTSIDE"),
+        ("devices/pci0000:5d", "OUTSIDE"),
+    ],
+)
+def test_mid_path_links_out_of_a_tree_reach_no_output(
+    rel: str, target: str, *, host_root: Callable[..., Path], outside: Path, cli: Callable[..., Run], tmp_path: Path
+) -> None:
+    root = host_root(demo_host())
+    # What the link leads to: the same subtree, copied outside with every value replaced by the secret.
+    decoy = outside / "decoy"
+    shutil.copytree(root / rel, decoy, symlinks=True)
+    for path in decoy.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            path.write_text(f"{SECRET}\n")
+    link_target = {"OUTSIDE": str(decoy), "RELATIVE": os.path.relpath(decoy, (root / rel).parent)}.get(target, target)
+    _relink(root / rel, link_target)
+    outputs = []
+    for args in (("check", "5e:00.2"), ("check", "enp94s0f0np0"), ("list",), ("pair", "5e:00.2", "--force")):
+        for output in ("table", "json"):
+            run = cli("--sysfs-root", str(root), *args, "--format", output)
+            assert run.code in (0, 1, 2, 4), (args, run.err)
+            outputs.append(run.out + run.err)
+    archive = tmp_path / "out.tar.gz"
+    run = cli("--sysfs-root", str(root), "capture", "-o", str(archive))
+    assert run.code == 0, run.err
+    names, contents = _tree(str(archive))
+    assert SECRET not in "".join(outputs)
+    assert SECRET.encode() not in contents
+    assert not any(name.endswith(("/shadow", "/passwd", "/hostname")) for name in names)
+    assert b"root:" not in contents
