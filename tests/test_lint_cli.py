@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import io
+import os
+import shutil
+import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -91,8 +95,12 @@ def test_no_host_skips_the_host_check(cli: Cli, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ((), "give one of --qemu-args FILE or --domain-xml FILE"),
-        (("--qemu-args", "a", "--domain-xml", "b"), "give one of --qemu-args FILE or --domain-xml FILE"),
+        ((), "give one of --qemu-args FILE, --domain-xml FILE, --pid PID"),
+        (("--qemu-args", "a", "--domain-xml", "b"), "give one of --qemu-args FILE, --domain-xml FILE, --pid PID"),
+        (("--qemu-args", "a", "--pid", "1"), "give one of --qemu-args FILE, --domain-xml FILE, --pid PID"),
+        (("--pid", "0"), "--pid 0 is not a process id"),
+        (("--pid", "999999999"), "--pid 999999999: no such process (or its command line cannot be read)"),
+        (("--pid", str(os.getpid())), f"--pid {os.getpid()} is not QEMU (its command is {sys.executable!r})"),
         (("--qemu-args", "/nonexistent/vm.args"), "cannot read /nonexistent/vm.args: No such file or directory"),
         (("--qemu-args", "-", "--qemu-version", "ten"), "--qemu-version 'ten' is not MAJOR.MINOR[.MICRO]"),
     ],
@@ -132,3 +140,71 @@ def test_a_host_address_that_does_not_parse_fails_its_host_item(cli: Cli, stdin:
         1,
         [{"primary": "hostdev0", "device": "zz", "verdict": "not-ready", "note": "not a PCI address", "checks": []}],
     )
+
+
+VF4 = "<address type='pci' domain='0x0000' bus='0x5e' slot='0x00' function='0x4'/>"  # unbound, admin MAC 0
+
+
+@pytest.mark.parametrize(
+    ("element", "failing"),
+    [
+        ("<hostdev mode='subsys' type='pci' managed='yes'>", set()),  # libvirt binds it and sets its MAC
+        ("<hostdev mode='subsys' type='pci'>", {"driver", "vf-mac"}),  # managed defaults to no: neither
+        ("<hostdev mode='subsys' type='pci' managed='no'>", {"driver", "vf-mac"}),
+        ("<interface type='hostdev' managed='yes'>", set()),
+        ("<interface type='hostdev'>", {"driver"}),  # unmanaged: not bound, but libvirt still sets the MAC
+    ],
+)
+def test_libvirt_managed_decides_who_binds_and_sets_the_mac(
+    cli: Cli, stdin: Callable[[bytes], None], element: str, failing: set[str]
+) -> None:
+    tag = element[1 : element.index(" ")]
+    primary = f"{element}<source>{VF4}</source><teaming type='transient' persistent='ua-net0'/></{tag}>"
+    standby = XML_GOOD[: XML_GOOD.index("<interface type='hostdev'")]
+    stdin(domain(standby + primary).encode())
+    run = cli("--sysfs-root", DEMO, "lint", "--domain-xml", "-", "--format", "json")
+    assert {r["id"] for r in run.json["hosts"][0]["checks"] if r["status"] == "fail"} == failing
+
+
+def test_control_characters_from_ids_are_escaped(cli: Cli, stdin: Callable[[bytes], None]) -> None:
+    stdin(GOOD.replace("id=net0", "id=net\x1b[31m0").encode())
+    run = cli("--sysfs-root", DEMO, "lint", "--qemu-args", "-", "--no-host")
+    assert (run.code, "\x1b" in run.out + run.err, "net\\x1b[31m0" in run.out) == (4, False, True)
+
+
+@pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None, reason="needs QEMU (make test installs it as root)")
+def test_a_running_qemu_by_pid_and_its_cmdline_in_every_layout(cli: Cli, tmp_path: Path) -> None:
+    """A real QEMU's /proc/PID/cmdline (JSON -device values): --pid, the raw file, and one argument per line."""
+    argv = ["qemu-system-x86_64", "-S", "-nodefaults", "-display", "none", "-machine", "q35", "-accel", "tcg"]
+    argv += ["-device", '{"driver":"pcie-root-port","id":"rp1","bus":"pcie.0","chassis":1,"slot":1}']
+    argv += ["-device", '{"driver":"pcie-root-port","id":"rp2","bus":"pcie.0","chassis":2,"slot":2}']
+    argv += ["-netdev", '{"type":"user","id":"hostnet0"}', "-netdev", '{"type":"user","id":"primarynet"}']
+    argv += [
+        "-device",
+        f'{{"driver":"virtio-net-pci","netdev":"hostnet0","id":"net0","mac":"{MAC}","bus":"rp1","failover":true}}',
+    ]
+    argv += [
+        "-device",
+        f'{{"driver":"e1000e","netdev":"primarynet","id":"hostdev0","mac":"{MAC}","bus":"rp2",'
+        '"addr":"0x3","failover_pair_id":"net0"}',
+    ]
+    qemu = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        cmdline = Path(f"/proc/{qemu.pid}/cmdline")
+        deadline = time.monotonic() + 10
+        while not cmdline.read_bytes().startswith(b"qemu-system") and time.monotonic() < deadline:
+            time.sleep(0.05)  # the fork is not QEMU yet
+        raw = cmdline.read_bytes()
+        (tmp_path / "lines.args").write_bytes(raw.replace(b"\0", b"\n"))
+        runs = [
+            cli("--sysfs-root", DEMO, "lint", "--pid", str(qemu.pid), "--format", "json"),
+            cli("--sysfs-root", DEMO, "lint", "--qemu-args", str(cmdline), "--format", "json"),
+            cli("--sysfs-root", DEMO, "lint", "--qemu-args", str(tmp_path / "lines.args"), "--format", "json"),
+        ]
+    finally:
+        qemu.kill()
+        qemu.wait()
+    assert raw.split(b"\0")[:-1] == [a.encode() for a in argv]
+    for run in runs:
+        failing = {r["id"] for r in run.json["checks"] if r["status"] == "fail"}
+        assert (run.code, failing, run.json["vm"]["pairs"][0]["primary"]) == (1, {"slot-zero"}, "hostdev0")

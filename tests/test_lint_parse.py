@@ -82,18 +82,27 @@ def test_a_whole_command_line_without_machine_runs_pc() -> None:
         ("-device 'e1000e,id=x", "cannot be split into words"),
         ("", "has no options"),
         ("-device", "option -device has no argument"),
-        ("-device '{\"driver\": e1000e}'", "malformed JSON"),
+        ("-device '{\"driver\": e1000e}'", "not valid JSON"),
+        ('-device \'{"a":' + "[" * 5000 + "]" * 5000 + "}'", "nested 5001 levels deep"),
+        ('-device \'{"driver":"e1000e","chassis":' + "9" * 5000 + "}'", "a number of 5000 characters"),
         ('-device \'{"id":"x"}\'', "no driver"),
         ('-device \'{"driver":"e1000e","x":[1]}\'', "is not a string, number or boolean"),
         ("-device e1000e,addr=0x20", "is not SLOT[.FUNCTION]"),
         ("-device virtio-net-pci,failover=maybe", "failover='maybe' is not on/off"),
         ("-device pcie-root-port,chassis=x", "chassis='x' is not a number"),
-        ("-device a\0b", "NUL byte"),
     ],
 )
 def test_malformed_command_lines_are_refused(text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace(".", r"\.")):
         parse_qemu(text)
+
+
+def test_argv_one_per_line_and_nul_separated_keep_json_intact() -> None:
+    """`tr '\\0' '\\n' < /proc/PID/cmdline` and the raw cmdline give the words QEMU got."""
+    argv = ["/usr/bin/qemu-system-x86_64", "-machine", "q35", "-device", '{"driver":"e1000e","id":"a b","addr":"0x0"}']
+    for text in ("\n".join(argv) + "\n", "\0".join(argv) + "\0"):
+        command = split_command(text)
+        assert (command.binary, command.words) == (argv[0], tuple(argv[1:]))
 
 
 def test_word_count_is_bounded() -> None:

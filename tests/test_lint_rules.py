@@ -57,7 +57,7 @@ def run(
 
 def test_the_registry_has_stable_unique_ids_and_facts() -> None:
     ids = [rule.rule_id for rule in LINT_RULES]
-    assert len(ids) == len(set(ids)) == 17
+    assert len(ids) == len(set(ids)) == 18
     assert all(rule.title and rule.fact for rule in LINT_RULES)
 
 
@@ -272,7 +272,42 @@ CASES = [
         Status.FAIL,
         "not virtio",
     ),
+    ("slot-zero", GOOD.replace("bus=rp2,addr=0x0", "bus=rp2,addr=0x3"), Q, Status.FAIL, "device 0x3 of port rp2"),
+    ("slot-zero", GOOD.replace("bus=rp1,addr=0x0", "bus=rp1,addr=0x2"), Q, Status.FAIL, "not valid for virtio-net-pci"),
+    ("slot-zero", GOOD.replace("bus=rp2,addr=0x0", "bus=pcie.0,addr=0x3"), Q, Status.PASS, "at device 0"),
+    (
+        "slot-zero",
+        domain(XML_PLACED.replace("bus='0x02' slot='0x00'", "bus='0x02' slot='0x03'")),
+        L,
+        Status.FAIL,
+        "pci.2",
+    ),
+    ("libvirt-alias", XML_GOOD.replace("ua-net0", "ua-net.0"), L, Status.FAIL, "'ua-net.0' has a character other than"),
+    ("libvirt-alias", XML_GOOD.replace("ua-net0", "ua-net_0"), L, Status.PASS, "ua-net_0"),
 ]
+VIRTIO = [
+    (m, r)
+    for m in ("virtio-transitional", "virtio-non-transitional")
+    for r in ("pair-id", "libvirt-teaming", "libvirt-alias")
+]
+
+
+@pytest.mark.parametrize(("model", "rule"), VIRTIO)
+def test_every_libvirt_virtio_model_is_a_standby(model: str, rule: str) -> None:
+    status, message = run(rule, domain(XML_PLACED.replace("type='virtio'", f"type='{model}'")), L)
+    assert status is Status.PASS, message
+
+
+def test_changed_rules_cite_their_upstream_sources() -> None:
+    cited = {r.rule_id: {str(s) for s in r.sources} for r in LINT_RULES if r.sources}
+    assert cited == {
+        "slot-zero": {
+            "linux drivers/pci/probe.c pci_scan_slot(), only_one_child()",
+            "qemu hw/pci/pci.c pci_qdev_realize(): pcie_has_upstream_port() warning",
+        },
+        "libvirt-teaming": {"libvirt src/qemu/qemu_validate.c qemuValidateDomainDeviceDefNetwork()"},
+        "libvirt-alias": {"libvirt src/conf/domain_conf.c virDomainDeviceAliasIsUserAlias()"},
+    }
 
 
 @pytest.mark.parametrize(("rule", "text", "kind", "status", "message"), CASES)

@@ -8,6 +8,8 @@ import shlex
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from pcie_failover.model.address import MacAddress, PciAddress
 from pcie_failover.pair.mac import derive_mac
 from pcie_failover.pair.model import HostStep
@@ -31,8 +33,8 @@ def test_option_value_doubles_commas() -> None:
 
 
 def test_qemu_output_is_shell_quoted_and_comma_escaped(cli: Callable[..., Run]) -> None:
-    run = cli("--sysfs-root", DEMO, "pair", "5e:00.2", "--netdev", f"bridge={NASTY}", "--format", "qemu")
-    assert run.code == 0
+    run = cli("--sysfs-root", DEMO, "pair", "5e:00.2", "--netdev", f"bridge={NASTY}", "--force", "--format", "qemu")
+    assert run.code == 1  # no such bridge on the demo host: printed with --force
     body = "".join(line for line in run.out.splitlines(keepends=True) if not line.startswith("#"))
     argv = shlex.split(body.replace("\\\n", ""))  # the shell drops backslash-newline
     netdev = argv[argv.index("-netdev") + 1]
@@ -42,10 +44,11 @@ def test_qemu_output_is_shell_quoted_and_comma_escaped(cli: Callable[..., Run]) 
 
 
 def test_qmp_and_json_carry_the_raw_value(cli: Callable[..., Run]) -> None:
-    run = cli("--sysfs-root", DEMO, "pair", "5e:00.2", "--netdev", f"bridge={NASTY}", "--format", "qmp")
+    args = ("--sysfs-root", DEMO, "pair", "5e:00.2", "--netdev", f"bridge={NASTY}", "--force")
+    run = cli(*args, "--format", "qmp")
     commands = [json.loads(line) for line in run.out.splitlines() if not line.startswith("#")]
     assert commands[0] == {"execute": "netdev_add", "arguments": {"type": "bridge", "id": "hostnet0", "br": NASTY}}
-    spec = cli("--sysfs-root", DEMO, "pair", "5e:00.2", "--netdev", f"bridge={NASTY}", "--format", "json").json["spec"]
+    spec = cli(*args, "--format", "json").json["spec"]
     assert spec["standby"]["backend"] == {"type": "bridge", "bridge": NASTY}
     assert spec["qemu_args"][5] == "bridge,id=hostnet0,br=b,,r=<&'\""
 
@@ -85,3 +88,20 @@ def test_ports_skip_used_pairs_and_never_take_vga_slot() -> None:
     assert choose_addrs(used) == (0x04, 0x06)
     assert 0x01 not in choose_addrs((PciAddress(0, 0, 0, 0),))
     assert choose_addrs((PciAddress(0, 1, 2, 0),)) == (0x02, 0x03)  # another bus: no conflict on pcie.0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("--format", "libvirt"), ("--for", "libvirt"), ("--pool", "sriov", "--format", "summary")],
+)
+def test_an_id_libvirt_would_drop_as_alias_is_refused_for_libvirt(
+    cli: Callable[..., Run], args: tuple[str, ...]
+) -> None:
+    run = cli("--sysfs-root", DEMO, "pair", "5e:00.2", "--standby-id", "net.0", *args)
+    assert (run.code, run.out, run.err) == (
+        2,
+        "",
+        "pcie-failover pair: --standby-id 'net.0': libvirt drops the alias 'ua-net.0' "
+        "(only letters, digits, '-', '_')\n",
+    )
+    assert cli("--sysfs-root", DEMO, "pair", "5e:00.2", "--standby-id", "net.0", "--format", "qemu").code != 2

@@ -20,7 +20,7 @@ CASES = {
     "hostdev-tap": ("--for", "libvirt"),
     "hostdev-user": ("--for", "libvirt", "--netdev", "user", "--standby-id", "backup0"),
     "pool-bridge": ("--for", "libvirt", "--pool", "sriov-pool", "--netdev", "bridge=br0"),
-    "escaped": ("--for", "libvirt", "--pool", "p<&'\"--", "--netdev", "bridge=br-0.x", "--primary-id", "ua-vf.0"),
+    "escaped": ("--for", "libvirt", "--pool", "p<&'\"--", "--netdev", "bridge=br0", "--primary-id", "ua-vf_0"),
     "forced": ("--for", "libvirt", "--force"),
 }
 
@@ -105,11 +105,11 @@ def test_libvirt_output_validates(name: str, validator: str, cli: Callable[..., 
 
 def test_escaped_values_survive(cli: Callable[..., Run]) -> None:
     """Names libvirt's schema would refuse (a Linux bridge may be called this) still parse back exactly."""
-    args = ("--pool", "p<&'\"--", "--netdev", "bridge=b<&'\",=", "--primary-id", "ua-vf.0")
-    run = cli("--sysfs-root", DEMO, "pair", "5e:00.2", "--for", "libvirt", *args, "--format", "libvirt")
-    assert run.out.startswith("<!-- UNKNOWN standby-uplink: ")  # no such bridge on the demo host
+    args = ("--pool", "p<&'\"--", "--netdev", "bridge=b<&'\",=", "--primary-id", "ua-vf_0")
+    run = cli("--sysfs-root", DEMO, "pair", "5e:00.2", "--for", "libvirt", *args, "--force", "--format", "libvirt")
+    assert "FAIL standby-uplink: the standby backend " in run.out  # no such bridge on the demo host
     standby, primary, network = _parts(run)
     assert standby.find("source").get("bridge") == "b<&'\",="  # type: ignore[union-attr]
     assert primary.find("source").get("network") == "p<&'\"--"  # type: ignore[union-attr]
     assert network.findtext("name") == "p<&'\"--"
-    assert primary.find("alias").get("name") == "ua-vf.0"  # type: ignore[union-attr]
+    assert primary.find("alias").get("name") == "ua-vf_0"  # type: ignore[union-attr]

@@ -45,6 +45,22 @@ def _read_config(path: str) -> str:
         raise InputError(f"{path} is not UTF-8 text") from None
 
 
+def _read_pid(pid: int) -> str:
+    """The argv of QEMU process PID, from /proc/PID/cmdline; raise InputError when gone or not QEMU."""
+    from pcie_failover.lint.qemu_words import is_qemu_binary
+
+    if pid <= 0:
+        raise InputError(f"--pid {pid} is not a process id")
+    try:
+        text = _read_config(f"/proc/{pid}/cmdline")
+    except InputError:
+        raise InputError(f"--pid {pid}: no such process (or its command line cannot be read)") from None
+    command = text.partition("\0")[0]
+    if not is_qemu_binary(command):
+        raise InputError(f"--pid {pid} is not QEMU (its command is {command!r})")
+    return text
+
+
 @app.command(epilog=LINT_EXIT_CODES)
 def lint(
     qemu_args: Annotated[
@@ -52,6 +68,9 @@ def lint(
     ] = None,
     domain_xml: Annotated[
         str | None, typer.Option("--domain-xml", help="A libvirt domain XML (`-`: stdin).", metavar="FILE")
+    ] = None,
+    pid: Annotated[
+        int | None, typer.Option("--pid", help="A running QEMU: its /proc/PID/cmdline.", metavar="PID")
     ] = None,
     qemu_version: Annotated[
         str | None, typer.Option("--qemu-version", help="The QEMU that runs the VM (e.g. 6.1.0).", metavar="VERSION")
@@ -63,10 +82,13 @@ def lint(
     from pcie_failover.commands.lint import run_lint
     from pcie_failover.lint.model import ConfigKind
 
-    source = qemu_args if qemu_args is not None else domain_xml
-    if source is None or (qemu_args is not None and domain_xml is not None):
-        return fail("lint", output, ExitCode.USAGE, "usage", "give one of --qemu-args FILE or --domain-xml FILE")
-    kind = ConfigKind.QEMU if qemu_args is not None else ConfigKind.LIBVIRT
+    given = [s for s in (qemu_args, domain_xml, None if pid is None else f"/proc/{pid}/cmdline") if s is not None]
+    if len(given) != 1:
+        return fail(
+            "lint", output, ExitCode.USAGE, "usage", "give one of --qemu-args FILE, --domain-xml FILE, --pid PID"
+        )
+    source = given[0]
+    kind = ConfigKind.LIBVIRT if domain_xml is not None else ConfigKind.QEMU
     root: SysfsRoot | None = None
     why_not = "--no-host"
     if not no_host:
@@ -75,7 +97,8 @@ def lint(
         except NoHostError as error:
             why_not = str(error)
     try:
-        report = run_lint(_read_config(source), kind, source=source, root=root, why_not=why_not, version=qemu_version)
+        text = _read_config(source) if pid is None else _read_pid(pid)
+        report = run_lint(text, kind, source=source, root=root, why_not=why_not, version=qemu_version)
     except InputError as error:
         return fail("lint", output, ExitCode.USAGE, "input", str(error))
     if output is OutputFormat.JSON:

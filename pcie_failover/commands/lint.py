@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from pcie_failover.commands.check import run_check
 from pcie_failover.lint.libvirt_parse import parse_libvirt
@@ -14,11 +15,12 @@ from pcie_failover.model.address import DeviceQuery, InputError, MacAddress, Pci
 from pcie_failover.model.check import CheckOptions, Manager
 from pcie_failover.model.host import VfAdminList
 from pcie_failover.model.report import CheckReport
-from pcie_failover.model.results import Verdict
+from pcie_failover.model.results import Verdict, verdict_of
 from pcie_failover.sysfs.host import netlink_for
 from pcie_failover.sysfs.root import SysfsRoot
 
 MAX_CONFIG_BYTES = 1 << 20
+_VF_MAC = "vf-mac"
 _VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
 
 
@@ -45,7 +47,7 @@ def _admin_mac(root: SysfsRoot, report: CheckReport) -> MacAddress | None:
 
 
 def _options(config: VmConfig, primary: Device) -> CheckOptions:
-    """`check`'s options for one primary: who manages it (from the input kind), the standby's MAC and bridge."""
+    """`check`'s options for one primary: who binds it (libvirt only with managed='yes'), the standby's MAC, bridge."""
     standby = config.device(primary.failover_pair_id or "")
     mac = None if standby is None else standby.parsed_mac
     bridge = None if standby is None else standby.backend_bridge
@@ -54,8 +56,24 @@ def _options(config: VmConfig, primary: Device) -> CheckOptions:
     except InputError:
         bridge = None
     usable = mac is not None and not (mac.is_zero or mac.is_multicast)
-    manager = Manager.LIBVIRT if config.kind is ConfigKind.LIBVIRT else Manager.QEMU
+    manager = Manager.LIBVIRT if primary.binds_vfio else Manager.QEMU
     return CheckOptions(manager=manager, mac=mac if usable else None, standby_netdev=bridge)
+
+
+def _check(root: SysfsRoot, primary: Device, options: CheckOptions) -> CheckReport:
+    """`check` of a primary's host device; an unmanaged <interface type='hostdev'> gets libvirt's MAC rule only.
+
+    libvirt's virHostdevPreparePCIDevices() binds only managed devices (else "Unmanaged PCI device ... must be
+    manually detached") but sets the admin MAC of every <interface type='hostdev'> (virHostdevSetNetConfig()).
+    """
+    query = DeviceQuery(str(primary.host), primary.host, None)
+    report = run_check(root, query, options, strict=False)
+    if primary.binds_vfio or not primary.sets_mac:
+        return report
+    libvirt = run_check(root, query, replace(options, manager=Manager.LIBVIRT), strict=False)
+    mac_rule = {r.rule_id: r for r in libvirt.results}.get(_VF_MAC)
+    results = tuple(mac_rule if r.rule_id == _VF_MAC and mac_rule else r for r in report.results)
+    return replace(report, results=results, verdict=verdict_of(results))
 
 
 def _host_items(
@@ -76,8 +94,7 @@ def _host_items(
             verdict = None if why_not == "--no-host" else Verdict.UNDETERMINED
             items.append(HostItem(primary.name, str(primary.host), None, verdict, f"not checked: {why_not}"))
             continue
-        query = DeviceQuery(str(primary.host), primary.host, None)
-        report = run_check(root, query, _options(config, primary), strict=False)
+        report = _check(root, primary, _options(config, primary))
         items.append(HostItem(primary.name, str(primary.host), report, report.verdict, None))
         macs[primary.host] = _admin_mac(root, report)
     return items, macs

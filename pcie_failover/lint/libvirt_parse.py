@@ -13,7 +13,7 @@ from itertools import count, pairwise
 import defusedxml
 import defusedxml.ElementTree as SafeET
 
-from pcie_failover.lint.model import Bus, BusKind, ConfigKind, Device, Teaming, VmConfig
+from pcie_failover.lint.model import VIRTIO_MODELS, Bus, BusKind, ConfigKind, Device, Teaming, VmConfig
 from pcie_failover.lint.options import global_setting, number
 from pcie_failover.lint.qemu_words import ConfigError
 from pcie_failover.model.address import PciAddress
@@ -29,7 +29,6 @@ _CONTROLLERS = {
     "dmi-to-pci-bridge": BusKind.PCI_BRIDGE,
     "pci-expander-bus": BusKind.PCI_BRIDGE,
 }
-_NIC_MODELS = {"virtio": "virtio-net-pci", "virtio-transitional": "virtio-net-pci-transitional"}
 
 
 def _parse_xml(text: str) -> tuple[ET.Element, bool]:
@@ -111,7 +110,7 @@ def _nic(element: ET.Element, label: str, team: Teaming | None, auto_id: str, pc
     hostdev = element.tag == "hostdev" or kind == "hostdev" or (team is not None and team.type == "transient")
     model = element.find("model")
     model_type = None if model is None else model.get("type")
-    driver = "vfio-pci" if hostdev else _NIC_MODELS.get(model_type or "", model_type or "rtl8139")
+    driver = "vfio-pci" if hostdev else VIRTIO_MODELS.get(model_type or "", model_type or "rtl8139")
     mac = element.find("mac")
     source = element.find("source")
     link = element.find("link")
@@ -131,6 +130,9 @@ def _nic(element: ET.Element, label: str, team: Teaming | None, auto_id: str, pc
         host=_source_address(element, label) if hostdev else None,
         link_down=link is not None and link.get("state") == "down",
         backend_bridge=source.get("bridge") if kind == "bridge" and source is not None else None,
+        # managed defaults to no; only an <interface> has libvirt set the MAC, managed or not.
+        binds_vfio=hostdev and (kind == "network" or element.get("managed") == "yes"),
+        sets_mac=hostdev and element.tag == "interface",
     )
 
 

@@ -9,6 +9,12 @@ from dataclasses import dataclass, field
 from pcie_failover.model.address import InputError, MacAddress, PciAddress
 
 _MACHINE_VERSION = re.compile(r"pc-q35-(\d+)\.(\d+)")
+# libvirt's virDomainNetIsVirtioModel(): the three virtio models, and the QEMU device each becomes.
+VIRTIO_MODELS = {
+    "virtio": "virtio-net-pci",
+    "virtio-transitional": "virtio-net-pci-transitional",
+    "virtio-non-transitional": "virtio-net-pci-non-transitional",
+}
 
 
 class ConfigKind(enum.Enum):
@@ -59,6 +65,8 @@ class Device:
     port_slot: int | None = None  # ports only: the `slot` property (QEMU default 0)
     hotplug: bool = True  # ports only
     backend_bridge: str | None = None  # the standby's host bridge, when known
+    binds_vfio: bool = False  # libvirt binds the host device to vfio-pci at start (managed='yes')
+    sets_mac: bool = False  # libvirt sets the VF's admin MAC at start (<interface type='hostdev'>)
 
     @property
     def name(self) -> str:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 from pcie_failover.lint.qemu_words import ConfigError
+from pcie_failover.model import bounded_json
 
 _TRUE = {"on", "yes", "true", "y"}
 _FALSE = {"off", "no", "false", "n"}
@@ -24,9 +24,9 @@ def parse_value(option: str, text: str, implied: str) -> dict[str, str]:
     """Parse an option value; the first classic element without `=` is the `implied` key (driver, type)."""
     if text.lstrip().startswith("{"):
         try:
-            document = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise ConfigError(f"{option}: malformed JSON ({error.msg} at column {error.colno})") from None
+            document = bounded_json.loads(text)
+        except bounded_json.JsonRejectedError as error:
+            raise ConfigError(f"JSON refused ({error}): {option}") from None
         if not isinstance(document, dict):
             raise ConfigError(f"{option}: JSON value is not an object")
         return {str(k): _scalar(option, str(k), v) for k, v in document.items()}

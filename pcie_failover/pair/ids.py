@@ -10,6 +10,8 @@ MAX_ID_LENGTH = 64
 USER_ALIAS_PREFIX = "ua-"
 # QEMU util/id.c id_wellformed(): a letter, then letters, digits, '-', '.', '_'.
 _QEMU_ID = re.compile(r"[A-Za-z][A-Za-z0-9._-]*")
+# libvirt keeps a user alias only of these characters: `virsh define` drops `ua-net.0` (libvirt-alias rule).
+_USER_ALIAS = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def validate_id(text: str, what: str) -> str:
@@ -24,6 +26,15 @@ def validate_id(text: str, what: str) -> str:
 def user_alias(device_id: str) -> str:
     """The libvirt user alias for a device id: `ua-` prefixed unless it already is."""
     return device_id if device_id.startswith(USER_ALIAS_PREFIX) else USER_ALIAS_PREFIX + device_id
+
+
+def validate_alias_id(device_id: str, what: str) -> str:
+    """Return `device_id` if its libvirt alias `ua-<id>` is one libvirt keeps, else raise InputError."""
+    if not _USER_ALIAS.fullmatch(device_id):
+        raise InputError(
+            f"{what} {device_id!a}: libvirt drops the alias {user_alias(device_id)!a} (only letters, digits, '-', '_')"
+        )
+    return device_id
 
 
 def require_distinct(names: dict[str, str]) -> None:

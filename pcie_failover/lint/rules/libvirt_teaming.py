@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pcie_failover.lint.model import ConfigKind, LintInput, Teaming
+from pcie_failover.lint.model import VIRTIO_MODELS, ConfigKind, LintInput, Teaming
 from pcie_failover.lint.rules.base import LintRule, verdict
 from pcie_failover.model.results import Severity, Status
-from pcie_failover.rules.base import Finding
+from pcie_failover.rules.base import Finding, Source
 
 HINT = (
     "standby: <interface type='bridge|network|ethernet'><model type='virtio'/><teaming type='persistent'/>"
@@ -23,7 +23,7 @@ def _problem(team: Teaming) -> str | None:
         return "teaming persistent attribute must be set if teaming type is 'transient'"
     if team.type != "transient" and team.persistent:
         return f"teaming persistent attribute not allowed if teaming type is '{team.type}'"
-    if team.type == "persistent" and team.model != "virtio":
+    if team.type == "persistent" and team.model not in VIRTIO_MODELS:
         return f"virtio-net teaming persistent interface must be <model type='virtio'/>, not '{team.model or ''}'"
     if team.type == "transient" and team.interface_type not in ("hostdev", "network"):
         return f"virtio-net teaming transient interface must be type='hostdev', not '{team.interface_type}'"
@@ -49,6 +49,8 @@ RULE = LintRule(
     "libvirt-teaming",
     Severity.FAIL,
     "<teaming> passes libvirt's validation",
-    "libvirt src/conf/domain_validate.c, src/qemu/qemu_validate.c teaming messages",
+    "libvirt src/conf/domain_validate.c, src/qemu/qemu_validate.c teaming messages; a persistent interface may be "
+    "any model virDomainNetIsVirtioModel() accepts (virtio, virtio-transitional, virtio-non-transitional)",
     check,
+    sources=(Source("libvirt", "src/qemu/qemu_validate.c", "qemuValidateDomainDeviceDefNetwork()"),),
 )
