@@ -170,7 +170,7 @@ def test_a_failed_write_leaves_the_previous_file(tmp_path: Path, monkeypatch: py
     target = tmp_path / "pcie_failover.prom"
     files.atomic_write(str(target), b"old\n")
 
-    def crash(*_: object) -> None:
+    def crash(*_: object, **__: object) -> None:
         raise OSError("killed mid-write")
 
     monkeypatch.setattr(os, "replace", crash)
@@ -216,7 +216,15 @@ def test_a_burst_of_triggers_runs_at_most_two_audits(tmp_path: Path) -> None:
 
 
 def test_pair_save_registers_the_pair(cli: Callable[..., Run], registry: str) -> None:
-    run = cli("--sysfs-root", DEMO, "pair", "5e:00.2", "--format", "qemu", "--save", "web1", "--registry", registry)
+    save = ("pair", "5e:00.2", "--format", "qemu", "--save", "web1", "--registry", registry)
+    # Without --mac, pair derives a MAC the VF does not have yet (its host step is not taken): not saved
+    pending = cli("--sysfs-root", DEMO, *save)
+    assert (pending.code, pending.err) == (
+        1,
+        "pcie-failover pair: --save: 0000:5e:00.2 is not ready (vf-mac): fix it, or register with --force\n",
+    )
+    assert not Path(registry, "web1.json").exists()
+    run = cli("--sysfs-root", DEMO, *save, "--mac", "52:54:00:6f:55:cc")
     assert run.code == 0
     assert run.err == f"pcie-failover pair: registered web1 -> {registry}/web1.json\n"
     assert json.loads(Path(registry, "web1.json").read_text())["mac"] == "52:54:00:6f:55:cc"

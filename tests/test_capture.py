@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from fixtures_sysfs.captures import TOPOLOGIES, capture_root
+from pcie_failover.snapshot.archive import extract
 from tests.conftest import Run
 
 LIVE = Path("/sys/bus/pci/devices")
@@ -17,8 +18,7 @@ LIVE = Path("/sys/bus/pci/devices")
 
 def _unpack(archive: Path, into: Path) -> Path:
     with tarfile.open(archive) as tar:
-        assert all(not m.name.startswith(("/", "..")) and ".." not in m.name.split("/") for m in tar.getmembers())
-        tar.extractall(into)  # our own archive, members checked above (Python 3.11.2 has no filter=)
+        extract(tar, into)
     return into / "sysfs"
 
 
@@ -73,8 +73,7 @@ def test_bad_device_and_unwritable_output(cli: Callable[..., Run], tmp_path: Pat
     missing = cli("--sysfs-root", root, "capture", "07:00.0", "-o", str(tmp_path / "s.tar.gz"))
     assert (missing.code, missing.err) == (2, "pcie-failover capture: no PCI device 0000:07:00.0 on this host\n")
     unwritable = cli("--sysfs-root", root, "capture", "-o", str(tmp_path / "no/such/dir/s.tar.gz"))
-    assert unwritable.code == 2
-    assert unwritable.err.startswith("pcie-failover capture: cannot write ")
+    assert (unwritable.code, unwritable.err) == (2, f"pcie-failover capture: {tmp_path}/no/such/dir does not exist\n")
     assert not (tmp_path / "s.tar.gz").exists()
 
 

@@ -87,7 +87,7 @@ def test_list_json(cli: Callable[..., Run]) -> None:
         "0000:5e:00.0": ("pf", "mlx5_core", "b8:ce:f6:12:34:56", "not-ready", ["sriov-vf", "driver"]),
         "0000:5e:00.1": ("device", "mlx5_core", "b8:ce:f6:12:34:57", "not-ready", ["sriov-vf", "driver"]),
         "0000:5e:00.2": ("vf", "vfio-pci", "52:54:00:6f:55:cc", "ready", []),
-        "0000:5e:00.3": ("vf", "mlx5_core", "52:54:00:00:00:01", "not-ready", ["driver"]),
+        "0000:5e:00.3": ("vf", "mlx5_core", "52:54:00:00:00:01", "not-ready", ["driver", "vf-mac"]),
         "0000:5e:00.4": ("vf", None, "00:00:00:00:00:00", "not-ready", ["driver", "vf-mac"]),
         "0000:5e:00.5": ("vf", "vfio-pci", "52:54:00:00:00:03", "ready", []),
     }

@@ -1,109 +1,205 @@
-"""Safe writes for files this tool owns (pair registry, textfile metrics), run as root.
+"""Safe reads and writes of the files this tool owns (pair registry, textfile metrics, state, captures), run as root.
 
-A directory or file that another user could write is refused (it could be swapped for a
-link to /etc/shadow between our checks and our write); writes go to a temporary file in
-the same directory, are fsynced and renamed over the target, so a reader or a crash sees
-the old file or the new one, never half of either; a lock serialises writers.
+A directory is opened once (`O_DIRECTORY|O_NOFOLLOW`), checked with fstat, and every
+later operation is relative to that descriptor, so the checks hold for what is written
+even if the path is swapped meanwhile. A private directory (registry, textfile, state)
+must be owned by root or this user and not writable by group or others. Files in it are
+opened with `O_NOFOLLOW|O_NONBLOCK|O_NOCTTY` and checked with fstat before a byte is
+read. Writes go to a new temporary file in the same directory, are fsynced and renamed
+over the target (then the directory is fsynced), so a reader or a crash sees the old
+file or the new one, never half of either; a lock serialises writers.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
+import secrets
 import stat
-import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import BinaryIO
 
 LOCK_NAME = ".lock"
+_WRITABLE_BY_OTHERS = stat.S_IWGRP | stat.S_IWOTH
 
 
 class UnsafePathError(Exception):
-    """A path this tool would write is not safe to write; the message says why."""
+    """A path this tool would read or write is not safe to use; the message says why."""
 
 
-def _check_directory(directory: str) -> None:
-    try:
-        st = os.lstat(directory)
-    except FileNotFoundError:
-        raise UnsafePathError(f"{directory} does not exist") from None
-    if stat.S_ISLNK(st.st_mode):
-        raise UnsafePathError(f"{directory} is a symbolic link")
-    if not stat.S_ISDIR(st.st_mode):
-        raise UnsafePathError(f"{directory} is not a directory")
-    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        raise UnsafePathError(f"{directory} is writable by group or others (mode {stat.S_IMODE(st.st_mode):04o})")
-    if st.st_uid not in (0, os.geteuid()):
-        raise UnsafePathError(f"{directory} is owned by uid {st.st_uid}, not by root or this user")
-
-
-def check_file(path: str) -> None:
-    """Refuse a file that is a link, not a regular file, or writable by others."""
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return
-    if stat.S_ISLNK(st.st_mode) or not stat.S_ISREG(st.st_mode):
-        raise UnsafePathError(f"{path} is not a regular file")
-    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+def _check_owner_and_mode(path: str, st: os.stat_result) -> None:
+    if st.st_mode & _WRITABLE_BY_OTHERS:
         raise UnsafePathError(f"{path} is writable by group or others (mode {stat.S_IMODE(st.st_mode):04o})")
+    if st.st_uid not in (0, os.geteuid()):
+        raise UnsafePathError(f"{path} is owned by uid {st.st_uid}, not by root or this user")
 
 
-def ensure_directory(directory: str, mode: int = 0o755) -> None:
-    """Create `directory` (and parents) when missing, then check it is safe."""
-    os.makedirs(directory, mode=mode, exist_ok=True)
-    _check_directory(directory)
+class SafeDirectory:
+    """An open, checked directory; names given to its methods are single components inside it."""
 
+    def __init__(self, path: str, fd: int) -> None:
+        self.path = path
+        self.fd = fd
 
-def atomic_write(path: str, data: bytes, mode: int = 0o644) -> None:
-    """Replace `path` with `data` atomically; the previous file survives any failure."""
-    directory = os.path.dirname(os.path.abspath(path))
-    _check_directory(directory)
-    check_file(path)
-    handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=directory)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-    directory_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(directory_fd)
-    finally:
-        os.close(directory_fd)
-
-
-@contextlib.contextmanager
-def locked(directory: str, blocking: bool = True) -> Iterator[bool]:
-    """Hold the directory's lock; yields False (without waiting) when `blocking` is off and it is taken."""
-    _check_directory(directory)
-    fd = os.open(os.path.join(directory, LOCK_NAME), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    try:
+    @classmethod
+    @contextlib.contextmanager
+    def open(cls, path: str, *, private: bool = True, create: bool = False) -> Iterator[SafeDirectory]:
+        """Open `path` (created first with mode 0755 when `create`); a private one must be safe (see module)."""
+        if create:
+            with contextlib.suppress(FileExistsError):  # a link or a file there: the open below says which
+                os.makedirs(path, mode=0o755, exist_ok=True)
+        flags = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | (os.O_NOFOLLOW if private else 0)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
-        yield True
-    finally:
-        os.close(fd)
+            fd = os.open(path, flags)
+        except OSError as error:
+            raise _directory_error(path, error) from None
+        try:
+            if private:
+                _check_owner_and_mode(path, os.fstat(fd))
+            yield cls(path, fd)
+        finally:
+            os.close(fd)
+
+    def join(self, name: str) -> str:
+        """The path of `name`, for messages."""
+        return os.path.join(self.path, name)
+
+    def names(self) -> list[str]:
+        """Sorted names in the directory (read through the descriptor)."""
+        with os.scandir(self.fd) as entries:
+            return sorted(entry.name for entry in entries)
+
+    def lstat(self, name: str) -> os.stat_result | None:
+        """The entry itself (a link is not followed); None when it does not exist."""
+        try:
+            return os.stat(name, dir_fd=self.fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return None
+
+    def check_target(self, name: str) -> None:
+        """Refuse to replace an existing entry that is not a regular file (a link, a device, a directory...)."""
+        st = self.lstat(name)
+        if st is not None and not stat.S_ISREG(st.st_mode):
+            raise UnsafePathError(f"{self.join(name)} is not a regular file")
+
+    def unlink(self, name: str) -> bool:
+        """Remove `name`; False when it was not there."""
+        try:
+            os.unlink(name, dir_fd=self.fd)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def touch(self, name: str) -> None:
+        """Create `name` empty if missing (never through a link, never opening a device)."""
+        flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+        try:
+            fd = os.open(name, flags, 0o644, dir_fd=self.fd)
+        except OSError as error:
+            raise _file_error(self.join(name), error) from None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise UnsafePathError(f"{self.join(name)} is not a regular file")
+        finally:
+            os.close(fd)
+
+    def read_bounded(self, name: str, limit: int) -> bytes:
+        """Read a regular file owned by root or this user and not writable by others, of at most `limit` bytes."""
+        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+        try:
+            fd = os.open(name, flags, dir_fd=self.fd)
+        except OSError as error:
+            raise _file_error(self.join(name), error) from None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise UnsafePathError(f"{self.join(name)} is not a regular file")
+            _check_owner_and_mode(self.join(name), st)
+            if st.st_size > limit:
+                raise UnsafePathError(f"{self.join(name)} is larger than {limit} bytes")
+            return os.read(fd, limit + 1)[:limit]
+        finally:
+            os.close(fd)
+
+    def atomic_write(self, name: str, write: Callable[[BinaryIO], object], mode: int = 0o644) -> None:
+        """Replace `name` with what `write` writes, atomically; the previous file survives any failure."""
+        self.check_target(name)
+        temporary, fd = self._temporary(name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                write(out)
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(temporary, mode, dir_fd=self.fd)
+            os.replace(temporary, name, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+        except BaseException:
+            self.unlink(temporary)
+            raise
+        os.fsync(self.fd)
+
+    def _temporary(self, name: str) -> tuple[str, int]:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        while True:
+            temporary = f".{name}.{secrets.token_hex(6)}"
+            try:
+                return temporary, os.open(temporary, flags, 0o600, dir_fd=self.fd)
+            except FileExistsError:
+                continue
+
+    @contextlib.contextmanager
+    def lock(self, blocking: bool = True) -> Iterator[bool]:
+        """Hold the directory's lock; yields False (without waiting) when `blocking` is off and it is taken."""
+        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+        try:
+            fd = os.open(LOCK_NAME, flags, 0o600, dir_fd=self.fd)
+        except OSError as error:
+            raise _file_error(self.join(LOCK_NAME), error) from None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise UnsafePathError(f"{self.join(LOCK_NAME)} is not a regular file")
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)
 
 
-def read_bounded(path: str, limit: int) -> bytes:
-    """Read a regular file we own, refusing links and anything larger than `limit`."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise UnsafePathError(f"{path} is not a regular file")
-        if st.st_size > limit:
-            raise UnsafePathError(f"{path} is larger than {limit} bytes")
-        return os.read(fd, limit + 1)[:limit]
-    finally:
-        os.close(fd)
+def _directory_error(path: str, error: OSError) -> Exception:
+    if error.errno == errno.ENOENT:
+        return UnsafePathError(f"{path} does not exist")
+    if error.errno == errno.ELOOP:
+        return UnsafePathError(f"{path} is a symbolic link")
+    if error.errno == errno.ENOTDIR:
+        return UnsafePathError(f"{path} is not a directory")
+    return error
+
+
+def _file_error(path: str, error: OSError) -> Exception:
+    if error.errno == errno.ELOOP:
+        return UnsafePathError(f"{path} is not a regular file")
+    return error
+
+
+def atomic_write(
+    path: str, data: bytes | Callable[[BinaryIO], object], mode: int = 0o644, *, private: bool = True
+) -> None:
+    """Replace `path` with `data` (bytes, or a function writing to the temporary file) atomically.
+
+    `private`: the directory must be safe (see module); otherwise any directory will do (a
+    capture's), the rename being atomic and never following a link.
+    """
+    directory, name = os.path.split(os.path.abspath(path))
+    with SafeDirectory.open(directory, private=private) as opened:
+        opened.atomic_write(name, _writer(data) if isinstance(data, bytes) else data, mode)
+
+
+def _writer(data: bytes) -> Callable[[BinaryIO], object]:
+    def write(out: BinaryIO) -> None:
+        out.write(data)
+
+    return write

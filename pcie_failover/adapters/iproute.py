@@ -10,11 +10,11 @@ alone takes about 0.2 s to import).
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from collections.abc import Sequence
 
+from pcie_failover.model import bounded_json
 from pcie_failover.model.host import Unreadable, VfAdminList
 from pcie_failover.netinfo import iproute_json
 from pcie_failover.netinfo.source import NetlinkRecord, select_entries
@@ -83,7 +83,7 @@ class LiveIproute:
             message = done.stderr.decode("utf-8", "replace").strip().splitlines()
             return Unreadable(command, message[0] if message else f"exit status {done.returncode}")
         try:
-            parsed = json.loads(done.stdout[:_OUTPUT_LIMIT])
+            parsed = bounded_json.loads(done.stdout[:_OUTPUT_LIMIT])
         except ValueError as error:
             return Unreadable(command, f"unparsable output ({error})")
         return parsed if isinstance(parsed, list) else Unreadable(command, "unexpected output")

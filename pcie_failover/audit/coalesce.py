@@ -9,11 +9,10 @@ next: under systemd, pcie-failover-audit.path starts the service again while it 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pcie_failover.adapters.files import ensure_directory, locked
+from pcie_failover.adapters.files import SafeDirectory
 
 PENDING = "pending"
 
@@ -26,25 +25,20 @@ class Coalesced:
     runs: int
 
 
-def mark(state_dir: str) -> None:
-    """Record that the host changed (what the udev rule does, in shell)."""
-    ensure_directory(state_dir)
-    with open(os.path.join(state_dir, PENDING), "a", encoding="utf-8"):
-        pass
-
-
 def coalesced(state_dir: str, run: Callable[[], int]) -> Coalesced:
-    """Mark a request, then run `run` while requests are pending, unless another process already is."""
-    mark(state_dir)
-    pending = os.path.join(state_dir, PENDING)
+    """Mark a request, then run `run` while requests are pending, unless another process already is.
+
+    The state directory is opened once: the mark, the lock and the runs all go through that descriptor.
+    """
     result: int | None = None
     runs = 0
-    while os.path.exists(pending):
-        with locked(state_dir, blocking=False) as held:
-            if not held:
-                return Coalesced(result, runs)
-            while os.path.exists(pending):
-                os.unlink(pending)
-                result = run()
-                runs += 1
+    with SafeDirectory.open(state_dir, create=True) as directory:
+        directory.touch(PENDING)
+        while directory.lstat(PENDING) is not None:
+            with directory.lock(blocking=False) as held:
+                if not held:
+                    return Coalesced(result, runs)
+                while directory.unlink(PENDING):
+                    result = run()
+                    runs += 1
     return Coalesced(result, runs)

@@ -25,7 +25,7 @@ class RecordError(ValueError):
 def validate_name(name: str) -> str:
     """A pair name: a letter or digit, then letters, digits, '_', '.', '-' (64 at most)."""
     if not _NAME.fullmatch(name):
-        raise RecordError(f"{name!r} is not a valid pair name (letters, digits, '_', '.', '-'; 64 at most)")
+        raise RecordError(f"{name!a} is not a valid pair name (letters, digits, '_', '.', '-'; 64 at most)")
     return name
 
 
@@ -74,43 +74,99 @@ class PairRecord:
         }
 
 
-def _optional(data: dict[str, Any], key: str, parse: Any) -> Any:
+_PRIMARY_KEYS = frozenset({"bdf", "vendor", "device", "pf", "pf_mac", "pf_slot", "vf_index"})
+_DOCUMENT_KEYS = frozenset({"format", "version", "name", "vm", "mac", "for", "primary"})
+_HEX16 = re.compile(r"[0-9a-f]{4}")
+_SLOT = re.compile(r"[A-Za-z0-9_+:-][A-Za-z0-9_.+:-]{0,63}")
+VM_NAME_LIMIT = 128
+MAX_VF_INDEX = 0xFFFF  # TotalVFs is a 16-bit field
+
+
+def validate_vm(vm: str) -> str:
+    """A VM name: printable ASCII, 1 to 128 characters (it reaches tables, journal lines and metric labels)."""
+    if not (0 < len(vm) <= VM_NAME_LIMIT and vm.isascii() and vm.isprintable()):
+        raise RecordError(f"{vm!a} is not a usable VM name (printable ASCII, {VM_NAME_LIMIT} characters at most)")
+    return vm
+
+
+def valid_slot(name: str) -> bool:
+    """A PCI slot name the registry may hold: one path component of letters, digits, '_', '.', '+', ':', '-'."""
+    return _SLOT.fullmatch(name) is not None
+
+
+def _string(data: dict[str, Any], key: str) -> str:
     value = data.get(key)
-    return None if value is None else parse(value)
+    if not isinstance(value, str):
+        raise RecordError(f"{key} is not a string")
+    return value
+
+
+def _optional_string(data: dict[str, Any], key: str) -> str | None:
+    return None if data.get(key) is None else _string(data, key)
+
+
+def _hex16(data: dict[str, Any], key: str) -> int | None:
+    value = _optional_string(data, key)
+    if value is not None and not _HEX16.fullmatch(value):
+        raise RecordError(f"{key} is not four lower-case hex digits")
+    return None if value is None else int(value, 16)
+
+
+def _keys(data: dict[str, Any], allowed: frozenset[str], what: str) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise RecordError(f"unexpected {what} field {unknown[0]!a}")
+
+
+def _primary(primary: object) -> PrimaryIdentity:
+    if not isinstance(primary, dict):
+        raise RecordError("primary is not an object")
+    _keys(primary, _PRIMARY_KEYS, "primary")
+    vf_index = primary.get("vf_index")
+    if vf_index is not None and (
+        not isinstance(vf_index, int) or isinstance(vf_index, bool) or not 0 <= vf_index <= MAX_VF_INDEX
+    ):
+        raise RecordError(f"vf_index is not an integer from 0 to {MAX_VF_INDEX}")
+    slot = _optional_string(primary, "pf_slot")
+    if slot is not None and not valid_slot(slot):
+        raise RecordError(f"pf_slot {slot!a} is not a slot name")
+    pf = _optional_string(primary, "pf")
+    pf_mac = _optional_string(primary, "pf_mac")
+    return PrimaryIdentity(
+        bdf=PciAddress.parse(_string(primary, "bdf")),
+        vendor=_hex16(primary, "vendor"),
+        device=_hex16(primary, "device"),
+        pf_bdf=None if pf is None else PciAddress.parse(pf),
+        pf_mac=None if pf_mac is None else MacAddress.parse(pf_mac),
+        pf_slot=slot,
+        vf_index=vf_index,
+    )
 
 
 def from_json(document: object) -> PairRecord:
-    """Parse a registry document; RecordError on anything unexpected."""
+    """Parse a registry document, every field to the grammar `register` writes; RecordError otherwise."""
     try:
-        if not isinstance(document, dict) or document.get("format") != FORMAT or document.get("version") != VERSION:
+        if (
+            not isinstance(document, dict)
+            or document.get("format") != FORMAT
+            or type(document.get("version")) is not int
+            or document.get("version") != VERSION
+        ):
             raise RecordError(f"not a {FORMAT} version {VERSION} document")
-        primary = document["primary"]
-        if not isinstance(primary, dict):
-            raise RecordError("primary is not an object")
-        vm = document.get("vm")
-        if vm is not None and not isinstance(vm, str):
-            raise RecordError("vm is not a string")
-        vf_index = primary.get("vf_index")
-        if vf_index is not None and (not isinstance(vf_index, int) or isinstance(vf_index, bool)):
-            raise RecordError("vf_index is not an integer")
-        slot = primary.get("pf_slot")
+        _keys(document, _DOCUMENT_KEYS, "record")
+        vm = _optional_string(document, "vm")
+        manager = _string(document, "for")
+        if manager not in {m.value for m in Manager}:
+            raise RecordError(f"for is not one of {', '.join(m.value for m in Manager)}")
         return PairRecord(
-            name=validate_name(str(document["name"])),
-            vm=vm,
-            mac=parse_unicast_mac(str(document["mac"])),
-            manager=Manager(document["for"]),
-            primary=PrimaryIdentity(
-                bdf=PciAddress.parse(str(primary["bdf"])),
-                vendor=_optional(primary, "vendor", lambda v: int(str(v), 16)),
-                device=_optional(primary, "device", lambda v: int(str(v), 16)),
-                pf_bdf=_optional(primary, "pf", lambda v: PciAddress.parse(str(v))),
-                pf_mac=_optional(primary, "pf_mac", lambda v: MacAddress.parse(str(v))),
-                pf_slot=None if slot is None else str(slot),
-                vf_index=vf_index,
-            ),
+            name=validate_name(_string(document, "name")),
+            vm=None if vm is None else validate_vm(vm),
+            mac=parse_unicast_mac(_string(document, "mac")),
+            manager=Manager(manager),
+            primary=_primary(document.get("primary")),
         )
-    except (KeyError, ValueError, InputError) as error:
-        raise RecordError(str(error) if isinstance(error, RecordError) else f"malformed record ({error})") from None
+    except InputError as error:
+        raise RecordError(f"malformed record ({error})") from None
 
 
 def identity_of(check_input: CheckInput) -> PrimaryIdentity | None:
@@ -127,6 +183,6 @@ def identity_of(check_input: CheckInput) -> PrimaryIdentity | None:
         device=device.device if isinstance(device.device, int) else None,
         pf_bdf=pf.address if isinstance(pf, PciFunction) else None,
         pf_mac=netdev.address if isinstance(netdev, NetDevice) and isinstance(netdev.address, MacAddress) else None,
-        pf_slot=slot.name if isinstance(slot, Slot) else None,
+        pf_slot=slot.name if isinstance(slot, Slot) and valid_slot(slot.name) else None,
         vf_index=check_input.vf_index if isinstance(check_input.vf_index, int) else None,
     )

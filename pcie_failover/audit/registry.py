@@ -6,15 +6,9 @@ import json
 import os
 from dataclasses import dataclass
 
-from pcie_failover.adapters.files import (
-    UnsafePathError,
-    atomic_write,
-    check_file,
-    ensure_directory,
-    locked,
-    read_bounded,
-)
+from pcie_failover.adapters.files import SafeDirectory, UnsafePathError
 from pcie_failover.audit.record import PairRecord, RecordError, from_json, validate_name
+from pcie_failover.model import bounded_json
 
 DEFAULT_REGISTRY = "/etc/pcie-failover/pairs.d"
 RECORD_LIMIT = 64 * 1024
@@ -34,47 +28,47 @@ class Registry:
     def __init__(self, directory: str) -> None:
         self.directory = directory
 
-    def _path(self, name: str) -> str:
-        return os.path.join(self.directory, f"{validate_name(name)}.json")
-
     def save(self, record: PairRecord, replace: bool = False) -> str:
-        """Write a record; refuses to overwrite unless `replace`. Returns its path."""
-        ensure_directory(self.directory)
-        path = self._path(record.name)
-        with locked(self.directory):
-            if os.path.lexists(path) and not replace:
-                raise RecordError(f"pair {record.name!r} is already registered ({path}); use --replace")
-            atomic_write(path, (json.dumps(record.to_json(), indent=2) + "\n").encode(), 0o644)
-        return path
+        """Write a record (checked as `load` will check it); refuses to overwrite unless `replace`. Returns its path."""
+        document = record.to_json()
+        from_json(document)
+        name = f"{validate_name(record.name)}.json"
+        data = (json.dumps(document, indent=2) + "\n").encode()
+        with SafeDirectory.open(self.directory, create=True) as directory, directory.lock():
+            if directory.lstat(name) is not None and not replace:
+                raise RecordError(f"pair {record.name!r} is already registered ({directory.join(name)}); use --replace")
+            directory.atomic_write(name, lambda out: out.write(data), 0o644)
+            return directory.join(name)
 
     def remove(self, name: str) -> None:
         """Delete a record."""
-        path = self._path(name)
-        with locked(self.directory):
-            check_file(path)
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                raise RecordError(f"no pair {name!r} in {self.directory}") from None
+        entry = f"{validate_name(name)}.json"
+        with SafeDirectory.open(self.directory) as directory, directory.lock():
+            directory.check_target(entry)
+            if not directory.unlink(entry):
+                raise RecordError(f"no pair {name!r} in {self.directory}")
 
     def load(self) -> Loaded:
-        """Every record; a file that cannot be trusted or parsed is reported, not fatal."""
-        if not os.path.isdir(self.directory):
+        """Every record; UnsafePathError for an unsafe directory; a file that is unsafe or malformed is reported."""
+        if not os.path.lexists(self.directory):
             return Loaded((), ())
-        records: list[PairRecord] = []
-        problems: list[str] = []
-        for entry in sorted(os.listdir(self.directory)):
-            if not entry.endswith(".json") or entry.startswith("."):
-                continue
-            path = os.path.join(self.directory, entry)
-            try:
-                check_file(path)
-                record = from_json(json.loads(read_bounded(path, RECORD_LIMIT)))
-            except (UnsafePathError, RecordError, OSError, ValueError) as error:
-                problems.append(f"{path}: {error}")
-                continue
-            if f"{record.name}.json" != entry:
-                problems.append(f"{path}: holds pair {record.name!r}, not {entry[:-5]!r}")
-                continue
-            records.append(record)
-        return Loaded(tuple(records), tuple(problems))
+        with SafeDirectory.open(self.directory) as directory:
+            return _load(directory)
+
+
+def _load(directory: SafeDirectory) -> Loaded:
+    records: list[PairRecord] = []
+    problems: list[str] = []
+    for entry in directory.names():
+        if not entry.endswith(".json") or entry.startswith("."):
+            continue
+        try:
+            record = from_json(bounded_json.loads(directory.read_bounded(entry, RECORD_LIMIT)))
+        except (UnsafePathError, OSError, ValueError) as error:
+            problems.append(f"{directory.join(entry)}: {error}")
+            continue
+        if f"{record.name}.json" != entry:
+            problems.append(f"{directory.join(entry)}: holds pair {record.name!r}, not {entry[:-5]!r}")
+            continue
+        records.append(record)
+    return Loaded(tuple(records), tuple(problems))

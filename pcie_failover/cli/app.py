@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import itertools
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from typing import Annotated
@@ -13,12 +14,15 @@ import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer 0.27-0.28 vendor click
 
 from pcie_failover.model.results import ExitCode
+from pcie_failover.render.escape import escape
 from pcie_failover.sysfs.host import NoHostError, open_root
 from pcie_failover.sysfs.root import LIVE_SYSFS, SysfsRoot
 
-EXIT_CODES = """Exit codes: 0 ready; 1 not ready (a check failed, or with --strict warned);
+INTERNAL_EXIT_CODE = "70 internal error (a bug: one line names it)"
+EXIT_CODES = f"""Exit codes: 0 ready; 1 not ready (a check failed, or with --strict warned);
 2 usage error or malformed input; 3 the host cannot be inspected (no PCI tree at the
-sysfs root); 4 undetermined (nothing failed, but a check that could fail is unknown)."""
+sysfs root); 4 undetermined (nothing failed, but a check that could fail is unknown);
+{INTERNAL_EXIT_CODE}."""
 
 COMMANDS = ("check", "list", "pair", "capture", "lint", "register", "unregister", "audit", "watch")
 
@@ -69,13 +73,13 @@ def emit(text: str) -> None:
 
 
 def fail(command: str, output: OutputFormat, code: ExitCode, kind: str, message: str) -> int:
-    """Report an error as one line (or a JSON error document) and return its exit code."""
+    """Report an error as one line, escaped (or a JSON error document), and return its exit code."""
     if output is OutputFormat.JSON:
         from pcie_failover.render.json_doc import render_error
 
         emit(render_error(command, state.sysfs_root, int(code), kind, message))
     else:
-        sys.stderr.write(f"pcie-failover {command}: {message}\n")
+        sys.stderr.write(f"pcie-failover {command}: {escape(message)}\n")
     return int(code)
 
 
@@ -99,9 +103,29 @@ def _wants_json(args: Sequence[str]) -> bool:
     return "--format=json" in args or any(a == "--format" and b == "json" for a, b in itertools.pairwise(args))
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived: unwinds like KeyboardInterrupt, so every `finally` and cleanup runs."""
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    raise Terminated(signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: run the app without click's standalone error handling."""
+    """Entry point: run the app without click's standalone error handling; SIGTERM unwinds (cleanup runs)."""
     args = list(sys.argv[1:] if argv is None else argv)
+    name = next((a for a in args if a in COMMANDS), "pcie-failover")
+    output = OutputFormat.JSON if _wants_json(args) else OutputFormat.TABLE
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _run(args, name, output)
+    except Terminated:
+        return int(ExitCode.TERMINATED)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: list[str], name: str, output: OutputFormat) -> int:
     command = typer.main.get_command(app)
     try:
         result = command.main(args=args, prog_name="pcie-failover", standalone_mode=False)
@@ -109,12 +133,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(error.format_message() + "\n")
         return int(ExitCode.USAGE)
     except ClickException as error:
-        name = next((a for a in args if a in COMMANDS), "pcie-failover")
-        output = OutputFormat.JSON if _wants_json(args) else OutputFormat.TABLE
         return fail(name, output, ExitCode.USAGE, "usage", error.format_message())
     except typer.Abort:
         return 130
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except Exception as error:  # a bug must not exit 1 ("not ready"), which the audit unit counts as success
+        return fail(name, output, ExitCode.INTERNAL, "internal", f"internal error: {type(error).__name__}: {error}")
     return result if isinstance(result, int) else 0

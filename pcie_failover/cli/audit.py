@@ -12,6 +12,7 @@ from pcie_failover.cli.app import (
     EXIT_CODES,
     FOR_OPTION,
     FORMAT_OPTION,
+    INTERNAL_EXIT_CODE,
     REGISTRY_OPTION,
     OutputFormat,
     app,
@@ -22,11 +23,15 @@ from pcie_failover.cli.app import (
 from pcie_failover.model.address import DeviceQuery, InputError, PciAddress, parse_unicast_mac
 from pcie_failover.model.check import Manager
 from pcie_failover.model.results import ExitCode
+from pcie_failover.render.escape import escape
 from pcie_failover.sysfs.root import SysfsRoot
 
-AUDIT_EXIT_CODES = """Exit codes (worst over all pairs): 0 every pair ready, or none registered;
-1 a pair is not ready or its primary is gone; 2 usage error or an unsafe output path;
-3 no PCI tree at the sysfs root; 4 undetermined (an unknown check, or an unreadable registry file)."""
+AUDIT_EXIT_CODES = f"""Exit codes (worst over all pairs): 0 every pair ready, or none registered;
+1 a pair is not ready or its primary is gone; 2 usage error, or an unsafe registry, state or
+output directory; 3 no PCI tree at the sysfs root; 4 undetermined (an unknown check, or a
+registry file that is unsafe or malformed, reported and skipped); {INTERNAL_EXIT_CODE}."""
+WATCH_EXIT_CODES = f"""Exit codes: 0 stopped by SIGTERM or SIGINT; 2 usage error, or an unsafe registry, state or
+output directory; 3 no PCI tree at the sysfs root; {INTERNAL_EXIT_CODE}."""
 
 
 _TEXTFILE = typer.Option(
@@ -87,14 +92,14 @@ def register(
     output: Annotated[OutputFormat, FORMAT_OPTION] = OutputFormat.TABLE,
 ) -> int:
     """Register a pair so that `audit` (and the udev rule) re-checks its primary when the host changes."""
-    from pcie_failover.audit.record import RecordError, validate_name
+    from pcie_failover.audit.record import RecordError, validate_name, validate_vm
 
     try:
         validate_name(name)
         query = DeviceQuery.parse(device)
         wanted = None if mac is None else parse_unicast_mac(mac)
-        if vm is not None and not (vm.isprintable() and 0 < len(vm) <= 128):
-            raise InputError(f"{vm!r} is not a usable VM name")
+        if vm is not None:
+            validate_vm(vm)
     except (InputError, RecordError) as error:
         return fail("register", output, ExitCode.USAGE, "input", str(error))
 
@@ -116,7 +121,8 @@ def register(
         else:
             record = result.record
             emit(
-                f"registered {record.name}: {record.primary.bdf}, MAC {record.mac}, for {for_.value} -> {result.path}\n"
+                f"registered {record.name}: {record.primary.bdf}, MAC {record.mac}, for {for_.value}"
+                f" -> {escape(result.path)}\n"
             )
         return int(ExitCode.READY)
 
@@ -143,7 +149,7 @@ def unregister(
 
         emit(render_unregistered(registry, name))
     else:
-        emit(f"unregistered {name} from {registry}\n")
+        emit(f"unregistered {name} from {escape(registry)}\n")
     return int(ExitCode.READY)
 
 
@@ -188,7 +194,7 @@ def audit(
     return guarded("audit", json_errors, body)
 
 
-@app.command(epilog="Exit codes: 0 stopped by SIGTERM or SIGINT; 2 usage error; 3 no PCI tree at the sysfs root.")
+@app.command(epilog=WATCH_EXIT_CODES)
 def watch(
     registry: Annotated[str, REGISTRY_OPTION] = "/etc/pcie-failover/pairs.d",
     output: Annotated[AuditFormat, _AUDIT_FORMAT] = AuditFormat.TABLE,
@@ -202,9 +208,16 @@ def watch(
         if not root.live:
             return fail("watch", OutputFormat.TABLE, ExitCode.USAGE, "usage", "watch needs the live /sys")
         from pcie_failover.adapters.events import LinkChanges, UdevPci
+        from pcie_failover.adapters.files import SafeDirectory, UnsafePathError
         from pcie_failover.commands.watch import watch as watch_events
 
         once = _auditor(root, registry, None, output, textfile_dir, journal, strict=False)
-        return watch_events([UdevPci(), LinkChanges()], once, state_dir)
+        try:
+            if textfile_dir is not None:
+                with SafeDirectory.open(textfile_dir):
+                    pass  # refused now, not at the first audit's end
+            return watch_events([UdevPci(), LinkChanges()], once, state_dir)
+        except (UnsafePathError, OSError) as error:
+            return fail("watch", OutputFormat.TABLE, ExitCode.USAGE, "input", str(error))
 
     return guarded("watch", OutputFormat.TABLE, body)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -10,6 +11,7 @@ from pcie_failover.cli.app import (
     EXIT_CODES,
     FOR_OPTION,
     FORMAT_OPTION,
+    INTERNAL_EXIT_CODE,
     OutputFormat,
     app,
     emit,
@@ -19,10 +21,11 @@ from pcie_failover.cli.app import (
 from pcie_failover.model.address import DeviceQuery, InputError, parse_unicast_mac, validate_ifname
 from pcie_failover.model.check import CheckOptions, Manager
 from pcie_failover.model.results import ExitCode, exit_code_of
+from pcie_failover.render.escape import escape
 from pcie_failover.sysfs.root import SysfsRoot
 
-LIST_EXIT_CODES = """Exit codes: 0 the devices were listed (whatever their readiness);
-2 usage error; 3 the host cannot be inspected (no PCI tree at the sysfs root)."""
+LIST_EXIT_CODES = f"""Exit codes: 0 the devices were listed (whatever their readiness);
+2 usage error; 3 the host cannot be inspected (no PCI tree at the sysfs root); {INTERNAL_EXIT_CODE}."""
 
 
 @app.command(epilog=EXIT_CODES)
@@ -89,8 +92,9 @@ def list_devices(
     return guarded("list", output, body)
 
 
-CAPTURE_EXIT_CODES = """Exit codes: 0 the snapshot was written; 2 usage error, malformed address or
-an output file that cannot be written; 3 the host cannot be inspected (no PCI tree)."""
+CAPTURE_EXIT_CODES = f"""Exit codes: 0 the snapshot was written; 2 usage error, malformed address, an
+output file that cannot be written or exists and is not a regular file; 3 the host cannot
+be inspected (no PCI tree); {INTERNAL_EXIT_CODE}."""
 
 
 @app.command(epilog=CAPTURE_EXIT_CODES)
@@ -101,18 +105,23 @@ def capture(
             help="PCI addresses or interface names (default: every network function).", metavar="[DEVICE]..."
         ),
     ] = None,
-    output_file: Annotated[str, typer.Option("-o", "--output", help="The .tar.gz to write.", metavar="FILE")] = "",
+    output_file: Annotated[
+        str, typer.Option("-o", "--output", help="The .tar.gz to write; - for standard output.", metavar="FILE")
+    ] = "",
     output: Annotated[OutputFormat, FORMAT_OPTION] = OutputFormat.TABLE,
 ) -> int:
     """Snapshot what the checks read (for a bug report); unpack it and pass its sysfs/ as --sysfs-root."""
     if not output_file:
         return fail("capture", output, ExitCode.USAGE, "usage", "an output file is required (-o FILE.tar.gz)")
+    if output_file == "-" and sys.stdout.isatty():
+        return fail("capture", output, ExitCode.USAGE, "usage", "refusing to write the archive to a terminal")
     try:
         queries = [DeviceQuery.parse(d) for d in devices or []]
     except InputError as error:
         return fail("capture", output, ExitCode.USAGE, "input", str(error))
 
     def body(root: SysfsRoot) -> int:
+        from pcie_failover.adapters.files import UnsafePathError
         from pcie_failover.commands.capture import run_capture
         from pcie_failover.sysfs.check_input import locate
 
@@ -125,16 +134,26 @@ def capture(
                 return fail("capture", output, ExitCode.USAGE, "input", problem)
             addresses.append(address)
         try:
-            result = run_capture(root, addresses, output_file)
+            sys.stdout.flush()
+            result = run_capture(root, addresses, output_file, sys.stdout.buffer)
+        except UnsafePathError as error:
+            return fail("capture", output, ExitCode.USAGE, "input", str(error))
         except OSError as error:
             return fail("capture", output, ExitCode.USAGE, "input", f"cannot write {output_file}: {error.strerror}")
         if output is OutputFormat.JSON:
             from pcie_failover.render.json_doc import render_capture
 
-            emit(render_capture(root.path, result))
+            text = render_capture(root.path, result)
         else:
             netlink = "with" if result.netlink else "without"
-            emit(f"{result.path}: {result.devices} devices, {result.entries} entries, {netlink} netlink facts\n")
+            text = (
+                f"{escape(result.path)}: {result.devices} devices, {result.entries} entries, {netlink} netlink facts\n"
+            )
+        if output_file == "-":
+            sys.stdout.buffer.flush()
+            sys.stderr.write(text)  # standard output holds the archive
+        else:
+            emit(text)
         return int(ExitCode.READY)
 
     return guarded("capture", output, body)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Callable
 
-from pcie_failover.adapters.files import atomic_write, locked
+from pcie_failover.adapters.files import SafeDirectory
 from pcie_failover.audit.registry import Registry
 from pcie_failover.audit.report import AuditReport, PairAudit, audit_exit_code
 from pcie_failover.audit.resolve import resolve
@@ -90,8 +89,9 @@ def audit_once(
         if textfile_dir is None:
             emit(text)
         else:
-            with locked(textfile_dir):
-                atomic_write(os.path.join(textfile_dir, TEXTFILE), text.encode(), 0o644)
+            data = text.encode()
+            with SafeDirectory.open(textfile_dir) as directory, directory.lock():
+                directory.atomic_write(TEXTFILE, lambda out: out.write(data), 0o644)
     elif output == "json":
         from pcie_failover.render.json_doc import render_audit
 

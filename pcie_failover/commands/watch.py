@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from pcie_failover.adapters.events import EventSource
-from pcie_failover.adapters.files import ensure_directory, locked
+from pcie_failover.adapters.files import SafeDirectory
 
 QUIET_SECONDS = 0.5  # a burst is over when nothing came for this long
 LONGEST_BURST = 5.0  # but a stream of events never delays the audit longer than this
@@ -24,7 +24,13 @@ def watch(
     stop_after: int | None = None,
 ) -> int:
     """Audit once at start, then after every burst of events; returns when signalled (or after `stop_after` audits)."""
-    ensure_directory(state_dir)
+    with SafeDirectory.open(state_dir, create=True) as directory:
+        return _watch(sources, audit, directory, quiet, stop_after)
+
+
+def _watch(
+    sources: Sequence[EventSource], audit: Callable[[], int], state: SafeDirectory, quiet: float, stop_after: int | None
+) -> int:
     read_end, write_end = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     previous = signal.set_wakeup_fd(write_end)
     handlers = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGTERM, signal.SIGINT)}
@@ -37,7 +43,7 @@ def watch(
         pending = True  # level-triggered: the state at start counts as a change
         while True:
             if pending:
-                with locked(state_dir):  # never at the same time as the udev-started audit; no mark, or
+                with state.lock():  # never at the same time as the udev-started audit; no mark, or
                     audit()  # pcie-failover-audit.path would start that audit again for nothing
                 audits += 1
                 pending = False

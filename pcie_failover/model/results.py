@@ -40,6 +40,8 @@ class ExitCode(enum.IntEnum):
     USAGE = 2
     NO_HOST = 3
     UNDETERMINED = 4
+    INTERNAL = 70  # EX_SOFTWARE: a bug, never a finding (the units do not count it as success)
+    TERMINATED = 143  # 128 + SIGTERM: stopped before it finished (temporary files removed)
 
 
 @dataclass(frozen=True)

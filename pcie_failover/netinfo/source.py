@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Protocol
 
+from pcie_failover.model import bounded_json
 from pcie_failover.model.host import Unreadable, VfAdminList
 from pcie_failover.netinfo import iproute_json
 
@@ -185,7 +186,7 @@ class Snapshot:
 def parse_sidecar(data: bytes, load_link: LinkLoader | None = None) -> Snapshot | Unavailable:
     """Decode a sidecar file's bytes; `load_link` reads a version-2 link file."""
     try:
-        document = json.loads(data)
+        document = bounded_json.loads(data)
     except ValueError as error:
         return Unavailable(f"{SIDECAR} is not valid JSON ({error})")
     if not isinstance(document, Mapping) or document.get("format") != SIDECAR_FORMAT:

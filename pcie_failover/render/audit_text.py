@@ -1,4 +1,7 @@
-"""Audit as a table, and as journal lines with syslog priority prefixes: pure, audit -> str."""
+"""Audit as a table, and as journal lines with syslog priority prefixes: pure, audit -> str.
+
+Every value is escaped (render.escape), so no name or message can start a line of its own.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ from tabulate import tabulate
 
 from pcie_failover.audit.report import AuditReport, PairAudit
 from pcie_failover.model.results import Status, Verdict
+from pcie_failover.render.escape import escape
+from pcie_failover.render.table import escaped_rows
 
 # sd-daemon(3) prefixes: journald stores them as the line's priority.
 _PRIORITY = {Verdict.READY: "<6>", Verdict.UNDETERMINED: "<4>", Verdict.NOT_READY: "<3>"}
@@ -30,18 +35,22 @@ def render_audit_table(report: AuditReport) -> str:
         ]
         for pair in report.pairs
     ]
-    table = tabulate(rows, headers=["pair", "vm", "primary", "verdict", "what is wrong"], tablefmt="simple")
-    problems = "".join(f"registry: {problem}\n" for problem in report.problems)
+    table = tabulate(
+        escaped_rows(rows), headers=["pair", "vm", "primary", "verdict", "what is wrong"], tablefmt="simple"
+    )
+    problems = "".join(f"registry: {escape(problem)}\n" for problem in report.problems)
     return (table + "\n" if rows else "no registered pairs\n") + problems
 
 
 def render_journal(report: AuditReport) -> str:
     """One line per pair (and per unreadable registry file) for journald."""
     lines = [
-        f"{_PRIORITY[p.verdict]}pair {p.record.name}"
-        f" ({'not found' if p.resolved.address is None else p.resolved.address}): {p.verdict.value}"
-        + (f": {_failing(p)}" if p.verdict is not Verdict.READY else "")
+        (
+            _PRIORITY[p.verdict],
+            f"pair {p.record.name} ({'not found' if p.resolved.address is None else p.resolved.address}):"
+            f" {p.verdict.value}" + (f": {_failing(p)}" if p.verdict is not Verdict.READY else ""),
+        )
         for p in report.pairs
     ]
-    lines += [f"<4>registry: {problem}" for problem in report.problems]
-    return "".join(f"{line}\n" for line in lines)
+    lines += [("<4>", f"registry: {problem}") for problem in report.problems]
+    return "".join(f"{priority}{escape(text)}\n" for priority, text in lines)

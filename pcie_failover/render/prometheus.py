@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pcie_failover.audit.report import AuditReport
 from pcie_failover.model.results import Status, Verdict
+from pcie_failover.render.escape import escape
 
 PREFIX = "pcie_failover"
 
 
 def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    """Escaped (render.escape), then quoted as the exposition format wants (backslash, quote, newline)."""
+    return escape(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def _labels(**labels: str) -> str:

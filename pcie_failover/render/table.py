@@ -1,4 +1,4 @@
-"""Human-readable tables (tabulate): pure, report -> str."""
+"""Human-readable tables (tabulate): pure, report -> str; every cell and headline is escaped (render.escape)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from tabulate import tabulate
 
 from pcie_failover.model.report import CheckReport, DeviceSummary, ListReport
 from pcie_failover.model.results import RuleResult, Status, Verdict
+from pcie_failover.render.escape import escape, escape_lines
 
 MARK = {
     Status.PASS: "pass",
@@ -40,15 +41,23 @@ def result_rows(results: Sequence[RuleResult], prefix: str = "") -> list[list[st
     return [[prefix + r.rule_id, MARK[r.status], r.message, r.hint or ""] for r in results]
 
 
+def escaped_rows(rows: Sequence[Sequence[object]], multiline: frozenset[int] = frozenset()) -> list[list[str]]:
+    """Every cell as escaped text; the columns in `multiline` keep their line breaks."""
+    return [
+        [escape_lines(str(cell)) if column in multiline else escape(str(cell)) for column, cell in enumerate(row)]
+        for row in rows
+    ]
+
+
 def results_table(head: str, rows: list[list[str]], verdict: str) -> str:
     """A headline, the rows under the check/status/message/how-to-fix headers, and the verdict line."""
     table = tabulate(
-        rows,
+        escaped_rows(rows, multiline=frozenset({2, 3})),
         headers=["check", "status", "message", "how to fix"],
         tablefmt="simple",
         maxcolwidths=[None, None, 60, None],
     )
-    return f"{head}\n\n{table}\n\nverdict: {verdict}\n"
+    return f"{escape(head)}\n\n{table}\n\nverdict: {verdict}\n"
 
 
 def render_check(report: CheckReport) -> str:
@@ -77,4 +86,4 @@ def render_list(report: ListReport) -> str:
             ]
         )
     headers = ["device", "id", "role", "driver", "interface", "mac", "group", "numa", "primary?"]
-    return tabulate(rows, headers=headers, tablefmt="simple") + "\n"
+    return tabulate(escaped_rows(rows), headers=headers, tablefmt="simple") + "\n"

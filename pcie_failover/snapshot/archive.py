@@ -1,14 +1,19 @@
-"""Write a selection of sysfs into a gzip'd tar whose `sysfs/` directory is a --sysfs-root.
+"""Write a selection of sysfs into a gzip'd tar whose `sysfs/` directory is a --sysfs-root, and unpack one safely.
 
 Write-only and side-effecting attributes are never opened (`remove`, `rescan`, `reset`,
 `resourceN`, `rom`, `vpd`, ...), config space is cut to its standard 256 bytes (the
-extended space can hold a device serial number), symbolic links are kept as the kernel
-wrote them (relative), and netlink facts go into the sidecar file.
+extended space can hold a device serial number), netlink facts go into the sidecar file.
+Only relative links that stay inside `sysfs/` are kept (`inside_target`), and nothing is
+archived beneath a link, so even a naive extractor writes nothing outside the archive's
+directory. `extract` is the project's own unpacking (tests, lab): stricter than tarfile's
+`data` filter, which Python 3.11.2 lacks.
 """
 
 from __future__ import annotations
 
+import copy
 import io
+import os
 import re
 import stat
 import tarfile
@@ -31,11 +36,30 @@ SKIP_DIRS = frozenset({"power", "statistics", "queues", "msi_irqs"})
 _RESOURCE = re.compile(r"resource\d+(_wc)?")
 
 
+def inside_target(directory: str, target: str) -> str | None:
+    """`target` of a link in `directory` (relative to the archive's top), normalised, if it resolves below the top.
+
+    Only the kernel's form is kept: relative, every `..` first and no more of them than
+    `directory` is deep, then at least one name (`../../../bus/pci/drivers/igb`); `.` and
+    empty components are dropped. Absolute targets, targets that climb out and targets that
+    resolve to the top are None. As nothing is archived beneath a
+    link, an extractor resolves every kept link to the same place, inside the archive.
+    """
+    if target.startswith("/"):
+        return None
+    parts = [part for part in target.split("/") if part not in ("", ".")]
+    ups = next((i for i, part in enumerate(parts) if part != ".."), len(parts))
+    names = parts[ups:]
+    if not names or ".." in names or ups > len([part for part in directory.split("/") if part]):
+        return None
+    return "/".join(parts)
+
+
 class _Archive:
     def __init__(self, root: SysfsRoot, tar: tarfile.TarFile) -> None:
         self.root = root
         self.tar = tar
-        self.done: set[str] = set()
+        self.done: dict[str, bytes] = {}  # archived path -> its tar type
         self.mtime = int(time.time())
 
     def _info(self, rel: str, kind: bytes, mode: int) -> tarfile.TarInfo:
@@ -43,29 +67,48 @@ class _Archive:
         info.type, info.mode, info.mtime = kind, mode, self.mtime
         return info
 
-    def _parents(self, rel: str) -> None:
-        parts = rel.split("/")
-        for end in range(1, len(parts)):
-            self.directory("/".join(parts[:end]), 0o755)
+    def _parents(self, rel: str) -> bool:
+        """Archive the missing parents of `rel`; False when one was archived as a link (nothing goes beneath one).
 
-    def directory(self, rel: str, mode: int) -> None:
-        if rel not in self.done:
-            self._parents(rel)
-            self.done.add(rel)
-            self.tar.addfile(self._info(rel, tarfile.DIRTYPE, mode))
+        Walks up only to the first parent already archived (whose own parents were checked when
+        it was added), so a tree of depth d costs O(d) lookups, not O(d^2).
+        """
+        missing: list[str] = []
+        end = rel.rfind("/")
+        while end > 0 and rel[:end] not in self.done:
+            missing.append(rel[:end])
+            end = rel.rfind("/", 0, end)
+        if end > 0 and self.done[rel[:end]] == tarfile.SYMTYPE:
+            return False
+        for parent in reversed(missing):
+            self._add(parent, tarfile.DIRTYPE, 0o755)
+        return True
+
+    def _add(self, rel: str, kind: bytes, mode: int, content: bytes = b"", linkname: str = "") -> None:
+        self.done[rel] = kind
+        info = self._info(rel, kind, mode)
+        info.linkname = linkname
+        info.size = len(content) if kind == tarfile.REGTYPE else 0
+        self.tar.addfile(info, io.BytesIO(content) if kind == tarfile.REGTYPE else None)
+
+    def directory(self, rel: str, mode: int) -> bool:
+        """Archive a directory; False when it cannot hold entries (a link is archived there, or above it)."""
+        if rel in self.done:
+            return self.done[rel] == tarfile.DIRTYPE
+        if rel and not self._parents(rel):
+            return False
+        self._add(rel, tarfile.DIRTYPE, mode)
+        return True
 
     def link(self, rel: str) -> None:
         if rel in self.done:
             return
         try:
-            target = self.root.readlink(rel)
+            target = inside_target(rel.rpartition("/")[0], self.root.readlink(rel))
         except SysfsError:
             return
-        self._parents(rel)
-        self.done.add(rel)
-        info = self._info(rel, tarfile.SYMTYPE, 0o777)
-        info.linkname = target
-        self.tar.addfile(info)
+        if target is not None and self._parents(rel):
+            self._add(rel, tarfile.SYMTYPE, 0o777, linkname=target)
 
     def file(self, rel: str, mode: int, content: bytes | None = None) -> None:
         name = rel.rsplit("/", 1)[-1]
@@ -76,29 +119,35 @@ class _Archive:
                 content = self.root.read_bytes(rel, CONFIG_READ_LIMIT if name == "config" else READ_LIMIT)
             except SysfsError:
                 return  # unreadable or vanished: the snapshot simply lacks it, as the checks would
-        self._parents(rel)
-        self.done.add(rel)
-        info = self._info(rel, tarfile.REGTYPE, stat.S_IMODE(mode))
-        info.size = len(content)
-        self.tar.addfile(info, io.BytesIO(content))
+        if self._parents(rel):
+            self._add(rel, tarfile.REGTYPE, stat.S_IMODE(mode), content)
 
-    def entry(self, rel: str, into: str) -> None:
-        """Copy one entry; `into` says how far to descend: "tree", "device" or "port"."""
-        try:
-            st = self.root.lstat(rel)
-        except SysfsError:
-            return
-        name = rel.rsplit("/", 1)[-1]
-        if stat.S_ISLNK(st.st_mode):
-            self.link(rel)
-        elif stat.S_ISREG(st.st_mode):
-            self.file(rel, st.st_mode)
-        elif stat.S_ISDIR(st.st_mode) and name not in SKIP_DIRS:
-            self.directory(rel, stat.S_IMODE(st.st_mode))
-            for child in self._children(rel):
-                child_name = child.rsplit("/", 1)[-1]
-                if into == "tree" or not self._is_subdirectory(child) or self._descends(child_name, into):
-                    self.entry(child, "tree")
+    def entry(self, top: str, into: str) -> None:
+        """Copy one entry and what is below it; `into` says how far to descend: "tree", "device" or "port".
+
+        Iterative (a deep tree must not exhaust Python's stack), depth first in name order.
+        """
+        pending = [(top, into)]
+        while pending:
+            rel, how = pending.pop()
+            try:
+                st = self.root.lstat(rel)
+            except SysfsError:
+                continue
+            name = rel.rsplit("/", 1)[-1]
+            if stat.S_ISLNK(st.st_mode):
+                self.link(rel)
+            elif stat.S_ISREG(st.st_mode):
+                self.file(rel, st.st_mode)
+            elif stat.S_ISDIR(st.st_mode) and name not in SKIP_DIRS and self.directory(rel, stat.S_IMODE(st.st_mode)):
+                children = [
+                    child
+                    for child in self._children(rel)
+                    if how == "tree"
+                    or not self._is_subdirectory(child)
+                    or self._descends(child.rsplit("/", 1)[-1], how)
+                ]
+                pending.extend((child, "tree") for child in reversed(children))
 
     def _children(self, rel: str) -> list[str]:
         try:
@@ -137,3 +186,57 @@ def write_archive(root: SysfsRoot, selection: Selection, sidecar: dict[str, byte
         for rel, content in sidecar.items():
             archive.file(rel, 0o644, content)
         return len(archive.done)
+
+
+class UnsafeArchiveError(ValueError):
+    """An archive member that `extract` refuses to write; the message names it."""
+
+
+_KINDS = frozenset({tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.DIRTYPE, tarfile.SYMTYPE})
+_IMPLIED = b"implied"
+
+
+def safe_members(tar: tarfile.TarFile) -> list[tarfile.TarInfo]:
+    """Every member, checked and sanitised, or UnsafeArchiveError for the first that is not safe to write.
+
+    Refused: an empty or absolute name, a `.`, `..` or empty component, a type other than
+    file, directory or symbolic link (hard links, devices, FIFOs), a name given twice, a
+    member beneath a link, a link or file where an earlier member needs a directory, a link
+    `inside_target` would not archive. Kept members lose set-id, sticky and group/other
+    write bits, and belong to the extracting user. Linear in the total length of the names.
+    """
+    seen: dict[str, bytes] = {}  # member or implied parent directory -> its type (_IMPLIED for the latter)
+    members = []
+    for member in tar.getmembers():
+        name = member.name
+        if not name or name.startswith("/") or any(part in ("", ".", "..") for part in name.split("/")):
+            raise UnsafeArchiveError(f"unsafe member name {name!a}")
+        if member.type not in _KINDS:
+            raise UnsafeArchiveError(f"{name!a} is neither a file, a directory nor a symbolic link")
+        if seen.get(name, _IMPLIED) != _IMPLIED or (name in seen and not member.isdir()):
+            raise UnsafeArchiveError(f"{name!a} is in the archive twice, or where a directory was needed")
+        implied = []
+        parent = name.rpartition("/")[0]
+        while parent and parent not in seen:
+            implied.append(parent)
+            parent = parent.rpartition("/")[0]
+        if parent and seen[parent] not in (tarfile.DIRTYPE, _IMPLIED):
+            raise UnsafeArchiveError(f"{name!a} is beneath a symbolic link or a file")
+        if member.issym() and inside_target(name.rpartition("/")[0], member.linkname) is None:
+            raise UnsafeArchiveError(f"{name!a} links outside the archive ({member.linkname!a})")
+        seen.update(dict.fromkeys(implied, _IMPLIED))
+        seen[name] = member.type
+        safe = copy.copy(member)
+        safe.mode = member.mode & 0o755
+        safe.uid, safe.gid, safe.uname, safe.gname = os.geteuid(), os.getegid(), "", ""
+        members.append(safe)
+    return members
+
+
+def extract(tar: tarfile.TarFile, dest: str | os.PathLike[str]) -> None:
+    """Unpack `tar` into `dest` after `safe_members` (and tarfile's `data` filter where Python has it)."""
+    members = safe_members(tar)
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(dest, members, filter="data")
+    else:
+        tar.extractall(dest, members)
