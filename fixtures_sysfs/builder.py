@@ -144,6 +144,7 @@ class Host:
     bridges: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (bridge, ports) on the host
     taps: tuple[tuple[str, str | None], ...] = ()  # (tap, bridge it is enslaved to)
     loaded_drivers: tuple[str, ...] = ("vfio-pci", "pcieport")
+    vfio_core_holders: tuple[str, ...] | None = None  # a kernel before 6.1 (no vfio-dev/): modules using vfio_pci_core
     netlink_sidecar: bool = True
 
 
@@ -464,6 +465,22 @@ class _Builder:
             if iommu.table == "DMAR":
                 ecap = 0xF0205E if iommu.interrupt_remapping else 0xF02056
                 out.file(f"devices/virtual/iommu/{unit}/intel-iommu/ecap", f"{ecap:x}\n")
+            remapped = iommu.interrupt_remapping  # x86: IR- chips; Arm: a GICv3 ITS isolates MSIs
+            chips: tuple[str, ...]
+            if iommu.table == "IORT":
+                chips = ("GICv3", "ITS-MSI" if remapped else "GICv2m-PCI-MSI")
+            else:
+                chips = ("XT-PIC", "IR-IO-APIC", "IR-PCI-MSI") if remapped else ("XT-PIC", "IO-APIC", "PCI-MSI")
+            for irq, chip in enumerate(chips):
+                out.file(f"kernel/irq/{irq}/chip_name", f"{chip}\n")
+        if host.vfio_core_holders is not None:
+            out.kobject("module/vfio_pci_core")
+            for module in host.vfio_core_holders:
+                out.link(f"module/vfio_pci_core/holders/{module}", f"module/{module}")
+            for driver in sorted(self.state.drivers):
+                out.link(f"bus/pci/drivers/{driver}/module", f"module/{driver}")
+        elif "vfio-pci" in self.state.drivers | set(host.loaded_drivers):
+            out.kobject("class/vfio-dev")  # 6.1+: vfio_init() creates it
         if iommu.unsafe_interrupts or iommu.enabled:
             value = "Y" if iommu.unsafe_interrupts else "N"
             out.file("module/vfio_iommu_type1/parameters/allow_unsafe_interrupts", f"{value}\n", 0o644)

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 HERE = Path(__file__).parent
-TOPOLOGIES = ("vtd-acpi", "vtd-pciehp", "no-iommu", "iommu-off", "shared-groups", "vf-admin")
+TOPOLOGIES = ("vtd-acpi", "vtd-pciehp", "no-iommu", "iommu-off", "shared-groups", "vf-admin", "vtd-intremap-off")
 
 
 def capture_root(topology: str) -> Path:

@@ -18,6 +18,7 @@ from lab import guest_capture, initramfs
 from lab.guest import GUEST_CMDLINE, Guest, GuestError, GuestSpec, Share
 from lab.install import Kernel, LabUnavailableError, ensure_installed, guest_kernel
 from lab.topologies import Topology
+from pcie_failover.snapshot.archive import extract as extract_safely
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures_sysfs"
@@ -97,7 +98,7 @@ def extract(archive: Path, dest: Path) -> None:
         for item in members:
             if item.name.startswith("/") or ".." in item.name.split("/"):
                 raise GuestError(f"unsafe path in capture: {item.name}")
-        tar.extractall(staging, members)
+        extract_safely(tar, staging)
     shutil.rmtree(dest, ignore_errors=True)
     staging.rename(dest)
 
@@ -113,6 +114,11 @@ def git_losses(root: Path) -> dict[str, object]:
         if f.is_file() and not f.is_symlink() and not f.lstat().st_mode & 0o004
     }
     return {"empty_dirs": empty, "root_only_files": modes}
+
+
+def _proof(log: Path) -> dict[str, list[str]]:
+    """What the job recorded as proof in /job/proof.log (the kernel's own lines), when it did."""
+    return {"guest_proof": log.read_text(errors="replace").splitlines()} if log.exists() else {}
 
 
 def capture(topology: Topology, env: LabEnv, out_root: Path = FIXTURES) -> Path:
@@ -146,6 +152,7 @@ def capture(topology: Topology, env: LabEnv, out_root: Path = FIXTURES) -> Path:
         "guest_kernel_cmdline": sidecar["kernel_cmdline"],
         "guest_commands": script.splitlines(),
         "guest_trace": [line for line in trace if line.startswith("+")],
+        **_proof(run / "job" / "proof.log"),
         "lab_devices": LAB_DEVICES,
         "git_losses": git_losses(dest / "sysfs"),
         "capture_seconds": round(time.monotonic() - started, 1),

@@ -42,10 +42,14 @@ WALK_GLOBS = (
     "bus/pci/slots",
     "bus/pci/drivers",
     "bus/pci_express/drivers",
+    "class/vfio-dev",
     "devices/pci*",
     "devices/virtual/net",
     "kernel/iommu_groups",
+    "kernel/irq/*/chip_name",
+    "module/iommufd/parameters",
     "module/vfio_iommu_type1/parameters",
+    "module/vfio_pci_core/holders",
 )
 ACPI_TABLES = ("DMAR", "IVRS", "IORT")
 

@@ -21,6 +21,8 @@ from lab.topologies import IP, PRIMARY_MAC, TOPOLOGIES
 
 PF = "0000:01:00.0"
 VF = "0000:01:10.0"
+IGBVF_VF = "0000:01:10.2"  # VF 1, left on igbvf with the MAC igbvf picked ("not assigned by administrator")
+ADMIN_MAC = "52:54:00:6f:55:c1"
 JOB_TIMEOUT = 600.0
 
 
@@ -67,6 +69,12 @@ def steps() -> tuple[Step, ...]:
             (f"echo vfio-pci > /sys/bus/pci/devices/{VF}/driver_override", f"echo {VF} > /sys/bus/pci/drivers_probe"),
             (("check", check_vf),),
         ),
+        Step(
+            "igbvf-mac",
+            (f'{IP} link show dev "$(ifname {PF})"', f'{IP} link show dev "$(ifname {IGBVF_VF})"'),  # for the trace
+            (("check", ("check", IGBVF_VF, "--format", "json")),),
+        ),
+        Step("admin-mac", (_pf(f"vf 1 mac {ADMIN_MAC}"),), (("check", ("check", IGBVF_VF, "--format", "json")),)),
     )
 
 

@@ -85,6 +85,32 @@ def failed_probe_job() -> tuple[str, ...]:
     )
 
 
+# Open VF 0's group and attach it to a type1 container, as QEMU does (linux include/uapi/linux/vfio.h:
+# VFIO_GROUP_SET_CONTAINER = _IO(';', 104), VFIO_SET_IOMMU = _IO(';', 102), VFIO_TYPE1v2_IOMMU = 3).
+VFIO_ATTACH = (
+    "import fcntl, os, struct, sys\n"
+    "group = os.path.basename(os.readlink(f'/sys/bus/pci/devices/{sys.argv[1]}/iommu_group'))\n"
+    "container = os.open('/dev/vfio/vfio', os.O_RDWR)\n"
+    "fd = os.open(f'/dev/vfio/{group}', os.O_RDWR)\n"
+    "fcntl.ioctl(fd, 0x3B68, struct.pack('i', container))\n"
+    "try:\n"
+    "    fcntl.ioctl(container, 0x3B66, 3)\n"
+    "except OSError as error:\n"
+    "    print(f'VFIO_SET_IOMMU(VFIO_TYPE1v2_IOMMU) on group {group}: {error}')\n"
+    "else:\n"
+    "    print(f'VFIO_SET_IOMMU(VFIO_TYPE1v2_IOMMU) on group {group}: attached')\n"
+)
+
+
+def vfio_attach_proof(pf: str, index: int) -> tuple[str, ...]:
+    """Try QEMU's VFIO attach on VF `index` and keep its outcome and the kernel's lines in /job/proof.log."""
+    return (
+        f'/usr/bin/python3 -I -c "{VFIO_ATTACH}" "$(vf {pf} {index})" >> /job/proof.log 2>&1'
+        ' || echo "attach attempt exited $?" >> /job/proof.log',
+        "dmesg | grep -i -e 'remapping' -e 'x2apic' -e 'vfio' >> /job/proof.log || true",
+    )
+
+
 def vtd_acpi(name: str, description: str, qemu_args: tuple[str, ...] = ()) -> Topology:
     """Two igb PFs with 4 VFs each (VF 0 of the first on vfio-pci), virtio-net, e1000e."""
     return Topology(
@@ -164,6 +190,16 @@ TOPOLOGIES: dict[str, Topology] = {
             qemu_args=netdevs(5) + NATIVE_HOTPLUG,
             append="intel_iommu=on",
             job=("modprobe e1000e", "modprobe e1000", "modprobe 8139cp", "modprobe virtio_net"),
+        ),
+        Topology(
+            name="vtd-intremap-off",
+            description="intel-iommu with interrupt remapping, guest booted with intremap=off: "
+            "VF 0 on vfio-pci, whose VFIO attach fails (-EPERM)",
+            machine=VTD_MACHINE,
+            devices=(VTD, port(1), nic("igb", 1, "rp1")),
+            qemu_args=netdevs(1),
+            append="intel_iommu=on intremap=off",
+            job=(*failed_probe_job(), *vfio_attach_proof("0000:01:00.0", 0)),
         ),
         Topology(
             name="vf-admin",

@@ -89,6 +89,18 @@ def _vfio_unloaded() -> Host:
     return replace(demo_host(pf=replace(base, vfs=vfs)), loaded_drivers=("pcieport",))
 
 
+def _pf(**changes: object) -> Host:
+    base = demo_pf()
+    return demo_host(pf=replace(base, pf=replace(base.pf, **changes)))  # type: ignore[arg-type]
+
+
+def _hostile_pf_name(up: bool) -> Host:
+    """A PF whose interface name holds shell syntax: every hint must quote it."""
+    base = demo_pf()
+    netdev = replace(base.pf.netdevs[0], name="pf;id>pwn", up=up)
+    return demo_host(pf=replace(base, pf=replace(base.pf, netdevs=(netdev,)), admin=(VfAdmin(), *base.admin[1:])))
+
+
 def _truncated() -> Host:
     return demo_host(pf=replace(demo_pf(), netlink_vfs=0))
 
@@ -116,6 +128,7 @@ SCENARIOS = (
     Scenario("pf-allowed", "sriov-vf", DEMO, ("check", "5e:00.0", "--allow-pf")),
     Scenario("pf-without-vfs", "sriov-vf", demo_host(pf=replace(demo_pf(), vfs=(), admin=())), ("check", "5e:00.0")),
     Scenario("plain-device", "sriov-vf", DEMO, ("check", "00:1f.6")),
+    Scenario("pf-on-vfio", "sriov-vf", _pf(driver="vfio-pci", netdevs=()), VF),
     # driver
     Scenario("vfio", "driver", DEMO, VF),
     Scenario("variant", "driver", _with_vf0(_vf(driver="mlx5_vfio_pci", vfio_dev=True)), VF),
@@ -170,6 +183,9 @@ SCENARIOS = (
     # pf-link
     Scenario("pf-up", "pf-link", DEMO, VF),
     Scenario("pf-down", "pf-link", _pf_netdev(up=False), VF),
+    Scenario("pf-down-igb", "pf-link", _pf(driver="igb", netdevs=(replace(demo_pf().pf.netdevs[0], up=False),)), VF),
+    Scenario("pf-down-ice", "pf-link", _pf(driver="ice", netdevs=(replace(demo_pf().pf.netdevs[0], up=False),)), VF),
+    Scenario("pf-down-quoted", "pf-link", _hostile_pf_name(up=False), VF),
     Scenario("pf-no-carrier", "pf-link", _pf_netdev(carrier=False), VF),
     Scenario("not-a-vf", "pf-link", DEMO, ("check", "00:1f.6")),
     # vf-mac
@@ -178,8 +194,23 @@ SCENARIOS = (
     Scenario("mac-zero-libvirt", "vf-mac", _with_vf0(_vf(), VfAdmin()), (*VF, "--for", "libvirt")),
     Scenario("mac-differs", "vf-mac", DEMO, (*VF, "--mac", "52:54:00:6F:55:CD")),
     Scenario("mac-matches", "vf-mac", DEMO, (*VF, "--mac", DEMO_MAC.upper())),
+    Scenario("mac-of-vf-driver", "vf-mac", DEMO, ("check", "5e:00.3")),
+    Scenario("mac-of-vf-driver-asserted", "vf-mac", DEMO, ("check", "5e:00.3", "--mac", "52:54:00:00:00:01")),
+    Scenario("mac-of-vf-driver-libvirt", "vf-mac", DEMO, ("check", "5e:00.3", "--for", "libvirt")),
+    Scenario(
+        "mac-set-behind-driver",
+        "vf-mac",
+        _with_vf0(_vf(driver="mlx5_core", netdevs=(Netdev("enp94s0f0v0", "e6:07:34:1a:10:20", up=False),))),
+        VF,
+    ),
+    Scenario("mac-zero-quoted", "vf-mac", _hostile_pf_name(up=True), VF),
     Scenario("mac-multicast", "vf-mac", _with_vf0(_vf(), VfAdmin(mac="01:00:5e:00:00:01")), VF),
-    Scenario("trust-not-reported", "vf-mac", _with_vf0(_vf(), VfAdmin(mac=DEMO_MAC, spoofchk=None, trust=None)), VF),
+    Scenario(
+        "trust-not-reported",
+        "vf-mac",
+        _with_vf0(_vf(), VfAdmin(mac=DEMO_MAC, spoofchk=None, trust=None)),
+        (*VF, "--mac", DEMO_MAC),
+    ),
     Scenario("truncated-list", "vf-mac", _truncated(), VF),
     Scenario("no-netlink-snapshot", "vf-mac", replace(DEMO, netlink_sidecar=False), VF),
     # vf-vlan
@@ -199,6 +230,13 @@ SCENARIOS = (
         (*VF, "--standby-netdev", "vnet1", "--mac", DEMO_MAC),
     ),
     Scenario("no-such-backend", "standby-uplink", DEMO, (*VF, "--standby-netdev", "vnet9")),
+    Scenario(
+        "uplink-is-sibling-vf",
+        "standby-uplink",
+        replace(DEMO, bridges=(("br1", ("enp94s0f0v1", "vnet1")),), taps=(("vnet1", "br1"),)),
+        (*VF, "--standby-netdev", "vnet1", "--mac", DEMO_MAC),
+    ),
+    Scenario("backend-is-pf", "standby-uplink", DEMO, (*VF, "--standby-netdev", "enp94s0f0np0")),
     # host-slot
     Scenario("pciehp-slot", "host-slot", DEMO, VF),
     Scenario("no-slot", "host-slot", _port_without_slot(), VF),

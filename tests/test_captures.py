@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from fixtures_sysfs.captures import TOPOLOGIES, capture_root
+from fixtures_sysfs.captures import TOPOLOGIES, capture_root, manifest
 from tests.conftest import Run
 from tests.golden import compare_entry
 
@@ -61,10 +61,29 @@ def test_iommu_disabled_on_the_command_line(cli: Callable[..., Run]) -> None:
 def test_ready_vf_in_both_hotplug_flavours(cli: Callable[..., Run]) -> None:
     acpi = _check(cli, "vtd-acpi", "01:10.0")
     native = _check(cli, "vtd-pciehp", "01:10.0")
-    assert {r: c["status"] for r, c in acpi.items() if c["status"] != "pass"} == {"standby-uplink": "skip"}
+    assert {r: c["status"] for r, c in acpi.items() if c["status"] != "pass"} == {
+        "standby-uplink": "skip",
+        "vf-mac": "warn",  # on vfio-pci nothing shows who set the MAC: --mac asserts it
+    }
     assert acpi["host-slot"]["message"] == "slot 0 (acpiphp, power on) under 0000:00:02.0"
     assert native["host-slot"]["message"] == "slot 1 (pciehp, power on) under 0000:00:02.0"
-    assert acpi["vf-mac"]["message"] == "admin MAC 52:54:00:6f:55:cc (spoofchk on, trust off)"
+    root = str(capture_root("vtd-acpi"))
+    asserted = cli("--sysfs-root", root, "check", "01:10.0", "--mac", "52:54:00:6f:55:cc", "--format", "json")
+    assert asserted.code == 0
+    (vf_mac,) = [c for c in asserted.json["checks"] if c["id"] == "vf-mac"]
+    assert vf_mac["message"] == (
+        "admin MAC 52:54:00:6f:55:cc (spoofchk on, trust off); --mac asserts it is the administrator's "
+        "(netlink cannot tell)"
+    )
+
+
+def test_mac_an_igbvf_picked_is_not_an_admin_mac(cli: Callable[..., Run]) -> None:
+    """igbvf found no MAC, picked a random one, and igb reports it in IFLA_VF_MAC: not proof (issue 12)."""
+    checks = _check(cli, "vtd-acpi", "01:10.2")
+    assert checks["vf-mac"]["status"] == "fail"
+    assert checks["vf-mac"]["message"].startswith("MAC 96:9c:4f:8c:1f:fb is the one VF 1's host driver igbvf runs ")
+    assert checks["vf-mac"]["hint"] is not None
+    assert checks["vf-mac"]["hint"].startswith("ip link set dev eth0 vf 1 mac 96:9c:4f:8c:1f:fb\n")
 
 
 def test_port_with_hotplug_off_has_no_slot(cli: Callable[..., Run]) -> None:
@@ -93,5 +112,30 @@ def test_vf_admin_settings_made_with_iproute2(cli: Callable[..., Run]) -> None:
     assert vlan["vf-vlan"]["message"] == "VF VLAN 100 (qos 0) is set on the PF: the standby must reach VLAN 100 too"
     zero = _check(cli, "vf-admin", "01:10.4")
     assert zero["vf-mac"]["status"] == "fail"
-    trusted = _check(cli, "vf-admin", "01:10.6")
-    assert trusted["vf-mac"]["message"].endswith("(spoofchk off, trust on)")
+    trusted = _check(cli, "vf-admin", "01:10.6")  # no MAC was set: igbvf picked 66:69:8c:3a:12:71
+    assert trusted["vf-mac"]["status"] == "fail"
+    assert trusted["vf-mac"]["message"].startswith("MAC 66:69:8c:3a:12:71 is the one VF 3's host driver igbvf ")
+
+
+def test_interrupt_remapping_off_fails_as_the_guest_kernel_refused_vfio(cli: Callable[..., Run]) -> None:
+    """Booted with intremap=off on an IOMMU that can remap: the guest's own VFIO attach got -EPERM."""
+    checks = _check(cli, "vtd-intremap-off", "01:10.0")
+    assert checks["iommu"] == {
+        "status": "fail",
+        "message": "Intel VT-d active, device in group 6; no interrupt remapping (intremap=off on the kernel "
+        "command line; no IR- interrupt chip in /sys/kernel/irq): "
+        "vfio_iommu_type1 refuses to attach the group (-EPERM)",
+        "hint": "remove intremap=off from the kernel command line and reboot\n(or, giving up interrupt isolation, "
+        "`options vfio_iommu_type1 allow_unsafe_interrupts=1`: a guest can then make the device send any MSI "
+        "(any vector, to any CPU) into the host)",
+    }
+    assert checks["driver"]["status"] == "pass"
+    proof = manifest("vtd-intremap-off")["guest_proof"]
+    assert isinstance(proof, list)
+    assert "VFIO_SET_IOMMU(VFIO_TYPE1v2_IOMMU) on group 6: [Errno 1] Operation not permitted" in proof
+    assert any("vfio_iommu_type1_attach_group: No interrupt remapping support." in line for line in proof)
+    assert _check(cli, "vtd-acpi", "01:10.0")["iommu"] == {
+        "status": "pass",
+        "message": "Intel VT-d active, device in group 12",
+        "hint": None,
+    }

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures_sysfs.builder import Host, VfAdmin
+from fixtures_sysfs.builder import Host, Netdev, VfAdmin
 from fixtures_sysfs.hosts import DEMO_MAC, demo_host, demo_pf
 from tests.conftest import Run
 from tests.golden import compare_entry
@@ -39,7 +39,9 @@ def test_demo_json(cli: Callable[..., Run]) -> None:
     document = run.json
     assert run.code == 0
     assert document["refused"] is False
-    assert document["spec"]["mac"] == {"address": DEMO_MAC, "source": "vf-admin"}
+    # nothing shows an administrator set the VF's MAC (it is on vfio-pci): pair derives one instead
+    assert document["spec"]["mac"] == {"address": "02:12:34:56:00:00", "source": "derived"}
+    assert [w["id"] for w in document["warnings"]] == ["vf-mac"]
     document.pop("sysfs_root")
     compare_entry("pair_outputs", "demo/json", document)
 
@@ -50,7 +52,7 @@ VARIANTS: dict[str, tuple[Callable[[], Host] | None, tuple[str, ...]]] = {
     "derived-mac-libvirt": (_zero_mac_vf0, ("--for", "libvirt")),
     "uplink-is-pf": (_bridge_over_pf, ("--netdev", "bridge=br1")),
     "ports-avoid-used": (None, ("--used-chassis", "1/1,2/3", "--used-addr", "00:02.0,00:03.0", "--pin-addr")),
-    "explicit-ports-ids": (None, ("--ports", "7/1,7/2", "--standby-id", "ua-sb.0", "--primary-id", "vf_0")),
+    "explicit-ports-ids": (None, ("--ports", "7/1,7/2", "--standby-id", "ua-sb_0", "--primary-id", "vf_0")),
     "mac-option": (None, ("--mac", DEMO_MAC.upper())),
 }
 
@@ -69,9 +71,61 @@ def test_variant_outputs(name: str, output: str, cli: Callable[..., Run], host_r
 def test_uplink_warning_is_carried(cli: Callable[..., Run], host_root: Callable[[Host], Path]) -> None:
     root = str(host_root(_bridge_over_pf()))
     document = cli("--sysfs-root", root, "pair", VF, "--netdev", "bridge=br1", "--format", "json").json
-    assert [w["id"] for w in document["warnings"]] == ["standby-uplink"]
+    assert [w["id"] for w in document["warnings"]] == ["vf-mac", "standby-uplink"]
     qemu = cli("--sysfs-root", root, "pair", VF, "--netdev", "bridge=br1", "--format", "qemu").out
-    assert qemu.startswith("# WARN standby-uplink: br1 (bridge) leaves the host through the primary's own PF")
+    comments = [line for line in qemu.splitlines() if line.startswith("# WARN standby-uplink: ")]
+    assert comments == [
+        "# WARN standby-uplink: br1 (bridge) leaves the host through the primary's own PF 0000:5e:00.0 "
+        "(enp94s0f0np0): the PF's embedded switch may keep steering the VM's MAC to the unplugged VF"
+    ]
+
+
+def _vf0_behind_driver() -> Host:
+    """VF 0 on its host driver, whose interface uses another MAC than the PF reports: the PF's was set by hand."""
+    base = demo_pf()
+    vf0 = replace(base.vfs[0], driver="mlx5_core", netdevs=(Netdev("enp94s0f0v0", "e6:07:34:1a:10:20", up=False),))
+    return demo_host(pf=replace(base, vfs=(vf0, *base.vfs[1:])))
+
+
+def test_unproven_vf_mac_is_not_reused(cli: Callable[..., Run]) -> None:
+    summary = cli("--sysfs-root", DEMO, "pair", VF).out.splitlines()
+    assert summary[1].startswith("MAC 02:12:34:56:00:00 (derived from the PF's MAC and the VF index")
+    assert summary[6] == (
+        f"NOTE mac: the VF's current MAC {DEMO_MAC} was not reused: nothing shows an administrator set it "
+        "(a VF driver may have picked it, and the PF drops such a MAC at the VF's next reset); "
+        f"pass --mac {DEMO_MAC} to keep it"
+    )
+    assert "  ip link set dev enp94s0f0np0 vf 0 mac 02:12:34:56:00:00    # set the VF's MAC through its PF" in summary
+
+
+def test_proven_admin_mac_is_reused(cli: Callable[..., Run], host_root: Callable[[Host], Path]) -> None:
+    root = str(host_root(_vf0_behind_driver()))
+    document = cli("--sysfs-root", root, "pair", VF, "--for", "libvirt", "--format", "json").json
+    assert document["spec"]["mac"] == {"address": DEMO_MAC, "source": "vf-admin"}
+    assert "NOTE mac" not in cli("--sysfs-root", root, "pair", VF, "--for", "libvirt").out
+
+
+def test_mac_a_vf_driver_runs_with_is_refused_for_qemu(cli: Callable[..., Run]) -> None:
+    run = cli("--sysfs-root", DEMO, "pair", "5e:00.3", "--format", "json")
+    assert run.code == 1
+    (vf_mac,) = [f for f in run.json["failures"] if f["id"] == "vf-mac"]
+    assert vf_mac["message"].startswith("MAC 52:54:00:00:00:01 is the one VF 1's host driver mlx5_core runs ")
+    assert vf_mac["hint"].startswith("ip link set dev enp94s0f0np0 vf 1 mac 52:54:00:00:00:01\n")
+
+
+def test_vf_token_guidance_is_carried(cli: Callable[..., Run], host_root: Callable[[Host], Path]) -> None:
+    base = demo_pf()
+    root = str(host_root(demo_host(pf=replace(base, pf=replace(base.pf, driver="vfio-pci", netdevs=())))))
+    refused = cli("--sysfs-root", root, "pair", VF)
+    assert (refused.code, refused.err) == (
+        2,
+        "pcie-failover pair: 0000:5e:00.2: no MAC known to be an administrator's and no PF MAC to derive one from: "
+        "pass --mac\n",
+    )
+    qemu = cli("--sysfs-root", root, "pair", VF, "--mac", DEMO_MAC, "--format", "qemu")
+    assert qemu.code == 0
+    assert "# WARN sriov-vf: VF 0 of PF 0000:5e:00.0 (no interface); the PF is on vfio-pci: " in qemu.out
+    assert "give it to the primary: -device vfio-pci,host=...,vf-token=<UUID>\n" in qemu.out
 
 
 def test_derived_mac_is_local_unicast_from_pf_and_index(
@@ -163,4 +217,6 @@ def test_captured_vf_is_ready(cli: Callable[..., Run]) -> None:
     run = cli("--sysfs-root", str(root), "pair", "0000:01:10.0", "--netdev", "user", "--format", "json")
     spec = run.json["spec"]
     assert run.code == 0
-    assert spec["mac"] == {"address": DEMO_MAC, "source": "vf-admin"}
+    assert spec["mac"]["source"] == "derived"  # on vfio-pci: nothing shows an administrator set the VF's MAC
+    asserted = cli("--sysfs-root", str(root), "pair", "0000:01:10.0", "--mac", DEMO_MAC, "--format", "json")
+    assert (asserted.code, asserted.json["spec"]["mac"]) == (0, {"address": DEMO_MAC, "source": "option"})

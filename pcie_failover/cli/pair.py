@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from pcie_failover.pair.model import PairSpec
 
 PAIR_EXIT_CODES = """Exit codes: 0 the spec was printed (warnings included); 1 refused: a check failed
-(with --force the spec is printed anyway, with the failures in it); 2 usage error or malformed
+(with --force the spec is printed anyway, with the failures in it), or --save found the VF not
+ready for the spec's MAC (take the host steps first, or pass the VF's --mac); 2 usage error or malformed
 input (ids, MAC, chassis/slot sets); 3 the host cannot be inspected (no PCI tree at the sysfs root)."""
 
 
@@ -78,7 +79,7 @@ def pair(
 ) -> int:
     """Print the standby + primary devices of a failover pair for DEVICE, after running every check."""
     from pcie_failover.pair.build import plan
-    from pcie_failover.pair.ids import validate_id, validate_network_name
+    from pcie_failover.pair.ids import validate_alias_id, validate_id, validate_network_name
     from pcie_failover.pair.model import Backend, BackendKind, PairRequest
     from pcie_failover.pair.ports import parse_addresses, parse_chassis_slots
 
@@ -98,6 +99,9 @@ def pair(
             pool=None if pool is None else validate_network_name(pool),
             force=force,
         )
+        if output is PairFormat.LIBVIRT or for_ is Manager.LIBVIRT or pool is not None:
+            validate_alias_id(standby_id, "--standby-id")
+            validate_alias_id(primary_id, "--primary-id")
         layout = plan(request)
     except InputError as error:
         return fail("pair", errors, ExitCode.USAGE, "input", str(error))
@@ -146,7 +150,8 @@ def _save_pair(
             root, name, query, mac=mac, manager=manager, vm=vm, registry=registry, replace=False, force=False
         )
     except (RegisterError, RecordError, UnsafePathError, OSError) as error:
-        return fail("pair", OutputFormat.TABLE, ExitCode.USAGE, "input", f"--save: {error}")
+        code = ExitCode.NOT_READY if isinstance(error, RegisterError) and error.not_ready else ExitCode.USAGE
+        return fail("pair", OutputFormat.TABLE, code, "input", f"--save: {error}")
     sys.stderr.write(f"pcie-failover pair: registered {name} -> {saved.path}\n")
     return int(ExitCode.READY)
 

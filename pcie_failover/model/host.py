@@ -64,7 +64,7 @@ class PciFunction:
     pci_class: int | Unreadable
     driver: str | None | Unreadable
     driver_override: str | None | Unreadable  # None when the kernel shows "(null)"
-    vfio_dev: bool | Unreadable  # a `vfio-dev/` child: vfio-pci or a variant driver owns it
+    vfio_dev: bool | Unreadable  # vfio-pci or a variant owns it: a `vfio-dev/` child (6.1+), else see sysfs/pci.py
     physfn: PciAddress | None | Unreadable  # set on a VF
     sriov: Sriov | None  # set on a PF (sriov_totalvfs exists)
     iommu_group: str | None | Unreadable
@@ -128,8 +128,10 @@ class IommuPlatform:
     units: tuple[str, ...] | Unreadable  # `class/iommu` entries: dmar0, ivhd0, smmu3.0x...
     firmware_tables: tuple[str, ...] | Unreadable  # of DMAR, IVRS, IORT present in firmware/acpi/tables
     devicetree: bool  # firmware/devicetree exists: an Arm (or other DT) host, whose SMMU may not be in ACPI
-    interrupt_remapping: bool | None  # from the Intel units' ecap IR bit; None when not known
-    unsafe_interrupts: bool | None  # vfio_iommu_type1 allow_unsafe_interrupts
+    interrupt_remapping: bool | None | Unreadable  # enabled (an IR-/ITS irq chip); None: not an x86 or Arm IOMMU
+    remapping_evidence: str  # what `interrupt_remapping` was decided from, for messages
+    unsafe_interrupts: bool | None | Unreadable  # vfio_iommu_type1 allow_unsafe_interrupts; None: not loaded
+    iommufd_unsafe_interrupts: bool | None | Unreadable  # iommufd allow_unsafe_interrupts; None: not loaded
     kernel_cmdline: str | None  # live /proc/cmdline or the snapshot's; None when not known
 
 
@@ -164,10 +166,19 @@ class VfAdminList:
 
 
 @dataclass(frozen=True)
+class LowerDevice:
+    """A PCI function behind an interface on the standby's path: `physfn` is its PF when it is a VF."""
+
+    ifname: str
+    address: PciAddress
+    physfn: PciAddress | None | Unreadable
+
+
+@dataclass(frozen=True)
 class StandbyBackend:
     """The standby's host backend named by `--standby-netdev` and its path to the wire."""
 
     name: str
-    kind: str  # bridge, tap, macvtap, macvlan, vlan, bond, physical, other
+    kind: str  # bridge, tap, macvtap, macvlan, vlan, bond, physical, other; "absent": no such interface
     lower: tuple[str, ...]  # every interface it reaches the wire through, nearest first
-    lower_pci: tuple[PciAddress, ...]  # PCI devices behind those interfaces
+    lower_devices: tuple[LowerDevice, ...]  # the PCI functions behind itself and those interfaces

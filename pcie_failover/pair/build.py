@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pcie_failover.model.address import InputError, MacAddress, PciAddress
+from pcie_failover.model.address import InputError, PciAddress
 from pcie_failover.model.report import CheckReport
 from pcie_failover.model.results import RuleResult, Status
 from pcie_failover.pair.ids import require_distinct, user_alias, validate_id
-from pcie_failover.pair.model import MacSource, PairRequest, PairSpec, Primary, RootPort, Standby
+from pcie_failover.pair.mac import MacChoice
+from pcie_failover.pair.model import PairRequest, PairSpec, Primary, RootPort, Standby
 from pcie_failover.pair.ports import choose_addrs, choose_ports
 from pcie_failover.pair.prep import host_prep
 
@@ -52,9 +53,7 @@ def warnings(report: CheckReport) -> tuple[RuleResult, ...]:
     return tuple(r for r in report.results if r.status in (Status.WARN, Status.UNKNOWN))
 
 
-def build_spec(
-    report: CheckReport, request: PairRequest, layout: Layout, mac: MacAddress, mac_source: MacSource
-) -> PairSpec:
+def build_spec(report: CheckReport, request: PairRequest, layout: Layout, choice: MacChoice) -> PairSpec:
     """The spec for the checked device (which must exist: `report.device` set)."""
     if report.device is None:
         raise InputError(f"{report.query}: no device to pair")
@@ -63,8 +62,9 @@ def build_spec(
     primary = Primary(layout.primary_id, layout.primary_alias, host, layout.primary_port, request.pool)
     return PairSpec(
         manager=report.options.manager,
-        mac=mac,
-        mac_source=mac_source,
+        mac=choice.mac,
+        mac_source=choice.source,
+        mac_note=choice.note,
         standby=layout.standby,
         primary=primary,
         pf_netdev=report.pf_netdev,
@@ -74,7 +74,7 @@ def build_spec(
             vf=str(host),
             pf_netdev=report.pf_netdev,
             vf_index=device.vf_index,
-            mac=mac,
+            mac=choice.mac,
             pool=request.pool,
         ),
         warnings=warnings(report),

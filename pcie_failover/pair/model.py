@@ -103,6 +103,7 @@ class PairSpec:
     manager: Manager
     mac: MacAddress
     mac_source: MacSource
+    mac_note: str | None  # why the VF's reported MAC was not taken, when it was not
     standby: Standby
     primary: Primary
     pf_netdev: str | None  # the PF's interface, when the primary is a VF

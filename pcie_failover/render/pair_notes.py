@@ -17,8 +17,8 @@ def finding_lines(result: RuleResult) -> list[str]:
 
 
 def note_lines(spec: PairSpec) -> list[str]:
-    """Every failure (only present with --force) and warning, as plain lines."""
-    lines: list[str] = []
+    """Why the VF's MAC was not reused (when so), then every failure (only with --force) and warning."""
+    lines: list[str] = [] if spec.mac_note is None else [f"NOTE mac: {spec.mac_note}"]
     if spec.failures:
         lines.append("NOT READY (printed because of --force): these checks failed")
     for result in (*spec.failures, *spec.warnings):

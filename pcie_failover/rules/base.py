@@ -24,6 +24,18 @@ InputT = TypeVar("InputT")
 
 
 @dataclass(frozen=True)
+class Source:
+    """Where upstream enforces what a rule mirrors: project, file in its tree, function or section."""
+
+    project: str  # "linux", "qemu", "libvirt", "iproute2"
+    path: str  # e.g. "drivers/vfio/vfio_iommu_type1.c"
+    symbol: str  # e.g. "vfio_iommu_type1_attach_group()"
+
+    def __str__(self) -> str:
+        return f"{self.project} {self.path} {self.symbol}"
+
+
+@dataclass(frozen=True)
 class Rule(Generic[InputT]):
     """A named unit over some input (a host's CheckInput, a VM's LintInput): `rule_id` is stable."""
 
@@ -32,6 +44,7 @@ class Rule(Generic[InputT]):
     title: str
     fact: str
     check: Callable[[InputT], Finding]
+    sources: tuple[Source, ...] = ()
 
     def run(self, rule_input: InputT) -> RuleResult:
         """Apply the check; a `fail` from a warn-severity rule is capped at `warn`."""

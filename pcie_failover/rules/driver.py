@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import shlex
+
 from pcie_failover.model.check import CheckInput, Manager
 from pcie_failover.model.host import PciFunction, Unreadable
 from pcie_failover.model.results import Severity, Status
-from pcie_failover.rules.base import Finding, Rule, host_path, target, unknown
+from pcie_failover.rules.base import Finding, Rule, Source, host_path, target, unknown
 from pcie_failover.rules.usage import interface_usage
 
 _LIBVIRT_BINDS = "libvirt (<interface type='hostdev' managed='yes'>) binds vfio-pci when the VM starts"
@@ -13,20 +15,21 @@ _LIBVIRT_BINDS = "libvirt (<interface type='hostdev' managed='yes'>) binds vfio-
 
 def bind_commands(device: PciFunction, loaded: bool, bound: bool) -> str:
     """The commands that move the device to vfio-pci, one per line."""
+    address, path = shlex.quote(str(device.address)), host_path(device)
     lines = [] if loaded else ["modprobe vfio-pci"]
     if bound:
-        lines.append(f"echo {device.address} > {host_path(device)}/driver/unbind")
+        lines.append(f"echo {address} > {shlex.quote(path + '/driver/unbind')}")
     lines += [
-        f"echo vfio-pci > {host_path(device)}/driver_override",
-        f"echo {device.address} > /sys/bus/pci/drivers_probe",
-        f"(to keep it across reboots: driverctl set-override {device.address} vfio-pci)",
+        f"echo vfio-pci > {shlex.quote(path + '/driver_override')}",
+        f"echo {address} > /sys/bus/pci/drivers_probe",
+        f"(to keep it across reboots: driverctl set-override {address} vfio-pci)",
     ]
     return "\n".join(lines)
 
 
 def _override_unbound(device: PciFunction, loaded: bool) -> Finding:
     """driver_override names vfio-pci and nothing is bound: its probe failed, or it was unbound since."""
-    probe = f"echo {device.address} > /sys/bus/pci/drivers_probe"
+    probe = f"echo {shlex.quote(str(device.address))} > /sys/bus/pci/drivers_probe"
     if device.iommu_group is None:
         return Finding(
             Status.FAIL,
@@ -56,6 +59,8 @@ def check(check_input: CheckInput) -> Finding:
     if device.is_vfio:
         variant = "" if device.driver == "vfio-pci" else " (a vfio variant driver)"
         return Finding(Status.PASS, f"bound to {device.driver}{variant}")
+    if isinstance(device.vfio_dev, Unreadable):
+        return unknown(f"whether {device.driver} is a vfio variant driver", device.vfio_dev)
     loaded = check_input.vfio_driver_loaded is True
     libvirt = check_input.options.manager is Manager.LIBVIRT
     if device.driver is None:
@@ -88,6 +93,15 @@ RULE = Rule(
     "driver",
     Severity.FAIL,
     "the device is bound to vfio-pci (or libvirt can bind it)",
-    "Linux drivers/vfio/pci: a vfio-dev/ child marks vfio-pci or a variant; driver_override + drivers_probe binds",
+    "Linux drivers/vfio/vfio_main.c: from 6.1 vfio_init() creates class vfio-dev and every vfio device, vfio-pci or "
+    "a variant, gets a vfio-dev/ child; before 6.1 a variant driver (5.15+) is a module using vfio_pci_core "
+    "(module/vfio_pci_core/holders); a driver link that does not resolve names no driver; "
+    "driver_override + drivers_probe binds (drivers/pci/pci-sysfs.c driver_override_store())",
     check,
+    sources=(
+        Source("linux", "drivers/vfio/vfio_main.c", "vfio_init(), __vfio_register_dev()"),
+        Source("linux", "drivers/vfio/pci/vfio_pci_core.c", "vfio_pci_core_register_device()"),
+        Source("linux", "kernel/module/sysfs.c", "add_usage_links() (module/M/holders/)"),
+        Source("linux", "drivers/pci/pci-sysfs.c", "driver_override_store()"),
+    ),
 )

@@ -1,18 +1,26 @@
-"""`iommu`: an IOMMU is active and the device has a group; vendor-aware hints."""
+"""`iommu`: an IOMMU is active, the device has a group, and MSIs are isolated (interrupt remapping)."""
 
 from __future__ import annotations
+
+import shlex
 
 from pcie_failover.model.check import CheckInput
 from pcie_failover.model.host import IommuGroup, IommuPlatform, Unreadable
 from pcie_failover.model.results import Severity, Status
-from pcie_failover.rules.base import Finding, Rule, target, unknown
+from pcie_failover.rules.base import Finding, Rule, Source, target, unknown
+from pcie_failover.sysfs.iommu import remapping_disabled
 
 _ENABLE = {
     "DMAR": "add intel_iommu=on (and iommu=pt) to the kernel command line and reboot",
     "IVRS": "AMD-Vi is on by default: remove amd_iommu=off or iommu=off from the kernel command line",
     "IORT": "enable the SMMU driver (arm-smmu-v3) and remove iommu.passthrough/arm-smmu disable options",
 }
-_DISABLING = ("intel_iommu=off", "amd_iommu=off", "iommu=off", "intremap=off")
+_DISABLING = ("intel_iommu=off", "amd_iommu=off", "iommu=off")
+_ENABLE_REMAPPING = {
+    "Intel VT-d": "enable VT-d and x2APIC in the firmware setup (`dmesg | grep -i remapping` says why it is off)",
+    "AMD-Vi": "enable the IOMMU and x2APIC in the firmware setup (`dmesg | grep -i AMD-Vi` says why remapping is off)",
+    "Arm SMMU": "MSIs must go through a GICv3 ITS (ITS- interrupt chips); a GICv2m frame cannot isolate them",
+}
 
 
 def _vendor(units: tuple[str, ...]) -> str:
@@ -83,26 +91,67 @@ def check(check_input: CheckInput) -> Finding:
         )
     units = platform.units if isinstance(platform.units, tuple) else ()
     active = f"{_vendor(units)} active, device in group {device.iommu_group}"
-    if platform.interrupt_remapping is False:
-        if platform.unsafe_interrupts:
-            return Finding(
-                Status.WARN,
-                f"{active}; no interrupt remapping and allow_unsafe_interrupts is on",
-                "a guest can forge MSIs: enable interrupt remapping (x2APIC/IR in firmware, no intremap=off)",
-            )
+    remapping = platform.interrupt_remapping
+    if isinstance(remapping, Unreadable):
+        return Finding(
+            Status.UNKNOWN,
+            f"{active}; whether interrupt remapping is enabled could not be read ({remapping})",
+            "vfio_iommu_type1 refuses a group without it: `grep -e IR- -e ITS- /proc/interrupts` shows if it is on",
+        )
+    if remapping is False:
+        return _no_remapping(platform, active, _vendor(units))
+    return Finding(Status.PASS, active)
+
+
+def _no_remapping(platform: IommuPlatform, active: str, vendor: str) -> Finding:
+    """vfio_iommu_type1_attach_group() returns -EPERM unless allow_unsafe_interrupts is Y."""
+    type1, iommufd = platform.unsafe_interrupts, platform.iommufd_unsafe_interrupts
+    for switch in (type1, iommufd):
+        if isinstance(switch, Unreadable):
+            return unknown(f"{active}; no interrupt remapping, and allow_unsafe_interrupts", switch)
+    off = remapping_disabled(platform.kernel_cmdline)
+    enable = (
+        f"remove {' '.join(shlex.quote(o) for o in off)} from the kernel command line and reboot"
+        if off
+        else _ENABLE_REMAPPING.get(vendor, "enable interrupt remapping in the firmware setup")
+    )
+    lost = "a guest can then make the device send any MSI (any vector, to any CPU) into the host"
+    if type1:
         return Finding(
             Status.WARN,
-            f"{active}; no interrupt remapping: vfio_iommu_type1 refuses the device",
-            "enable interrupt remapping in the firmware (or, unsafely, vfio_iommu_type1 allow_unsafe_interrupts=1)",
+            f"{active}; no interrupt remapping ({platform.remapping_evidence}), "
+            "allowed only by vfio_iommu_type1 allow_unsafe_interrupts=Y",
+            f"{lost}: {enable}",
         )
-    return Finding(Status.PASS, active)
+    # QEMU's default backend is the /dev/vfio/vfio container (type1); only `-object iommufd` uses iommufd's switch.
+    iommufd_note = (
+        "; iommufd's allow_unsafe_interrupts=Y admits it only under QEMU's -object iommufd" if iommufd else ""
+    )
+    return Finding(
+        Status.FAIL,
+        f"{active}; no interrupt remapping ({platform.remapping_evidence}): "
+        f"vfio_iommu_type1 refuses to attach the group (-EPERM){iommufd_note}",
+        f"{enable}\n(or, giving up interrupt isolation, `options vfio_iommu_type1 allow_unsafe_interrupts=1`: {lost})",
+    )
 
 
 RULE = Rule(
     "iommu",
     Severity.FAIL,
-    "an IOMMU is active and the device has an IOMMU group",
-    "Linux: iommu_group link absent without an IOMMU; DMAR/IVRS/IORT firmware tables; "
-    "libvirt virt-host-validate 'Checking if IOMMU is enabled by kernel'",
+    "an IOMMU is active, the device has an IOMMU group, and interrupts are remapped",
+    "Linux: the iommu_group link exists only under an active IOMMU (DMAR/IVRS/IORT firmware tables); "
+    "vfio_iommu_type1_attach_group() (drivers/vfio/vfio_iommu_type1.c) returns -EPERM when "
+    "!iommu_group_has_isolated_msi() unless allow_unsafe_interrupts; intel_iommu_capable(IOMMU_CAP_INTR_REMAP) "
+    "is irq_remapping_enabled, which intremap=off/nointremap clear (drivers/iommu/irq_remapping.c); remapped "
+    "interrupts use IR- chips (kernel/irq/irqdesc.c chip_name_show() shows them)",
     check,
+    sources=(
+        Source("linux", "drivers/vfio/vfio_iommu_type1.c", "vfio_iommu_type1_attach_group()"),
+        Source("linux", "drivers/iommu/intel/iommu.c", "intel_iommu_capable()"),
+        Source("linux", "drivers/iommu/irq_remapping.c", "setup_nointremap(), setup_irqremap()"),
+        Source("linux", "arch/x86/kernel/apic/io_apic.c", 'ioapic_ir_chip ("IR-IO-APIC")'),
+        Source("linux", "kernel/irq/irqdesc.c", "chip_name_show()"),
+        Source("linux", "drivers/iommu/iommufd/device.c", "allow_unsafe_interrupts"),
+        Source("libvirt", "tools/virt-host-validate-common.c", "virHostValidateIOMMU()"),
+    ),
 )

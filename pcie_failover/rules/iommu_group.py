@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import shlex
+
 from pcie_failover.model.check import CheckInput
 from pcie_failover.model.host import GroupMember, PciFunction, Unreadable
 from pcie_failover.model.results import Severity, Status
-from pcie_failover.rules.base import Finding, Rule, target, unknown
+from pcie_failover.rules.base import Finding, Rule, Source, target, unknown
 from pcie_failover.rules.usage import interface_usage
 
 # Drivers that do not do DMA on the host's behalf (drivers/iommu/iommu.c, drivers/vfio/group.c).
@@ -35,7 +37,8 @@ def _fix(member: GroupMember, device: PciFunction) -> str:
         )
     if usage.in_use:
         return f"{label} is in use on this host ({usage.why}): move the VF to another group or free that device"
-    unbind = f"echo {member.address} > /sys/bus/pci/devices/{member.address}/driver/unbind"
+    path = shlex.quote(f"/sys/bus/pci/devices/{member.address}/driver/unbind")
+    unbind = f"echo {shlex.quote(str(member.address))} > {path}"
     return f"{label}: bind it to vfio-pci as well, or unbind it ({unbind})"
 
 
@@ -78,6 +81,11 @@ RULE = Rule(
     "iommu-group",
     Severity.FAIL,
     "every other member of the IOMMU group leaves it viable for vfio",
-    "Linux drivers/vfio/group.c (5.19+): members must be unbound or on vfio-pci/a vfio variant, pci-stub, pcieport",
+    "Linux drivers/vfio/group.c (5.19+): members must be unbound or on vfio-pci/a vfio variant, pci-stub, pcieport "
+    "(drivers/iommu/iommu.c iommu_group_claim_dma_owner() returns -EPERM while a member's driver uses the DMA API)",
     check,
+    sources=(
+        Source("linux", "drivers/iommu/iommu.c", "iommu_group_claim_dma_owner()"),
+        Source("linux", "drivers/vfio/group.c", "vfio_group_ioctl_set_container()"),
+    ),
 )

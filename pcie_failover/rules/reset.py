@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shlex
+
 from pcie_failover.model.check import CheckInput
 from pcie_failover.model.config_space import ConfigSpace
 from pcie_failover.model.host import Unreadable
 from pcie_failover.model.results import Severity, Status
-from pcie_failover.rules.base import Finding, Rule, target, unknown
+from pcie_failover.rules.base import Finding, Rule, Source, host_path, target, unknown
 
 FUNCTION_RESETS = frozenset({"flr", "af_flr", "pm", "device_specific", "acpi"})
 
@@ -36,13 +38,14 @@ def check(check_input: CheckInput) -> Finding:
     if methods:
         return Finding(
             Status.WARN,
-            f"only a bus reset ({' '.join(methods)}): resetting this device resets every device on its bus",
-            "prefer a VF with FLR; siblings on the bus lose state whenever vfio resets this one",
+            f"only a bus reset ({' '.join(methods)}): the kernel offers it only while the device is alone "
+            "on its bus (or slot), so no other device is reset, but each reset retrains the link",
+            "vfio can reset it; a VF normally offers FLR (check the NIC firmware), which is faster and keeps the link",
         )
     return Finding(
         Status.FAIL,
         "no reset method enabled (reset_method is empty)",
-        "enable one: echo default > reset_method in the device's sysfs directory",
+        f"enable the kernel's default methods: echo default > {shlex.quote(host_path(device) + '/reset_method')}",
     )
 
 
@@ -50,6 +53,13 @@ RULE = Rule(
     "reset",
     Severity.FAIL,
     "a function-level reset is available",
-    "Linux drivers/pci/pci.c reset_method (flr, af_flr, pm, bus, ...); vfio-pci resets on open and release",
+    "Linux drivers/pci/pci.c: reset_method lists pci_reset_fn_methods[] entries that probe successfully; "
+    "`bus` (pci_reset_bus_function()) probes only when pci_dev_reset_slot_function() or pci_parent_bus_reset() "
+    "finds no other device in the slot or on the bus; vfio-pci resets the device on open and release",
     check,
+    sources=(
+        Source("linux", "drivers/pci/pci.c", "pci_reset_fn_methods[], reset_method_show()"),
+        Source("linux", "drivers/pci/pci.c", "pci_parent_bus_reset(), pci_dev_reset_slot_function()"),
+        Source("linux", "drivers/vfio/pci/vfio_pci_core.c", "vfio_pci_core_enable()"),
+    ),
 )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import shlex
+
 from pcie_failover.model.check import CheckInput
 from pcie_failover.model.host import NetDevice, PciFunction, Unreadable
 from pcie_failover.model.results import Severity, Status
-from pcie_failover.rules.base import Finding, Rule, host_path, target, unknown
+from pcie_failover.rules.base import Finding, Rule, Source, host_path, target, unknown
 
 
 def _pf_interface(check_input: CheckInput) -> str:
@@ -31,7 +33,8 @@ def _not_a_vf(check_input: CheckInput, device: PciFunction) -> Finding:
             "vfio-pci also refuses a PF with VFs enabled (-EBUSY)"
         )
     else:
-        hint = f"create VFs, e.g. `echo 4 > {host_path(device)}/sriov_numvfs`, then pick one with `pcie-failover list`"
+        numvfs = shlex.quote(f"{host_path(device)}/sriov_numvfs")
+        hint = f"create VFs, e.g. `echo 4 > {numvfs}`, then pick one with `pcie-failover list`"
     return Finding(
         status,
         f"an SR-IOV PF, not a VF: net_failover pairs on the permanent MAC, which no destination PF shares{allowed}",
@@ -51,13 +54,29 @@ def check(check_input: CheckInput) -> Finding:
     index = check_input.vf_index
     which = f"VF {index}" if isinstance(index, int) else "a VF"
     note = f" (index unknown: {index})" if isinstance(index, Unreadable) else ""
-    return Finding(Status.PASS, f"{which} of PF {device.physfn} ({_pf_interface(check_input)}){note}")
+    described = f"{which} of PF {device.physfn} ({_pf_interface(check_input)}){note}"
+    pf = check_input.pf
+    if isinstance(pf, PciFunction) and pf.is_vfio:
+        return Finding(
+            Status.WARN,
+            f"{described}; the PF is on {pf.driver}: vfio opens this VF only with the VF token (a UUID) "
+            "its PF's user set",
+            "ask the PF's user (the program that opened the PF through vfio) for the token and give it to "
+            "the primary: -device vfio-pci,host=...,vf-token=<UUID>",
+        )
+    return Finding(Status.PASS, described)
 
 
 RULE = Rule(
     "sriov-vf",
     Severity.FAIL,
     "the device is an SR-IOV virtual function",
-    "Linux net/core/failover.c pairs on perm_addr: a VF's is its admin MAC, a PF's the burned-in MAC",
+    "Linux net/core/failover.c pairs on perm_addr: a VF's is its admin MAC, a PF's the burned-in MAC; "
+    "a VF whose PF is on vfio-pci opens only with the VF token the PF's user set (QEMU's vfio-pci `vf-token`)",
     check,
+    sources=(
+        Source("linux", "net/core/failover.c", "failover_slave_register()"),
+        Source("linux", "drivers/vfio/pci/vfio_pci_core.c", "vfio_pci_validate_vf_token()"),
+        Source("qemu", "hw/vfio/pci.c", 'vfio_pci_dev_properties[] "vf-token"'),
+    ),
 )

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import enum
+import shlex
 from dataclasses import dataclass
 
+from pcie_failover.model.address import MacAddress
 from pcie_failover.model.check import CheckInput
 from pcie_failover.model.host import NetDevice, PciFunction, Unreadable, VfAdmin
 from pcie_failover.model.results import Status
@@ -68,7 +71,53 @@ def _num_vfs(pf: PciFunction) -> str:
     return "?"
 
 
-def pf_name(check_input: CheckInput) -> str:
-    """The PF's interface name for printed commands."""
+def pf_word(check_input: CheckInput) -> str:
+    """The PF's interface name quoted for a printed shell command, or the placeholder `<PF>`."""
     netdev = check_input.pf_netdev
-    return netdev.name if isinstance(netdev, NetDevice) else "<PF>"
+    return shlex.quote(netdev.name) if isinstance(netdev, NetDevice) else "<PF>"
+
+
+class MacOrigin(enum.Enum):
+    """Who set the MAC the PF reports for a VF, as far as the host shows it (netlink does not say)."""
+
+    ADMIN = "admin"  # the VF's running driver uses another MAC: this one was set through the PF
+    VF_DRIVER = "vf-driver"  # the VF's running host driver uses it: it may have picked it itself
+    UNPROVEN = "unproven"  # no host driver runs the VF now: one bound before may have picked it
+
+
+@dataclass(frozen=True)
+class MacProvenance:
+    """A reported VF MAC's origin, with the VF's own interface when it has one."""
+
+    origin: MacOrigin
+    netdev: str | None
+    netdev_mac: MacAddress | None
+
+
+def mac_provenance(check_input: CheckInput, mac: MacAddress) -> MacProvenance:
+    """Tell an administrator's MAC from one a VF driver picked, where the VF's own interface shows it.
+
+    A VF driver that finds no MAC picks a random one and hands it to the PF, which then reports it
+    like an administrator's; it can only hand over the MAC it uses, so a VF interface using another
+    MAC than the PF reports proves the PF's was set behind it ("Reload the VF driver to make this
+    change effective"). Without a VF interface nothing on the host tells the two apart.
+    """
+    netdevs = check_input.netdevs
+    others: list[NetDevice] = []
+    for netdev in netdevs if isinstance(netdevs, tuple) else ():
+        if netdev.address == mac:
+            return MacProvenance(MacOrigin.VF_DRIVER, netdev.name, mac)
+        if isinstance(netdev.address, MacAddress):
+            others.append(netdev)
+    if others:
+        address = others[0].address
+        return MacProvenance(MacOrigin.ADMIN, others[0].name, address if isinstance(address, MacAddress) else None)
+    return MacProvenance(MacOrigin.UNPROVEN, None, None)
+
+
+def proven_admin_mac(check_input: CheckInput) -> MacAddress | None:
+    """The VF's reported MAC when it is known to be an administrator's (see `mac_provenance`), else None."""
+    mac = check_input.admin_mac
+    if mac is None or mac.is_zero or mac.is_multicast:
+        return None
+    return mac if mac_provenance(check_input, mac).origin is MacOrigin.ADMIN else None

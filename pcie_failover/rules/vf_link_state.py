@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shlex
+
 from pcie_failover.model.check import CheckInput
 from pcie_failover.model.results import Severity, Status
-from pcie_failover.rules.base import Finding, Rule
+from pcie_failover.rules.base import Finding, Rule, Source
 from pcie_failover.rules.vf_common import vf_entry
 
 
@@ -20,7 +22,7 @@ def check(check_input: CheckInput) -> Finding:
         return Finding(
             Status.FAIL,
             "VF link state is 'disable': the VF never carries traffic",
-            f"ip link set dev {entry.pf_netdev} vf {entry.index} state auto",
+            f"ip link set dev {shlex.quote(entry.pf_netdev)} vf {entry.index} state auto",
         )
     return Finding(Status.PASS, f"VF link state {state}")
 
@@ -31,4 +33,5 @@ RULE = Rule(
     "the VF's link state is auto or enable",
     "rtnetlink IFLA_VF_LINK_STATE: 0 auto, 1 enable, 2 disable",
     check,
+    sources=(Source("linux", "net/core/rtnetlink.c", "do_setvfinfo() IFLA_VF_LINK_STATE"),),
 )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shlex
+
 from pcie_failover.model.check import CheckInput
 from pcie_failover.model.results import Severity, Status
-from pcie_failover.rules.base import Finding, Rule
+from pcie_failover.rules.base import Finding, Rule, Source
 from pcie_failover.rules.vf_common import vf_entry
 
 
@@ -20,7 +22,7 @@ def check(check_input: CheckInput) -> Finding:
         Status.WARN,
         f"VF VLAN {vlan} (qos {entry.admin.qos}) is set on the PF: the standby must reach VLAN {vlan} too",
         f"put the standby's backend on VLAN {vlan}, or clear it: "
-        f"ip link set dev {entry.pf_netdev} vf {entry.index} vlan 0",
+        f"ip link set dev {shlex.quote(entry.pf_netdev)} vf {entry.index} vlan 0",
     )
 
 
@@ -30,4 +32,5 @@ RULE = Rule(
     "no VF VLAN, or the standby must share it",
     "rtnetlink IFLA_VF_VLAN / IFLA_VF_VLAN_LIST: the PF tags the VF's traffic",
     check,
+    sources=(Source("linux", "net/core/rtnetlink.c", "do_setvfinfo() IFLA_VF_VLAN_LIST"),),
 )

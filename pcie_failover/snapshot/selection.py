@@ -9,12 +9,19 @@ from pcie_failover.model.address import PciAddress
 from pcie_failover.model.host import PciFunction, Unreadable
 from pcie_failover.sysfs import attributes as attr
 from pcie_failover.sysfs.check_input import VFIO_DRIVER
-from pcie_failover.sysfs.iommu import ACPI_TABLES, GROUPS, IOMMU_CLASS, IOMMU_TABLES, read_group
+from pcie_failover.sysfs.iommu import (
+    ACPI_TABLES,
+    GROUPS,
+    IOMMU_CLASS,
+    IOMMU_TABLES,
+    IRQS,
+    UNSAFE_INTERRUPTS,
+    read_group,
+)
 from pcie_failover.sysfs.net import NET
-from pcie_failover.sysfs.pci import DEVICES, SLOTS, ancestor_addresses, read_function
+from pcie_failover.sysfs.pci import DEVICES, SLOTS, VFIO_DEV_CLASS, VFIO_PCI_CORE, ancestor_addresses, read_function
 from pcie_failover.sysfs.root import SysfsError, SysfsRoot
 
-UNSAFE_INTERRUPTS = "module/vfio_iommu_type1/parameters"
 VIRTUAL_NET = "devices/virtual/net"
 
 
@@ -95,8 +102,11 @@ def select(root: SysfsRoot, wanted: list[PciAddress]) -> Selection:
         trees=(
             SLOTS,
             "bus/pci_express/drivers",
-            UNSAFE_INTERRUPTS,
+            *UNSAFE_INTERRUPTS,
             VFIO_DRIVER,
+            VFIO_DEV_CLASS,
+            f"{VFIO_PCI_CORE}/holders",
+            *(f"{IRQS}/{n}/chip_name" for n in _names(root, IRQS)),
             *(f"{GROUPS}/{g}" for g in groups),
             *(f"bus/pci/drivers/{d}" for d in drivers),
             *_resolved(root, [f"{IOMMU_CLASS}/{u}" for u in units]),

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
+from pcie_failover.model import bounded_json
 from pcie_failover.model.host import Unreadable
 from pcie_failover.netinfo.source import (
     LINKS_DIR,
@@ -46,7 +46,7 @@ def netlink_for(root: SysfsRoot) -> NetlinkSource:
     def load_link(ifname: str) -> Sequence[object] | Unreadable:
         rel = f"{LINKS_DIR}/{ifname}.json"
         try:
-            parsed = json.loads(root.read_bytes(rel, SIDECAR_LIMIT))
+            parsed = bounded_json.loads(root.read_bytes(rel, SIDECAR_LIMIT))
         except SysfsError as error:
             return Unreadable(rel, error.reason)
         except ValueError as error:

@@ -7,13 +7,15 @@ from pcie_failover.model.host import GroupMember, IommuPlatform, NetDevice, Unre
 from pcie_failover.netinfo.source import NetlinkSource
 from pcie_failover.sysfs import attributes as attr
 from pcie_failover.sysfs.net import read_netdev
-from pcie_failover.sysfs.pci import resolve_device
+from pcie_failover.sysfs.pci import driver_link, resolve_device, vfio_owned
 from pcie_failover.sysfs.root import SysfsRoot
 
 GROUPS = "kernel/iommu_groups"
 IOMMU_CLASS = "class/iommu"
 ACPI_TABLES = "firmware/acpi/tables"
 IOMMU_TABLES = ("DMAR", "IVRS", "IORT")
+IRQS = "kernel/irq"
+UNSAFE_INTERRUPTS = ("module/vfio_iommu_type1/parameters", "module/iommufd/parameters")
 _ECAP_INTERRUPT_REMAPPING = 1 << 3
 
 
@@ -26,10 +28,11 @@ def read_member(root: SysfsRoot, address: PciAddress, netlink: NetlinkSource) ->
     netdevs: tuple[NetDevice, ...] | Unreadable = (
         names if isinstance(names, Unreadable) else tuple(read_netdev(root, n, netlink) for n in names or ())
     )
+    driver = driver_link(root, path)
     return GroupMember(
         address=address,
-        driver=attr.link_name(root, f"{path}/driver"),
-        vfio_dev=root.exists(f"{path}/vfio-dev"),
+        driver=driver,
+        vfio_dev=vfio_owned(root, root.exists(f"{path}/vfio-dev"), driver),
         pci_class=attr.required(root, f"{path}/class", attr.hex_int),
         netdevs=netdevs,
     )
@@ -49,32 +52,83 @@ def read_group(root: SysfsRoot, number: str) -> tuple[str | None | Unreadable, t
     return attr.optional(root, f"{base}/name", str), addresses
 
 
-def _interrupt_remapping(root: SysfsRoot, units: tuple[str, ...]) -> bool | None:
-    intel = [u for u in units if u.startswith("dmar")]
-    if not intel:
-        return None
-    for unit in intel:
+def remapping_disabled(kernel_cmdline: str | None) -> tuple[str, ...]:
+    """Options that turn interrupt remapping off (drivers/iommu/irq_remapping.c: `nointremap`, `intremap=...off...`)."""
+    return tuple(
+        option
+        for option in (kernel_cmdline or "").split()
+        if option == "nointremap" or (option.startswith("intremap=") and "off" in option[9:].split(","))
+    )
+
+
+def _isolating_chip(root: SysfsRoot, prefixes: tuple[str, ...]) -> bool | None | Unreadable:
+    """Whether some interrupt's chip (`kernel/irq/N/chip_name`) isolates MSIs; None without `kernel/irq`.
+
+    Interrupts are read in order and the first such chip ends the search (IO-APIC pins come first).
+    """
+    names = attr.listing(root, IRQS)
+    if not isinstance(names, tuple):
+        return names
+    unreadable: Unreadable | None = None
+    for name in sorted((n for n in names if n.isdigit()), key=int):
+        chip = attr.optional(root, f"{IRQS}/{name}/chip_name", str)
+        if isinstance(chip, Unreadable):
+            unreadable = unreadable or chip
+        elif chip is not None and chip.startswith(prefixes):
+            return True
+    return unreadable or False
+
+
+def _interrupt_remapping(
+    root: SysfsRoot, units: tuple[str, ...], kernel_cmdline: str | None
+) -> tuple[bool | None | Unreadable, str]:
+    """Whether MSIs are isolated as vfio needs (iommu_group_has_isolated_msi()), and from what.
+
+    x86: remapping enabled gives `IR-` chips (IR-IO-APIC, IR-PCI-MSI...; arch/x86/kernel/apic);
+    Arm: a GICv3 ITS gives `ITS-` chips. The ecap IR bit only says the hardware could.
+    """
+    x86 = any(u.startswith(("dmar", "ivhd")) for u in units)
+    if not x86 and not any("smmu" in u for u in units):
+        return None, "not an x86 or Arm IOMMU"
+    prefixes, kind = (("IR-",), "IR-") if x86 else (("ITS-", "ITS"), "ITS")
+    chips = _isolating_chip(root, prefixes)
+    off = remapping_disabled(kernel_cmdline)
+    cmdline = f"{' '.join(off)} on the kernel command line" if off else ""
+    if chips is True:
+        return True, f"{kind} interrupt chips in /sys/kernel/irq"
+    if chips is False:
+        return False, "; ".join(filter(None, [cmdline, f"no {kind} interrupt chip in /sys/kernel/irq"]))
+    if off:
+        return False, cmdline
+    for unit in (u for u in units if u.startswith("dmar")):
         ecap = attr.required(root, f"{IOMMU_CLASS}/{unit}/intel-iommu/ecap", attr.flags_int)
-        if isinstance(ecap, Unreadable):
-            return None
-        if not ecap & _ECAP_INTERRUPT_REMAPPING:
-            return False
-    return True
+        if isinstance(ecap, int) and not ecap & _ECAP_INTERRUPT_REMAPPING:
+            return False, f"{unit} cannot remap interrupts (ecap IR bit clear)"
+    return chips or Unreadable(IRQS, "no such directory (a kernel before 4.12, or a copy without it)"), ""
+
+
+def _switch(root: SysfsRoot, module: str) -> bool | None | Unreadable:
+    """A module's `allow_unsafe_interrupts`; None when the module is not loaded (its default, N, applies)."""
+    value = attr.optional(root, f"module/{module}/parameters/allow_unsafe_interrupts", str)
+    return value in ("Y", "1") if isinstance(value, str) else value
 
 
 def read_platform(root: SysfsRoot, kernel_cmdline: str | None) -> IommuPlatform:
-    """Active IOMMU units, IOMMU tables in firmware, interrupt remapping, vfio's unsafe switch."""
+    """Active IOMMU units, IOMMU tables in firmware, interrupt remapping, vfio's and iommufd's unsafe switches."""
     units = attr.listing(root, IOMMU_CLASS)
     units = () if units is None else units
     tables = attr.listing(root, ACPI_TABLES)
-    unsafe = attr.optional(root, "module/vfio_iommu_type1/parameters/allow_unsafe_interrupts", str)
+    remapping, evidence = _interrupt_remapping(root, units, kernel_cmdline) if isinstance(units, tuple) else (None, "")
+    type1, iommufd = _switch(root, "vfio_iommu_type1"), _switch(root, "iommufd")
     return IommuPlatform(
         units=units,
         firmware_tables=tables
         if isinstance(tables, Unreadable)
         else tuple(t for t in tables or () if t in IOMMU_TABLES),
         devicetree=root.exists("firmware/devicetree"),
-        interrupt_remapping=_interrupt_remapping(root, units) if isinstance(units, tuple) else None,
-        unsafe_interrupts=unsafe in ("Y", "1") if isinstance(unsafe, str) else None,
+        interrupt_remapping=remapping,
+        remapping_evidence=evidence,
+        unsafe_interrupts=type1,
+        iommufd_unsafe_interrupts=iommufd,
         kernel_cmdline=kernel_cmdline,
     )

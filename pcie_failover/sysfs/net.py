@@ -5,7 +5,7 @@ from __future__ import annotations
 import posixpath
 
 from pcie_failover.model.address import PciAddress
-from pcie_failover.model.host import NetDevice, StandbyBackend, Unreadable
+from pcie_failover.model.host import LowerDevice, NetDevice, StandbyBackend, Unreadable
 from pcie_failover.netinfo.source import NetlinkSource
 from pcie_failover.sysfs import attributes as attr
 from pcie_failover.sysfs.root import SysfsError, SysfsRoot
@@ -72,11 +72,26 @@ def _lower(root: SysfsRoot, base: str, kind: str) -> tuple[str, ...] | Unreadabl
     return tuple(n.removeprefix("lower_") for n in names if n.startswith("lower_"))
 
 
+def _lower_device(root: SysfsRoot, name: str) -> LowerDevice | None:
+    """The PCI function behind interface `name` and, for a VF, its PF; None when virtual or unreadable."""
+    address = interface_device(root, name)
+    if not isinstance(address, PciAddress):
+        return None
+    link = f"{NET}/{name}/device/physfn"
+    target = attr.link_name(root, link)
+    physfn: PciAddress | None | Unreadable
+    if isinstance(target, str):
+        physfn = PciAddress.try_parse(target) or Unreadable(link, f"unexpected target {target!r}")
+    else:
+        physfn = target
+    return LowerDevice(name, address, physfn)
+
+
 def standby_backend(root: SysfsRoot, name: str) -> StandbyBackend | Unreadable:
     """Follow the standby's backend down to the physical interfaces it leaves the host through."""
     base = f"{NET}/{name}"
     if not root.exists(base):
-        return Unreadable(base, "no such interface")
+        return StandbyBackend(name=name, kind="absent", lower=(), lower_devices=())
     kind = _kind(root, base)
     seen: list[str] = []
     frontier = [(name, kind)]
@@ -91,10 +106,10 @@ def standby_backend(root: SysfsRoot, name: str) -> StandbyBackend | Unreadable:
                     seen.append(item)
                     following.append((item, _kind(root, f"{NET}/{item}")))
         frontier = following
-    pci = [interface_device(root, n) for n in seen]
+    devices = (_lower_device(root, n) for n in (name, *seen))
     return StandbyBackend(
         name=name,
         kind=kind,
         lower=tuple(seen),
-        lower_pci=tuple(a for a in pci if isinstance(a, PciAddress)),
+        lower_devices=tuple(d for d in devices if d is not None),
     )

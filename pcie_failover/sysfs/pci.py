@@ -12,6 +12,9 @@ from pcie_failover.sysfs.root import CONFIG_READ_LIMIT, SysfsError, SysfsRoot
 
 DEVICES = "bus/pci/devices"
 SLOTS = "bus/pci/slots"
+DRIVERS = "bus/pci/drivers"
+VFIO_DEV_CLASS = "class/vfio-dev"  # created by vfio_init() (drivers/vfio/vfio_main.c) from 6.1
+VFIO_PCI_CORE = "module/vfio_pci_core"
 
 
 def device_link(address: PciAddress) -> str:
@@ -35,6 +38,36 @@ def read_config(root: SysfsRoot, path: str) -> ConfigSpace | None | Unreadable:
         return parse_config(root.read_bytes(rel, CONFIG_READ_LIMIT))
     except SysfsError as error:
         return Unreadable(rel, error.reason)
+
+
+def driver_link(root: SysfsRoot, path: str) -> str | None | Unreadable:
+    """The bound driver's name; a `driver` link that dangles or loops is Unreadable, never a name."""
+    rel = f"{path}/driver"
+    name = attr.link_name(root, rel)
+    if isinstance(name, str) and not root.is_directory(rel):
+        return Unreadable(rel, f"the link to {name} leads to no driver directory (it dangles or loops)")
+    return name
+
+
+def vfio_owned(root: SysfsRoot, has_vfio_dev: bool, driver: str | None | Unreadable) -> bool | Unreadable:
+    """Whether vfio-pci or a vfio variant driver owns the device.
+
+    From 6.1 every vfio device has a `vfio-dev/` child, so with `class/vfio-dev` present its
+    absence is final. Before 6.1 a variant driver (5.15+) is a module that holds vfio_pci_core.
+    """
+    if has_vfio_dev or driver == "vfio-pci":
+        return True
+    if not isinstance(driver, str) or root.exists(VFIO_DEV_CLASS) or not root.exists(VFIO_PCI_CORE):
+        return False
+    module = attr.link_name(root, f"{DRIVERS}/{driver}/module")
+    if module is None:
+        return Unreadable(
+            f"{DRIVERS}/{driver}/module",
+            f"{driver} is built in and this kernel has no vfio-dev/ (before 6.1): is it a vfio variant?",
+        )
+    if isinstance(module, Unreadable):
+        return module
+    return root.exists(f"{VFIO_PCI_CORE}/holders/{module}")
 
 
 def _physfn(root: SysfsRoot, path: str) -> PciAddress | None | Unreadable:
@@ -81,7 +114,7 @@ def read_function(root: SysfsRoot, address: PciAddress) -> PciFunction | Unreada
     def link(name: str) -> str | None | Unreadable:
         return attr.link_name(root, f"{path}/{name}") if name in entries else None
 
-    driver = link("driver")
+    driver = driver_link(root, path) if "driver" in entries else None
     function = PciFunction(
         address=address,
         path=path,
@@ -90,7 +123,7 @@ def read_function(root: SysfsRoot, address: PciAddress) -> PciFunction | Unreada
         pci_class=attr.required(root, f"{path}/class", attr.hex_int),
         driver=driver,
         driver_override=attr.driver_override(root, f"{path}/driver_override") if "driver_override" in entries else None,
-        vfio_dev="vfio-dev" in entries,
+        vfio_dev=vfio_owned(root, "vfio-dev" in entries, driver),
         physfn=_physfn(root, path) if "physfn" in entries else None,
         sriov=_sriov(root, path) if "sriov_totalvfs" in entries else None,
         iommu_group=link("iommu_group"),
