@@ -41,6 +41,9 @@ class ExitCode(enum.IntEnum):
     NO_HOST = 3
     UNDETERMINED = 4
     INTERNAL = 70  # EX_SOFTWARE: a bug, never a finding (the units do not count it as success)
+    OUTPUT_ERROR = 74  # EX_IOERR: the report could not be written (standard output full or closed)
+    INTERRUPTED = 130  # 128 + SIGINT: stopped before it finished (temporary files removed)
+    BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of standard output went away
     TERMINATED = 143  # 128 + SIGTERM: stopped before it finished (temporary files removed)
 
 

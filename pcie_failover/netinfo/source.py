@@ -137,8 +137,9 @@ class Snapshot:
             links=_list(netlink.get("links")),
             address_entries=_list(netlink.get("addresses")),
             route_entries=_list(netlink.get("routes")),
-            kernel_cmdline=cmdline if isinstance(cmdline, str) else None,
-            kernel_release=release if isinstance(release, str) else None,
+            # strings that reach reports and hints: one printable line, else not known (a doctored sidecar)
+            kernel_cmdline=cmdline if isinstance(cmdline, str) and cmdline.isprintable() else None,
+            kernel_release=release if isinstance(release, str) and release.isprintable() else None,
             load_link=load_link,
         )
 

@@ -60,7 +60,8 @@ def check_json(result: RuleResult) -> dict[str, Any]:
 
 def dump(document: dict[str, Any]) -> str:
     """Indented JSON with a final newline."""
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    # ASCII only: a C1 control or a bidi override from a VM's ids or a copied tree reaches a terminal as \uXXXX
+    return json.dumps(document, indent=2, ensure_ascii=True) + "\n"
 
 
 def render_check(report: CheckReport) -> str:

@@ -36,16 +36,22 @@ SKIP_DIRS = frozenset({"power", "statistics", "queues", "msi_irqs"})
 _RESOURCE = re.compile(r"resource\d+(_wc)?")
 
 
+def plain(rel: str) -> bool:
+    """Whether `rel` names a place the way an extractor will: no empty, `.` or `..` component ("" is the top)."""
+    return not rel or all(part not in ("", ".", "..") for part in rel.split("/"))
+
+
 def inside_target(directory: str, target: str) -> str | None:
     """`target` of a link in `directory` (relative to the archive's top), normalised, if it resolves below the top.
 
     Only the kernel's form is kept: relative, every `..` first and no more of them than
     `directory` is deep, then at least one name (`../../../bus/pci/drivers/igb`); `.` and
     empty components are dropped. Absolute targets, targets that climb out and targets that
-    resolve to the top are None. As nothing is archived beneath a
+    resolve to the top are None, and so are targets with a character that is not printable (no
+    kernel names a device so, and `tar tv` would print it raw). As nothing is archived beneath a
     link, an extractor resolves every kept link to the same place, inside the archive.
     """
-    if target.startswith("/"):
+    if target.startswith("/") or not target.isprintable() or not plain(directory):
         return None
     parts = [part for part in target.split("/") if part not in ("", ".")]
     ups = next((i for i, part in enumerate(parts) if part != ".."), len(parts))
@@ -85,6 +91,8 @@ class _Archive:
         return True
 
     def _add(self, rel: str, kind: bytes, mode: int, content: bytes = b"", linkname: str = "") -> None:
+        if not plain(rel):  # `drivers/..` is one place to this tool and another to an extractor: never archived
+            return
         self.done[rel] = kind
         info = self._info(rel, kind, mode)
         info.linkname = linkname

@@ -63,7 +63,7 @@ def link_name(root: SysfsRoot, rel: str) -> str | None | Unreadable:
         name = root.link_name(rel)
     except SysfsError as error:
         return None if error.missing else Unreadable(rel, error.reason)
-    if not (name.isascii() and name.isprintable()) or " " in name:
+    if not (name.isascii() and name.isprintable()) or " " in name or name in ("", ".", ".."):
         return Unreadable(rel, f"unexpected link target {ascii(name)[:60]}")
     return name
 

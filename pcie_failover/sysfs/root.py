@@ -84,10 +84,25 @@ class SysfsRoot:
         if fd is not None:
             self._dirs.move_to_end(key)
             return fd
-        if parts:
-            fd = os.open(parts[-1], _DIRECTORY, dir_fd=self._directory(parts[:-1]))
-        else:
-            fd = os.open(self.path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        parent = self._dirs.get(key.rpartition("/")[0] if len(parts) > 1 else "") if parts else None
+        if parent is not None:  # the usual case: readers walk top-down
+            return self._remember(key, os.open(parts[-1], _DIRECTORY, dir_fd=parent))
+        # Down from the root, iteratively (no recursion however deep the tree).
+        fd = self._dirs.get("")
+        if fd is None:
+            fd = self._remember("", os.open(self.path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC))
+        for depth in range(1, len(parts) + 1):
+            prefix = "/".join(parts[:depth])
+            cached = self._dirs.get(prefix)
+            fd = (
+                cached
+                if cached is not None
+                else self._remember(prefix, os.open(parts[depth - 1], _DIRECTORY, dir_fd=fd))
+            )
+        return fd
+
+    def _remember(self, key: str, fd: int) -> int:
+        """Cache a directory descriptor, closing the least recently used one past the limit."""
         self._dirs[key] = fd
         if len(self._dirs) > _DIR_CACHE:
             os.close(self._dirs.popitem(last=False)[1])
@@ -105,7 +120,11 @@ class SysfsRoot:
             return self._follow((), rel.split("/"), rel, follow)
         parts = self._resolved.get(head)
         if parts is None:
-            within, last = self._follow((), head.split("/"), rel, follow=True)
+            # From the parent's resolution when it is known (top-down walks: linear in depth), else from the root.
+            parent, _, last_part = head.rpartition("/")
+            start = self._resolved.get(parent) if parent else None
+            components = [last_part] if start is not None else head.split("/")
+            within, last = self._follow(start or (), components, rel, follow=True)
             parts = within if last == "." else (*within, last)
             self._resolved[head] = parts
         if follow:

@@ -1,0 +1,52 @@
+"""Exit codes outside the findings: output that cannot be written, interrupts; one line on stderr each."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+
+from pcie_failover.cli import main
+
+DEMO = str(Path(__file__).resolve().parent.parent / "fixtures_sysfs" / "demo-host")
+CLI = [sys.executable, "-m", "pcie_failover", "--sysfs-root", DEMO]
+
+
+def test_a_full_standard_output_is_74_not_an_internal_error() -> None:
+    with open("/dev/full", "w") as full:
+        run = subprocess.run([*CLI, "list"], stdout=full, stderr=subprocess.PIPE, text=True, check=False)
+    assert (run.returncode, run.stderr) == (
+        74,
+        "pcie-failover list: cannot write the report: [Errno 28] No space left on device\n",
+    )
+
+
+def test_a_closed_standard_output_is_74_also_for_json() -> None:
+    run = subprocess.run(
+        [*CLI, "check", "5e:00.2", "--format", "json"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=False,
+        pass_fds=(),
+        preexec_fn=lambda: os.close(1),
+    )
+    assert (run.returncode, run.stderr) == (
+        74,
+        "pcie-failover check: cannot write the report: standard output is closed\n",
+    )
+
+
+def test_an_interrupt_is_130(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Ctrl-C (KeyboardInterrupt, or click's Abort) mid-run: 130, not a traceback and not a finding."""
+
+    def interrupted(*_: object, **__: object) -> NoReturn:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("pcie_failover.commands.check.run_check", interrupted)
+    assert main(["--sysfs-root", DEMO, "check", "5e:00.2"]) == 130
+    assert capsys.readouterr().err == ""
