@@ -126,7 +126,7 @@ class RootComplex:
 class Iommu:
     """Host IOMMU: the firmware table, whether the kernel enabled it, and unit facts."""
 
-    table: str | None = "DMAR"  # DMAR, IVRS, IORT or None (no IOMMU in firmware)
+    table: str | None = "DMAR"  # DMAR, IVRS, IORT, VIOT (virtio-iommu) or None (no IOMMU in firmware)
     devicetree: bool = False  # an Arm-style host described by a device tree
     enabled: bool = True
     interrupt_remapping: bool = True
@@ -460,7 +460,8 @@ class _Builder:
             out.file("firmware/devicetree/base/compatible", b"linux,dummy-virt\0", 0o444)
         groups_visible = iommu.enabled or iommu.noiommu_groups
         if iommu.enabled and iommu.table is not None:
-            unit = {"DMAR": "dmar0", "IVRS": "ivhd0", "IORT": "smmu3.0x0000000010000000"}[iommu.table]
+            units = {"DMAR": "dmar0", "IVRS": "ivhd0", "IORT": "smmu3.0x0000000010000000", "VIOT": "virtio0"}
+            unit = units[iommu.table]
             out.link(f"class/iommu/{unit}", f"devices/virtual/iommu/{unit}")
             if iommu.table == "DMAR":
                 ecap = 0xF0205E if iommu.interrupt_remapping else 0xF02056

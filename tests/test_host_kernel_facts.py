@@ -85,6 +85,29 @@ def test_arm_needs_an_its(cli: Callable[..., Run], host_root: Callable[[Host], P
     assert iommu["hint"].startswith("MSIs must go through a GICv3 ITS (ITS- interrupt chips)")
 
 
+def test_virtio_iommu_isolates_no_msi_on_x86(cli: Callable[..., Run], host_root: Callable[[Host], Path]) -> None:
+    """An IOMMU the rule has no name for (virtio-iommu: unit virtio0) is judged by the x86 irq chips.
+
+    The lab's guest kernel (Debian 6.1) is built without CONFIG_VIRTIO_IOMMU, so this is a builder host.
+    """
+    root = host_root(replace(demo_host(), iommu=Iommu(table="VIOT", interrupt_remapping=False)))
+    iommu = _checks(cli, root)["iommu"]
+    assert (iommu["status"], iommu["message"]) == (
+        "fail",
+        "virtio-iommu active, device in group 23; no interrupt remapping (no IR- interrupt chip in "
+        "/sys/kernel/irq): vfio_iommu_type1 refuses to attach the group (-EPERM)",
+    )
+    assert iommu["hint"].startswith("virtio-iommu does not remap interrupts: give this guest QEMU's intel-iommu")
+    for chip in (root / "kernel/irq").glob("*/chip_name"):
+        chip.write_text("some-other-chip\n")
+    assert _checks(cli, root)["iommu"] == {
+        "status": "unknown",
+        "message": "virtio-iommu active, device in group 23; whether interrupt remapping is enabled could not be "
+        "read (kernel/irq: no x86 or Arm interrupt chip to judge MSI isolation by)",
+        "hint": "vfio_iommu_type1 refuses a group without it: `grep -e IR- -e ITS- /proc/interrupts` shows if it is on",
+    }
+
+
 def test_a_driver_link_that_dangles_or_loops_is_unknown(
     cli: Callable[..., Run], host_root: Callable[[Host], Path]
 ) -> None:

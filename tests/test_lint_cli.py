@@ -9,10 +9,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from fixtures_sysfs.builder import Host
+from fixtures_sysfs.hosts import demo_host, demo_pf
 from pcie_failover.commands.lint import MAX_CONFIG_BYTES
 from tests.conftest import Run
 from tests.golden import compare_entry
@@ -208,3 +211,60 @@ def test_a_running_qemu_by_pid_and_its_cmdline_in_every_layout(cli: Cli, tmp_pat
     for run in runs:
         failing = {r["id"] for r in run.json["checks"] if r["status"] == "fail"}
         assert (run.code, failing, run.json["vm"]["pairs"][0]["primary"]) == (1, {"slot-zero"}, "hostdev0")
+
+
+def _host_checks(cli: Cli, tmp_path: Path, text: str) -> tuple[int, dict[str, dict[str, str | None]]]:
+    args = tmp_path / "vm.args"
+    args.write_text(text)
+    run = cli("--sysfs-root", DEMO, "lint", "--qemu-args", str(args), "--qemu-version", "10.0.2", "--format", "json")
+    (host,) = run.json["hosts"]
+    return run.code, {c["id"]: {"status": c["status"], "message": c["message"]} for c in host["checks"]}
+
+
+def test_a_vf_token_for_a_pf_not_on_vfio_is_refused_by_vfio(cli: Cli, tmp_path: Path) -> None:
+    """vfio_pci_validate_vf_token(): -EINVAL 'VF token incorrectly provided, PF not bound to vfio-pci'."""
+    token = "bd8d9d2b-5a5f-4f5a-a5f5-5f5a5f5a5f5a"
+    code, checks = _host_checks(
+        cli, tmp_path, GOOD.replace("failover_pair_id=net0", f"failover_pair_id=net0,vf-token={token}")
+    )
+    assert code == 1
+    assert checks["sriov-vf"] == {
+        "status": "fail",
+        "message": "VF 0 of PF 0000:5e:00.0 (enp94s0f0np0); the primary is given a VF token but the PF is on "
+        "mlx5_core, not vfio: vfio refuses the device (-EINVAL, 'VF token incorrectly provided, PF not bound to "
+        "vfio-pci')",
+    }
+
+
+def test_the_standby_mac_is_compared_not_taken_as_an_administrators_word(cli: Cli, tmp_path: Path) -> None:
+    """lint keeps check's warning: a reported VF MAC copied into the standby may be one a VF driver picked."""
+    code, checks = _host_checks(cli, tmp_path, GOOD)
+    assert code == 0
+    assert checks["vf-mac"]["status"] == "warn"
+    assert str(checks["vf-mac"]["message"]).startswith("MAC 52:54:00:6f:55:cc is not proof of an administrator's MAC")
+
+
+def test_a_vf_of_a_pf_on_vfio_needs_the_token(cli: Cli, tmp_path: Path, host_root: Callable[[Host], Path]) -> None:
+    """vfio_pci_validate_vf_token(): a PF on vfio-pci admits its VFs only with its token (-EACCES without)."""
+    base = demo_pf()
+    root = str(host_root(demo_host(pf=replace(base, pf=replace(base.pf, driver="vfio-pci", netdevs=())))))
+    args = tmp_path / "vm.args"
+
+    def sriov(text: str) -> tuple[int, str, str]:
+        args.write_text(text)
+        run = cli(
+            "--sysfs-root", root, "lint", "--qemu-args", str(args), "--qemu-version", "10.0.2", "--format", "json"
+        )
+        (check,) = [c for c in run.json["hosts"][0]["checks"] if c["id"] == "sriov-vf"]
+        return run.code, check["status"], check["message"]
+
+    code, status, message = sriov(GOOD)
+    assert (code, status) == (1, "fail")
+    assert message.endswith("its PF's user set, and the primary has none (-EACCES)")
+    with_token = GOOD.replace(
+        "failover_pair_id=net0", "failover_pair_id=net0,vf-token=bd8d9d2b-5a5f-4f5a-a5f5-5f5a5f5a5f5a"
+    )
+    assert sriov(with_token)[1:] == (
+        "pass",
+        "VF 0 of PF 0000:5e:00.0 (no interface); the PF is on vfio-pci and the primary is given a VF token",
+    )

@@ -24,7 +24,7 @@ EXIT_CODES = f"""Exit codes: 0 ready; 1 not ready (a check failed, or with --str
 sysfs root); 4 undetermined (nothing failed, but a check that could fail is unknown);
 {INTERNAL_EXIT_CODE}."""
 
-COMMANDS = ("check", "list", "pair", "capture", "lint", "register", "unregister", "audit", "watch")
+COMMANDS = ("check", "list", "pair", "capture", "lint", "register", "unregister", "audit", "watch", "rules")
 
 
 class OutputFormat(enum.Enum):
@@ -66,10 +66,21 @@ def global_options(
     state.sysfs_root = sysfs_root
 
 
+class OutputError(Exception):
+    """Standard output could not take the report (full, closed, an I/O error): not a bug, not a finding."""
+
+
 def emit(text: str) -> None:
-    """Print a rendered report."""
-    sys.stdout.write(text)
-    sys.stdout.flush()
+    """Print a rendered report; OutputError when standard output cannot take it."""
+    if sys.stdout is None:
+        raise OutputError("standard output is closed")
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except (OSError, ValueError) as error:  # ValueError: write to a closed file
+        raise OutputError(str(error)) from None
 
 
 def fail(command: str, output: OutputFormat, code: ExitCode, kind: str, message: str) -> int:
@@ -121,6 +132,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args, name, output)
     except Terminated:
         return int(ExitCode.TERMINATED)
+    except OutputError as error:  # also when an error report itself cannot be written
+        prefix = "pcie-failover" if name == "pcie-failover" else f"pcie-failover {name}"
+        sys.stderr.write(f"{prefix}: cannot write the report: {escape(str(error))}\n")
+        return int(ExitCode.OUTPUT_ERROR)
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -134,11 +149,14 @@ def _run(args: list[str], name: str, output: OutputFormat) -> int:
         return int(ExitCode.USAGE)
     except ClickException as error:
         return fail(name, output, ExitCode.USAGE, "usage", error.format_message())
-    except typer.Abort:
-        return 130
+    except (typer.Abort, KeyboardInterrupt):
+        return int(ExitCode.INTERRUPTED)
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
+        return int(ExitCode.BROKEN_PIPE)
+
+    except OutputError:
+        raise
     except Exception as error:  # a bug must not exit 1 ("not ready"), which the audit unit counts as success
         return fail(name, output, ExitCode.INTERNAL, "internal", f"internal error: {type(error).__name__}: {error}")
     return result if isinstance(result, int) else 0

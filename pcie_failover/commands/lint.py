@@ -57,7 +57,13 @@ def _options(config: VmConfig, primary: Device) -> CheckOptions:
         bridge = None
     usable = mac is not None and not (mac.is_zero or mac.is_multicast)
     manager = Manager.LIBVIRT if primary.binds_vfio else Manager.QEMU
-    return CheckOptions(manager=manager, mac=mac if usable else None, standby_netdev=bridge)
+    return CheckOptions(
+        manager=manager,
+        mac=mac if usable else None,
+        mac_asserted=False,  # the standby's MAC is what the VF must have, not proof an administrator set it
+        standby_netdev=bridge,
+        vf_token=primary.vf_token,
+    )
 
 
 def _check(root: SysfsRoot, primary: Device, options: CheckOptions) -> CheckReport:

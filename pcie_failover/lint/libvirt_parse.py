@@ -168,6 +168,11 @@ def parse_libvirt(text: str) -> VmConfig:
     root, complete = _parse_xml(text)
     os_type = root.find("os/type")
     machine = None if os_type is None else os_type.get("machine")
+    arch = None if os_type is None else os_type.get("arch")
+    # qemuDomainDefMachinePostParse(): a domain without machine= gets QEMU's default machine,
+    # `pc` (i440fx, no PCI Express) on x86; a defined domain (virsh dumpxml) always shows it.
+    defaulted = complete and machine is None and arch in (None, "x86_64", "i686")
+    machine = "pc" if defaulted else machine
     pcie = machine is None or "q35" in machine or machine.startswith("virt")
     devices_element = root.find("devices") if complete else root
     elements = [] if devices_element is None else list(devices_element)
@@ -203,6 +208,7 @@ def parse_libvirt(text: str) -> VmConfig:
         buses=buses,
         globals=_globals(root),
         teaming=tuple(teaming),
+        machine_default="libvirt's default on x86 for a domain without machine=" if defaulted else None,
     )
 
 

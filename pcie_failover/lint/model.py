@@ -67,6 +67,7 @@ class Device:
     backend_bridge: str | None = None  # the standby's host bridge, when known
     binds_vfio: bool = False  # libvirt binds the host device to vfio-pci at start (managed='yes')
     sets_mac: bool = False  # libvirt sets the VF's admin MAC at start (<interface type='hostdev'>)
+    vf_token: bool | None = None  # vfio-pci `vf-token=` given (QEMU); None where the input cannot say
 
     @property
     def name(self) -> str:
@@ -106,12 +107,13 @@ class VmConfig:
 
     kind: ConfigKind
     complete: bool  # a whole command line (with the binary) or a whole <domain>
-    machine: str | None  # as written; None when the input does not say
+    machine: str | None  # as written, or the default a whole input gets; None when the input does not say
     devices: tuple[Device, ...]
     buses: dict[str, Bus]
     globals: dict[str, str] = field(default_factory=dict)  # "DRIVER.property" -> value, lower case keys
     teaming: tuple[Teaming, ...] = ()
     qemu_version: str | None = None  # from a libvirt log header
+    machine_default: str | None = None  # why `machine` was not written but is known: whose default it is
 
     @property
     def root_bus(self) -> str:

@@ -99,12 +99,18 @@ def _host(props: dict[str, str]) -> tuple[PciAddress | None, str | None]:
         return None, text
 
 
+# QEMU's qdev aliases for network devices on PCI targets (qdev-monitor.c qdev_alias_table[];
+# `-device help` lists `name "virtio-net-pci", bus PCI, alias "virtio-net"`).
+QDEV_ALIASES = {"virtio-net": "virtio-net-pci", "e1000-82540em": "e1000"}
+
+
 def _device(state: _State, value: str) -> None:
     option = f"-device {value}"
     props = parse_value(option, value, "driver")
-    driver = props.get("driver")
-    if not driver:
+    written = props.get("driver")
+    if not written:
         raise ConfigError(f"{option}: no driver")
+    driver = QDEV_ALIASES.get(written, written)
     slot, function = pci_addr(option, props.get("addr"))
     device_id = props.get("id") or None
     netdev = state.netdevs.get(props.get("netdev", ""), {})
@@ -112,7 +118,7 @@ def _device(state: _State, value: str) -> None:
     state.devices.append(
         Device(
             order=len(state.devices),
-            label=f"-device {driver}" + (f" (id {device_id})" if device_id else f" #{len(state.devices) + 1}"),
+            label=f"-device {written}" + (f" (id {device_id})" if device_id else f" #{len(state.devices) + 1}"),
             driver=driver,
             id=device_id,
             bus=props.get("bus"),
@@ -128,6 +134,7 @@ def _device(state: _State, value: str) -> None:
             port_slot=(number(option, "slot", props.get("slot")) or 0) if driver in PORTS else None,
             hotplug=flag(option, "hotplug", props.get("hotplug"), True),
             backend_bridge=netdev.get("br", "br0") if netdev.get("type") == "bridge" else None,
+            vf_token=bool(props.get("vf-token")) if driver == "vfio-pci" else None,
         )
     )
 
@@ -168,7 +175,8 @@ def parse_qemu(text: str) -> VmConfig:
     for name, value in _options(command.words):
         _apply(state, name, value)
     devices = tuple(state.devices)
-    machine = state.machine if state.machine or command.binary is None else _default_machine(command.binary)
+    defaulted = not state.machine and command.binary is not None
+    machine = _default_machine(command.binary) if defaulted and command.binary is not None else state.machine
     return VmConfig(
         kind=ConfigKind.QEMU,
         complete=command.binary is not None,
@@ -177,6 +185,7 @@ def parse_qemu(text: str) -> VmConfig:
         buses=_buses(machine, devices),
         globals=state.globals,
         qemu_version=command.qemu_version,
+        machine_default="the default of a command line without -machine" if defaulted and machine else None,
     )
 
 

@@ -32,8 +32,10 @@ class CheckOptions:
 
     manager: Manager = Manager.QEMU
     mac: MacAddress | None = None
+    mac_asserted: bool = True  # `mac` is the administrator's word (--mac); lint's standby MAC is only compared
     allow_pf: bool = False
     standby_netdev: str | None = None
+    vf_token: bool | None = None  # whether the primary is given a VF token (lint knows; check does not)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pcie_failover.model.check import CheckInput
 from pcie_failover.model.host import Unreadable
 from pcie_failover.model.results import Severity, Status
-from pcie_failover.rules.base import Finding, Rule, unknown
+from pcie_failover.rules.base import Finding, Rule, Source, unknown
 
 
 def _id(value: int | Unreadable) -> str:
@@ -38,4 +38,14 @@ RULE = Rule(
     "the input names one PCI device present in sysfs",
     "Linux: /sys/bus/pci/devices/DDDD:BB:DD.F links each present function (domains may have 5 digits)",
     check,
+    sources=(
+        Source("linux", "drivers/pci/probe.c", 'pci_setup_device(): dev_set_name() "%04x:%02x:%02x.%d"'),
+        Source("linux", "drivers/base/bus.c", "bus_add_device(): the bus/pci/devices/<name> link"),
+    ),
+    proofs=(
+        "tests/test_captures.py::test_every_device_of_every_capture[vtd-acpi]",
+        "tests/lab/test_live_cli.py::test_capture_in_the_guest_checks_the_same_on_the_host",
+        "tests/test_rules.py::test_rule_outcome[address/absent]",
+        "tests/test_rules.py::test_rule_outcome[address/by-interface]",
+    ),
 )

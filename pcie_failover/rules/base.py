@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from pcie_failover.model.check import CheckInput
@@ -37,14 +37,20 @@ class Source:
 
 @dataclass(frozen=True)
 class Rule(Generic[InputT]):
-    """A named unit over some input (a host's CheckInput, a VM's LintInput): `rule_id` is stable."""
+    """A named unit over some input (a host's CheckInput, a VM's LintInput): `rule_id` is stable.
+
+    `sources` are where upstream enforces what the rule mirrors; `proofs` are the pytest node ids of the tests
+    that prove it on the most real input (captures, lab, the QEMU oracle, then hand-made hosts). Both are
+    required: `pcie-failover rules` and docs/rules.md are the ledger built from them.
+    """
 
     rule_id: str
     severity: Severity
     title: str
     fact: str
     check: Callable[[InputT], Finding]
-    sources: tuple[Source, ...] = ()
+    sources: tuple[Source, ...] = field(kw_only=True)
+    proofs: tuple[str, ...] = field(kw_only=True)
 
     def run(self, rule_input: InputT) -> RuleResult:
         """Apply the check; a `fail` from a warn-severity rule is capped at `warn`."""

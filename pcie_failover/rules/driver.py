@@ -104,4 +104,12 @@ RULE = Rule(
         Source("linux", "kernel/module/sysfs.c", "add_usage_links() (module/M/holders/)"),
         Source("linux", "drivers/pci/pci-sysfs.c", "driver_override_store()"),
     ),
+    proofs=(
+        "tests/lab/test_live_cli.py::test_checks_follow_iproute2_and_driver_changes",
+        "tests/lab/test_udev_audit.py::test_unbinding_the_primary_fails_the_driver_check",
+        "tests/test_captures.py::test_failed_vfio_probe_without_iommu",
+        "tests/test_captures.py::test_every_device_of_every_capture[vf-admin]",
+        "tests/test_host_kernel_facts.py::test_variant_drivers_before_6_1_are_told_by_vfio_pci_core_holders",
+        "tests/test_rules.py::test_rule_outcome[driver/in-use-addresses]",
+    ),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pcie_failover.model.check import CheckInput
 from pcie_failover.model.host import Unreadable
 from pcie_failover.model.results import Severity, Status
-from pcie_failover.rules.base import Finding, Rule, target, unknown
+from pcie_failover.rules.base import Finding, Rule, Source, target, unknown
 
 ETHERNET = 0x0200
 _NAMES = {
@@ -46,4 +46,11 @@ RULE = Rule(
     "the device is an Ethernet controller (class 0x0200xx)",
     "QEMU hw/pci/pci.c: 'failover primary device is not an Ethernet device' (0x0280, 0x0207 fail)",
     check,
+    sources=(Source("qemu", "hw/pci/pci.c", "pci_qdev_realize(): class != PCI_CLASS_NETWORK_ETHERNET"),),
+    proofs=(
+        "tests/test_captures.py::test_every_device_of_every_capture[vtd-acpi]",
+        "tests/test_rules.py::test_rule_outcome[ethernet/ethernet]",
+        "tests/test_rules.py::test_rule_outcome[ethernet/other-network]",
+        "tests/test_rules.py::test_rule_outcome[ethernet/infiniband]",
+    ),
 )

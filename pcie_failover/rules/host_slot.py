@@ -5,7 +5,7 @@ from __future__ import annotations
 from pcie_failover.model.check import CheckInput
 from pcie_failover.model.host import Unreadable
 from pcie_failover.model.results import Severity, Status
-from pcie_failover.rules.base import Finding, Rule, target, unknown
+from pcie_failover.rules.base import Finding, Rule, Source, target, unknown
 
 
 def check(check_input: CheckInput) -> Finding:
@@ -31,4 +31,15 @@ RULE = Rule(
     "the host slot and hotplug driver above the device",
     "Linux drivers/pci/slot.c: bus/pci/slots/<name>/address is DDDD:BB[:DD]; `module` names pciehp/acpiphp/shpchp",
     check,
+    sources=(
+        Source("linux", "drivers/pci/slot.c", "address_read_file()"),
+        Source("linux", "drivers/pci/slot.c", "pci_hp_create_module_link()"),
+        Source("linux", "drivers/pci/slot.c", "make_slot_name(): N-1, N-2 on duplicates"),
+    ),
+    proofs=(
+        "tests/test_captures.py::test_ready_vf_in_both_hotplug_flavours",
+        "tests/test_captures.py::test_port_with_hotplug_off_has_no_slot",
+        "tests/test_captures.py::test_shared_groups_name_their_blockers",
+        "tests/test_rules.py::test_rule_outcome[host-slot/pciehp-slot]",
+    ),
 )

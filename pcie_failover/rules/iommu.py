@@ -20,6 +20,8 @@ _ENABLE_REMAPPING = {
     "Intel VT-d": "enable VT-d and x2APIC in the firmware setup (`dmesg | grep -i remapping` says why it is off)",
     "AMD-Vi": "enable the IOMMU and x2APIC in the firmware setup (`dmesg | grep -i AMD-Vi` says why remapping is off)",
     "Arm SMMU": "MSIs must go through a GICv3 ITS (ITS- interrupt chips); a GICv2m frame cannot isolate them",
+    "virtio-iommu": "virtio-iommu does not remap interrupts: give this guest QEMU's intel-iommu with intremap=on "
+    "(-device intel-iommu,intremap=on, with -machine q35,kernel-irqchip=split)",
 }
 
 
@@ -30,6 +32,8 @@ def _vendor(units: tuple[str, ...]) -> str:
         return "AMD-Vi"
     if any("smmu" in u for u in units):
         return "Arm SMMU"
+    if any(u.startswith("virtio") for u in units):
+        return "virtio-iommu"
     return "IOMMU"
 
 
@@ -141,17 +145,30 @@ RULE = Rule(
     "an IOMMU is active, the device has an IOMMU group, and interrupts are remapped",
     "Linux: the iommu_group link exists only under an active IOMMU (DMAR/IVRS/IORT firmware tables); "
     "vfio_iommu_type1_attach_group() (drivers/vfio/vfio_iommu_type1.c) returns -EPERM when "
-    "!iommu_group_has_isolated_msi() unless allow_unsafe_interrupts; intel_iommu_capable(IOMMU_CAP_INTR_REMAP) "
-    "is irq_remapping_enabled, which intremap=off/nointremap clear (drivers/iommu/irq_remapping.c); remapped "
-    "interrupts use IR- chips (kernel/irq/irqdesc.c chip_name_show() shows them)",
+    "!iommu_group_has_isolated_msi() unless allow_unsafe_interrupts; MSIs are isolated only through an irq domain "
+    "flagged IRQ_DOMAIN_FLAG_ISOLATED_MSI (kernel/irq/msi.c msi_device_has_isolated_msi(); arch_is_isolated_msi() "
+    "is false on x86 and Arm): Intel's and AMD's remapping domains (IR- chips, which intremap=off/nointremap keep "
+    "away) and a GICv3 ITS (ITS- chips); virtio-iommu and other IOMMUs isolate nothing there",
     check,
     sources=(
         Source("linux", "drivers/vfio/vfio_iommu_type1.c", "vfio_iommu_type1_attach_group()"),
-        Source("linux", "drivers/iommu/intel/iommu.c", "intel_iommu_capable()"),
+        Source("linux", "kernel/irq/msi.c", "msi_device_has_isolated_msi()"),
+        Source("linux", "drivers/iommu/iommu.c", "iommu_group_has_isolated_msi()"),
+        Source("linux", "drivers/iommu/intel/irq_remapping.c", "intel_setup_irq_remapping(): ISOLATED_MSI flag"),
+        Source("linux", "drivers/iommu/amd/iommu.c", "amd_iommu_create_irq_domain(): ISOLATED_MSI flag"),
         Source("linux", "drivers/iommu/irq_remapping.c", "setup_nointremap(), setup_irqremap()"),
         Source("linux", "arch/x86/kernel/apic/io_apic.c", 'ioapic_ir_chip ("IR-IO-APIC")'),
         Source("linux", "kernel/irq/irqdesc.c", "chip_name_show()"),
         Source("linux", "drivers/iommu/iommufd/device.c", "allow_unsafe_interrupts"),
         Source("libvirt", "tools/virt-host-validate-common.c", "virHostValidateIOMMU()"),
+    ),
+    proofs=(
+        "tests/lab/test_intremap_off.py::test_intremap_off_guest_refuses_vfio_and_check_fails_iommu",
+        "tests/test_captures.py::test_interrupt_remapping_off_fails_as_the_guest_kernel_refused_vfio",
+        "tests/test_captures.py::test_iommu_disabled_on_the_command_line",
+        "tests/test_captures.py::test_failed_vfio_probe_without_iommu",
+        "tests/test_host_kernel_facts.py::test_unsafe_interrupts_warn_only_through_vfio_iommu_type1",
+        "tests/test_host_kernel_facts.py::test_virtio_iommu_isolates_no_msi_on_x86",
+        "tests/test_rules.py::test_rule_outcome[iommu/noiommu-group]",
     ),
 )

@@ -88,4 +88,10 @@ RULE = Rule(
         Source("linux", "drivers/iommu/iommu.c", "iommu_group_claim_dma_owner()"),
         Source("linux", "drivers/vfio/group.c", "vfio_group_ioctl_set_container()"),
     ),
+    proofs=(
+        "tests/lab/test_udev_audit.py::test_a_sibling_driver_change_runs_the_audit_and_the_pair_stays_ready",
+        "tests/test_captures.py::test_shared_groups_name_their_blockers",
+        "tests/test_captures.py::test_every_device_of_every_capture[shared-groups]",
+        "tests/test_rules.py::test_rule_outcome[iommu-group/shared-with-pf]",
+    ),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pcie_failover.model.check import CheckInput
 from pcie_failover.model.config_space import ConfigSpace, PortType
 from pcie_failover.model.results import Severity, Status
-from pcie_failover.rules.base import Finding, Rule, target
+from pcie_failover.rules.base import Finding, Rule, Source, target
 
 _HINT = "a failover primary must be a PCI Express function: choose a VF of a PCIe SR-IOV NIC"
 
@@ -38,4 +38,17 @@ RULE = Rule(
     "the device has a PCI Express capability",
     "Linux: current_link_speed exists exactly on PCIe functions; capability id 0x10 in config space",
     check,
+    sources=(
+        Source(
+            "linux", "drivers/pci/pci-sysfs.c", "pcie_dev_attrs_are_visible(): current_link_speed only if pci_is_pcie()"
+        ),
+        Source("linux", "drivers/pci/probe.c", "set_pcie_port_type(): pci_find_capability(PCI_CAP_ID_EXP)"),
+    ),
+    proofs=(
+        "tests/test_captures.py::test_shared_groups_name_their_blockers",
+        "tests/test_captures.py::test_every_device_of_every_capture[shared-groups]",
+        "tests/test_unprivileged.py::test_nobody_gets_the_same_statuses",
+        "tests/test_rules.py::test_rule_outcome[pcie/conventional]",
+        "tests/test_rules.py::test_rule_outcome[pcie/unprivileged]",
+    ),
 )

@@ -16,12 +16,22 @@ _STOPS_VFS = ("igb", "ixgbe")
 # PF drivers that keep the port (and so the VFs) running while the PF is down unless the
 # `link-down-on-close` private flag is on, which sysfs does not show.
 _FLAG_DEPENDENT = ("i40e", "ice")
+# PF drivers that take the physical port down with the PF (mlx5e_close(): mlx5e_modify_admin_state(
+# mdev, MLX5_PORT_DOWN)): the VFs reach only the other functions of the port, never the wire.
+_PORT_DOWN = ("mlx5_core",)
 
 
 def _down(name: str, driver: str) -> Finding:
     hint = f"ip link set dev {shlex.quote(name)} up"
     if driver in _STOPS_VFS:
         return Finding(Status.FAIL, f"PF {name} is down: {driver} carries no VF traffic until it is up", hint)
+    if driver in _PORT_DOWN:
+        return Finding(
+            Status.FAIL,
+            f"PF {name} is down: {driver} takes the physical port down with it, so its VFs reach only the "
+            "other functions of the port, not the wire",
+            hint,
+        )
     if driver in _FLAG_DEPENDENT:
         why = (
             f"{driver} keeps its VFs running while it is down unless its link-down-on-close private flag is on "
@@ -61,7 +71,8 @@ RULE = Rule(
     "the PF's interface is up",
     "igb and ixgbe stop VF traffic while the PF is down (both warn 'Bring the PF device up before attempting to "
     "use the VF device'; igbvf/ixgbevf: 'PF still in reset state. Is the PF interface up?'); i40e and ice force "
-    "the port down on close only with the link-down-on-close private flag; other drivers are not known",
+    "the port down on close only with the link-down-on-close private flag; mlx5_core takes the physical port "
+    "down on close (mlx5e_close(): MLX5_PORT_DOWN); other drivers are not known",
     check,
     sources=(
         Source("linux", "drivers/net/ethernet/intel/igb/igb_main.c", "igb_ndo_set_vf_mac()"),
@@ -69,5 +80,13 @@ RULE = Rule(
         Source("linux", "drivers/net/ethernet/intel/igbvf/netdev.c", "igbvf_probe()"),
         Source("linux", "drivers/net/ethernet/intel/i40e/i40e_main.c", "i40e_down()"),
         Source("linux", "drivers/net/ethernet/intel/ice/ice_main.c", "ice_stop()"),
+        Source("linux", "drivers/net/ethernet/mellanox/mlx5/core/en_main.c", "mlx5e_close()"),
+    ),
+    proofs=(
+        "tests/test_captures.py::test_every_device_of_every_capture[vtd-acpi]",
+        "tests/test_rules.py::test_rule_outcome[pf-link/pf-down-igb]",
+        "tests/test_rules.py::test_rule_outcome[pf-link/pf-down]",
+        "tests/test_rules.py::test_rule_outcome[pf-link/pf-down-ice]",
+        "tests/test_rules.py::test_rule_outcome[pf-link/pf-no-carrier]",
     ),
 )

@@ -62,4 +62,10 @@ RULE = Rule(
         Source("linux", "drivers/pci/pci.c", "pci_parent_bus_reset(), pci_dev_reset_slot_function()"),
         Source("linux", "drivers/vfio/pci/vfio_pci_core.c", "vfio_pci_core_enable()"),
     ),
+    proofs=(
+        "tests/test_captures.py::test_every_device_of_every_capture[shared-groups]",
+        "tests/test_host_kernel_facts.py::test_bus_reset_is_worded_as_the_kernel_offers_it",
+        "tests/test_rules.py::test_rule_outcome[reset/flr]",
+        "tests/test_rules.py::test_rule_outcome[reset/bus-only]",
+    ),
 )

@@ -55,14 +55,34 @@ def check(check_input: CheckInput) -> Finding:
     which = f"VF {index}" if isinstance(index, int) else "a VF"
     note = f" (index unknown: {index})" if isinstance(index, Unreadable) else ""
     described = f"{which} of PF {device.physfn} ({_pf_interface(check_input)}){note}"
-    pf = check_input.pf
-    if isinstance(pf, PciFunction) and pf.is_vfio:
-        return Finding(
-            Status.WARN,
+    return _vf_token(check_input, described)
+
+
+def _vf_token(check_input: CheckInput, described: str) -> Finding:
+    """vfio_pci_validate_vf_token(): a PF on vfio-pci needs the token (-EACCES), any other PF refuses one (-EINVAL)."""
+    pf, token = check_input.pf, check_input.options.vf_token
+    if not isinstance(pf, PciFunction):
+        return Finding(Status.PASS, described)
+    ask = (
+        "ask the PF's user (the program that opened the PF through vfio) for the token and give it to "
+        "the primary: -device vfio-pci,host=...,vf-token=<UUID>"
+    )
+    if pf.is_vfio and token:
+        return Finding(Status.PASS, f"{described}; the PF is on {pf.driver} and the primary is given a VF token")
+    if pf.is_vfio:
+        needs = (
             f"{described}; the PF is on {pf.driver}: vfio opens this VF only with the VF token (a UUID) "
-            "its PF's user set",
-            "ask the PF's user (the program that opened the PF through vfio) for the token and give it to "
-            "the primary: -device vfio-pci,host=...,vf-token=<UUID>",
+            "its PF's user set"
+        )
+        if token is False:
+            return Finding(Status.FAIL, f"{needs}, and the primary has none (-EACCES)", ask)
+        return Finding(Status.WARN, needs, ask)
+    if token:
+        return Finding(
+            Status.FAIL,
+            f"{described}; the primary is given a VF token but the PF is on {pf.driver or 'no driver'}, not vfio: "
+            "vfio refuses the device (-EINVAL, 'VF token incorrectly provided, PF not bound to vfio-pci')",
+            "remove vf-token= from the primary",
         )
     return Finding(Status.PASS, described)
 
@@ -78,5 +98,13 @@ RULE = Rule(
         Source("linux", "net/core/failover.c", "failover_slave_register()"),
         Source("linux", "drivers/vfio/pci/vfio_pci_core.c", "vfio_pci_validate_vf_token()"),
         Source("qemu", "hw/vfio/pci.c", 'vfio_pci_dev_properties[] "vf-token"'),
+    ),
+    proofs=(
+        "tests/test_captures.py::test_every_device_of_every_capture[vtd-acpi]",
+        "tests/test_rules.py::test_rule_outcome[sriov-vf/vf]",
+        "tests/test_rules.py::test_rule_outcome[sriov-vf/pf]",
+        "tests/test_rules.py::test_rule_outcome[sriov-vf/pf-on-vfio]",
+        "tests/test_lint_cli.py::test_a_vf_of_a_pf_on_vfio_needs_the_token",
+        "tests/test_lint_cli.py::test_a_vf_token_for_a_pf_not_on_vfio_is_refused_by_vfio",
     ),
 )

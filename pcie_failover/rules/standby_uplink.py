@@ -75,4 +75,11 @@ RULE = Rule(
     "a backend that does not exist means the standby has no path at all",
     check,
     sources=(Source("linux", "Documentation/networking/net_failover.rst", "Live Migration of a VM with SR-IOV VF"),),
+    proofs=(
+        "tests/test_pair.py::test_uplink_warning_is_carried",
+        "tests/test_rules.py::test_rule_outcome[standby-uplink/uplink-is-pf]",
+        "tests/test_rules.py::test_rule_outcome[standby-uplink/uplink-is-sibling-vf]",
+        "tests/test_rules.py::test_rule_outcome[standby-uplink/no-such-backend]",
+        "tests/test_rules.py::test_rule_outcome[standby-uplink/other-uplink]",
+    ),
 )

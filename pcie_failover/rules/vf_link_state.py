@@ -34,4 +34,10 @@ RULE = Rule(
     "rtnetlink IFLA_VF_LINK_STATE: 0 auto, 1 enable, 2 disable",
     check,
     sources=(Source("linux", "net/core/rtnetlink.c", "do_setvfinfo() IFLA_VF_LINK_STATE"),),
+    proofs=(
+        "tests/lab/test_live_cli.py::test_checks_follow_iproute2_and_driver_changes",
+        "tests/test_captures.py::test_every_device_of_every_capture[vf-admin]",
+        "tests/test_rules.py::test_rule_outcome[vf-link-state/disable]",
+        "tests/test_rules.py::test_rule_outcome[vf-link-state/auto]",
+    ),
 )

@@ -53,7 +53,7 @@ def _provenance(check_input: CheckInput, entry: VfEntry, mac: MacAddress) -> Fin
             f"it may have picked it itself; {_DROPPED}",
             fix,
         )
-    if wanted is not None:
+    if wanted is not None and check_input.options.mac_asserted:
         return Finding(
             Status.PASS,
             f"admin MAC {mac} ({_flags(entry)}); --mac asserts it is the administrator's (netlink cannot tell)",
@@ -113,5 +113,13 @@ RULE = Rule(
         Source("linux", "drivers/net/ethernet/intel/igb/igb_main.c", "igb_ndo_set_vf_mac()"),
         Source("linux", "drivers/net/ethernet/intel/ixgbe/ixgbe_sriov.c", "ixgbe_vf_reset_msg()"),
         Source("linux", "drivers/vfio/pci/vfio_pci_core.c", "vfio_pci_core_enable()"),
+    ),
+    proofs=(
+        "tests/lab/test_live_cli.py::test_mac_igbvf_picked_is_not_an_admin_mac",
+        "tests/lab/test_live_cli.py::test_ready_vf_in_the_guest",
+        "tests/test_captures.py::test_mac_an_igbvf_picked_is_not_an_admin_mac",
+        "tests/test_captures.py::test_vf_admin_settings_made_with_iproute2",
+        "tests/test_captures.py::test_ready_vf_in_both_hotplug_flavours",
+        "tests/test_rules.py::test_rule_outcome[vf-mac/mac-set-behind-driver]",
     ),
 )

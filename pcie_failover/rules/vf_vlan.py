@@ -33,4 +33,9 @@ RULE = Rule(
     "rtnetlink IFLA_VF_VLAN / IFLA_VF_VLAN_LIST: the PF tags the VF's traffic",
     check,
     sources=(Source("linux", "net/core/rtnetlink.c", "do_setvfinfo() IFLA_VF_VLAN_LIST"),),
+    proofs=(
+        "tests/lab/test_live_cli.py::test_checks_follow_iproute2_and_driver_changes",
+        "tests/test_captures.py::test_vf_admin_settings_made_with_iproute2",
+        "tests/test_rules.py::test_rule_outcome[vf-vlan/vlan]",
+    ),
 )

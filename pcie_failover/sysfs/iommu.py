@@ -13,7 +13,7 @@ from pcie_failover.sysfs.root import SysfsRoot
 GROUPS = "kernel/iommu_groups"
 IOMMU_CLASS = "class/iommu"
 ACPI_TABLES = "firmware/acpi/tables"
-IOMMU_TABLES = ("DMAR", "IVRS", "IORT")
+IOMMU_TABLES = ("DMAR", "IVRS", "IORT", "VIOT")
 IRQS = "kernel/irq"
 UNSAFE_INTERRUPTS = ("module/vfio_iommu_type1/parameters", "module/iommufd/parameters")
 _ECAP_INTERRUPT_REMAPPING = 1 << 3
@@ -61,22 +61,44 @@ def remapping_disabled(kernel_cmdline: str | None) -> tuple[str, ...]:
     )
 
 
-def _isolating_chip(root: SysfsRoot, prefixes: tuple[str, ...]) -> bool | None | Unreadable:
-    """Whether some interrupt's chip (`kernel/irq/N/chip_name`) isolates MSIs; None without `kernel/irq`.
+# The first interrupt chips a kernel shows name its architecture: the x86 legacy PIC and IO-APIC
+# pins (arch/x86/kernel/i8259.c "XT-PIC", apic/io_apic.c "IO-APIC" or, remapped, "IR-IO-APIC") and
+# the Arm GIC (drivers/irqchip/irq-gic*.c "GIC-0", "GICv2", "GICv3", "GICv3-ITS", "ITS-...").
+_X86_CHIPS = ("IR-", "IO-APIC", "XT-PIC", "HPET")
+_ARM_CHIPS = ("GIC", "ITS")
+_ISOLATING = {"x86": ("IR-",), "Arm": ("ITS-", "ITS", "GICv3-ITS")}
+_EVIDENCE = {"x86": "IR-", "Arm": "ITS"}
 
-    Interrupts are read in order and the first such chip ends the search (IO-APIC pins come first).
+
+def _architecture(units: tuple[str, ...]) -> str | None:
+    """x86 or Arm from the IOMMU units (dmar*, ivhd*, *smmu*); None for another kind (virtio-iommu: virtioN)."""
+    if any(u.startswith(("dmar", "ivhd")) for u in units):
+        return "x86"
+    return "Arm" if any("smmu" in u for u in units) else None
+
+
+def _isolating_chip(root: SysfsRoot, architecture: str | None) -> tuple[bool | None | Unreadable, str | None]:
+    """Whether some interrupt's chip (`kernel/irq/N/chip_name`) isolates MSIs, and the architecture the chips show.
+
+    Interrupts are read in order and the first isolating chip ends the search (IO-APIC pins come
+    first). None without `kernel/irq`; False when the chips show x86 or Arm and none isolates.
     """
     names = attr.listing(root, IRQS)
     if not isinstance(names, tuple):
-        return names
+        return names, architecture
     unreadable: Unreadable | None = None
     for name in sorted((n for n in names if n.isdigit()), key=int):
         chip = attr.optional(root, f"{IRQS}/{name}/chip_name", str)
         if isinstance(chip, Unreadable):
             unreadable = unreadable or chip
-        elif chip is not None and chip.startswith(prefixes):
-            return True
-    return unreadable or False
+            continue
+        if chip is None:
+            continue
+        if architecture is None:
+            architecture = "x86" if chip.startswith(_X86_CHIPS) else "Arm" if chip.startswith(_ARM_CHIPS) else None
+        if architecture is not None and chip.startswith(_ISOLATING[architecture]):
+            return True, architecture
+    return unreadable or False, architecture
 
 
 def _interrupt_remapping(
@@ -84,14 +106,20 @@ def _interrupt_remapping(
 ) -> tuple[bool | None | Unreadable, str]:
     """Whether MSIs are isolated as vfio needs (iommu_group_has_isolated_msi()), and from what.
 
-    x86: remapping enabled gives `IR-` chips (IR-IO-APIC, IR-PCI-MSI...; arch/x86/kernel/apic);
-    Arm: a GICv3 ITS gives `ITS-` chips. The ecap IR bit only says the hardware could.
+    Only an irq domain flagged IRQ_DOMAIN_FLAG_ISOLATED_MSI isolates (kernel/irq/msi.c
+    msi_device_has_isolated_msi()); arch_is_isolated_msi() is false on x86 and Arm. x86: the
+    Intel and AMD remapping domains set it and give `IR-` chips (IR-IO-APIC, IR-PCI-MSI...);
+    Arm: a GICv3 ITS gives `ITS-` chips. Any other IOMMU on those architectures (virtio-iommu)
+    isolates nothing. The ecap IR bit only says the hardware could remap.
     """
-    x86 = any(u.startswith(("dmar", "ivhd")) for u in units)
-    if not x86 and not any("smmu" in u for u in units):
-        return None, "not an x86 or Arm IOMMU"
-    prefixes, kind = (("IR-",), "IR-") if x86 else (("ITS-", "ITS"), "ITS")
-    chips = _isolating_chip(root, prefixes)
+    if not units:
+        return None, ""
+    chips, architecture = _isolating_chip(root, _architecture(units))
+    if architecture is None:
+        if isinstance(chips, Unreadable):
+            return chips, ""
+        return Unreadable(IRQS, "no x86 or Arm interrupt chip to judge MSI isolation by"), ""
+    kind = _EVIDENCE[architecture]
     off = remapping_disabled(kernel_cmdline)
     cmdline = f"{' '.join(off)} on the kernel command line" if off else ""
     if chips is True:

@@ -22,6 +22,7 @@ from pcie_failover.cli import main
 
 SYSFS = FIXTURES / "vtd-acpi" / "sysfs"
 VF = "0000:01:10.0"  # on vfio-pci with admin MAC 52:54:00:6f:55:cc in that capture
+MAC = "52:54:00:6f:55:cc"
 BOOT = 120.0
 MIGRATION = 240.0
 
@@ -51,7 +52,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 
 def _pair(output: str, capsys: pytest.CaptureFixture[str]) -> str:
     capsys.readouterr()
-    code = main(["--sysfs-root", str(SYSFS), "pair", VF, "--netdev", "user", "--format", output])
+    # --mac: the admin MAC the capture's job set on the VF (nothing in sysfs proves it an administrator's)
+    code = main(["--sysfs-root", str(SYSFS), "pair", VF, "--netdev", "user", "--mac", MAC, "--format", output])
     out = capsys.readouterr().out
     assert code == 0, out
     return out
@@ -75,7 +77,7 @@ def _status(value: str) -> object:
 
 @pytest.mark.lab
 def test_qemu_args_pair_and_migrate(lab: Lab, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    args = failover.swap_primary(failover.split_args(_pair("qemu", capsys)), "52:54:00:6f:55:cc")
+    args = failover.swap_primary(failover.split_args(_pair("qemu", capsys)), MAC)
     socket = tmp_path / "migrate.sock"
     source = Guest(failover.spec("pair-src", tmp_path / "src", lab.kernel, lab.initrd, args))
     target = Guest(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pcie_failover.lint.model import LintInput, machine_version
 from pcie_failover.lint.rules.base import LintRule
 from pcie_failover.model.results import Severity, Status
-from pcie_failover.rules.base import Finding
+from pcie_failover.rules.base import Finding, Source
 
 GLOBAL = "ich9-lpc.acpi-pci-hotplug-with-bridge-support"
 HINT = "-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off (or QEMU 6.2+)"
@@ -46,4 +46,14 @@ RULE = LintRule(
     "not QEMU 6.1's ACPI hotplug on q35 (migration did not wait for the unplug)",
     "hw/acpi/pcihp.c: QEMU 6.1 made ACPI PCI hotplug the q35 default and broke wait-unplug; fixed in 6.2",
     check,
+    sources=(
+        Source("qemu", "hw/i386/pc.c", "pc_compat_6_0[]: ICH9-LPC acpi-pci-hotplug-with-bridge-support=off"),
+        Source("qemu", "hw/acpi/pcihp.c", "acpi_pcihp_device_unplug_request_cb(): pending_deleted_event (6.2)"),
+        Source("qemu", "hw/acpi/pcihp.c", "acpi_pcihp_eject_slot(): partially_hotplugged (6.2)"),
+    ),
+    proofs=(
+        "tests/test_lint_rules.py::test_acpi_hotplug_pitfall",
+        "tests/test_lint_parse.py::test_libvirt_qemu_commandline_globals",
+        "tests/test_lint_parse.py::test_a_libvirt_log_gives_its_last_command_and_qemu_version",
+    ),
 )

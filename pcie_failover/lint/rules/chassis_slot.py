@@ -7,7 +7,7 @@ from collections import defaultdict
 from pcie_failover.lint.model import Device, LintInput
 from pcie_failover.lint.rules.base import LintRule, verdict
 from pcie_failover.model.results import Severity, Status
-from pcie_failover.rules.base import Finding
+from pcie_failover.rules.base import Finding, Source
 
 HINT = "give each pcie-root-port / xio3130-downstream its own chassis=N,slot=N (QEMU's default is 0/0 for all)"
 
@@ -34,4 +34,16 @@ RULE = LintRule(
     "distinct (chassis, slot) across root and downstream ports",
     "hw/pci/pcie.c pcie_chassis_add_slot: Can't add chassis slot, error -16",
     check,
+    sources=(
+        Source("qemu", "hw/pci/pcie_port.c", "pcie_chassis_add_slot(): -EBUSY"),
+        Source("qemu", "hw/pci-bridge/pcie_root_port.c", 'rp_realize(): "Can\'t add chassis slot, error %d"'),
+        Source("qemu", "hw/pci-bridge/xio3130_downstream.c", "xio3130_downstream_realize()"),
+        Source("qemu", "hw/pci/pcie_port.c", 'pcie_slot_props[]: "chassis", "slot" default 0'),
+    ),
+    proofs=(
+        "tests/test_lint_corpus.py::test_a_refusal_is_explained_in_qemus_words[duplicate-chassis]",
+        "tests/test_lint_corpus.py::test_a_refusal_is_explained_in_qemus_words[default-chassis]",
+        "tests/test_lint_corpus.py::test_a_refusal_is_explained_in_qemus_words[switch-chassis]",
+        "tests/test_lint_corpus.py::test_lint_agrees_with_qemu[good-no-chassis-one-port]",
+    ),
 )

@@ -51,4 +51,8 @@ RULE = LintRule(
     "nothing checks that the persistent alias exists",
     check,
     sources=(Source("libvirt", "src/conf/domain_conf.c", "virDomainDeviceAliasIsUserAlias()"),),
+    proofs=(
+        "tests/test_lint_rules.py::test_each_variation",
+        "tests/test_lint_rules.py::test_every_libvirt_virtio_model_is_a_standby",
+    ),
 )

@@ -18,7 +18,9 @@ def _problem(team: Teaming) -> str | None:
     if team.type not in ("persistent", "transient"):
         return f"teaming type {team.type!r} is neither 'persistent' nor 'transient'"
     if team.element == "hostdev":
-        return None if team.type == "transient" else "teaming hostdev devices must have type='transient'"
+        if team.type != "transient":
+            return "teaming hostdev devices must have type='transient'"
+        return None if team.persistent else "missing required persistent attribute in hostdev teaming element"
     if team.type == "transient" and not team.persistent:
         return "teaming persistent attribute must be set if teaming type is 'transient'"
     if team.type != "transient" and team.persistent:
@@ -52,5 +54,13 @@ RULE = LintRule(
     "libvirt src/conf/domain_validate.c, src/qemu/qemu_validate.c teaming messages; a persistent interface may be "
     "any model virDomainNetIsVirtioModel() accepts (virtio, virtio-transitional, virtio-non-transitional)",
     check,
-    sources=(Source("libvirt", "src/qemu/qemu_validate.c", "qemuValidateDomainDeviceDefNetwork()"),),
+    sources=(
+        Source("libvirt", "src/qemu/qemu_validate.c", "qemuValidateDomainDeviceDefNetwork()"),
+        Source("libvirt", "src/conf/domain_validate.c", '"missing required persistent attribute in hostdev teaming"'),
+    ),
+    proofs=(
+        "tests/test_lint_rules.py::test_each_variation",
+        "tests/test_lint_rules.py::test_every_libvirt_virtio_model_is_a_standby",
+        "tests/test_lint_rules.py::test_the_canonical_layout_passes_every_rule",
+    ),
 )

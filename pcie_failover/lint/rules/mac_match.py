@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
-from pcie_failover.lint.model import Device, LintInput
+from pcie_failover.lint.model import ConfigKind, Device, LintInput
 from pcie_failover.lint.rules.base import LintRule, no_primary, pairs
 from pcie_failover.model.address import MacAddress
 from pcie_failover.model.results import Severity, Status
-from pcie_failover.rules.base import Finding
+from pcie_failover.rules.base import Finding, Source
 
 HINT = "use one MAC for both: the standby's mac= and the VF's admin MAC (ip link set dev PF vf N mac MAC)"
 
 
 def _primary_mac(lint_input: LintInput, primary: Device) -> tuple[MacAddress | None, str]:
-    """The primary's MAC and where it comes from: its own mac= / <mac>, else the host's VF admin MAC."""
-    if primary.mac is not None:
+    """The primary's MAC and where it comes from: its own mac= / <mac>, else the host's VF admin MAC.
+
+    A QEMU vfio-pci device has no `mac` property (only libvirt's <interface type='hostdev'> sets one).
+    """
+    if primary.mac is not None and not _vfio_mac(lint_input, primary):
         return primary.parsed_mac, "its MAC"
     if primary.host is not None:
         return lint_input.host.admin_macs.get(primary.host), f"VF {primary.host}'s admin MAC"
     return None, "its MAC"
+
+
+def _vfio_mac(lint_input: LintInput, primary: Device) -> bool:
+    """`-device vfio-pci,...,mac=`: QEMU refuses to start ("Property 'vfio-pci.mac' not found")."""
+    return lint_input.config.kind is ConfigKind.QEMU and primary.driver == "vfio-pci" and primary.mac is not None
 
 
 def check(lint_input: LintInput) -> Finding:
@@ -29,6 +37,12 @@ def check(lint_input: LintInput) -> Finding:
     unknown: list[str] = []
     matched: list[str] = []
     for primary, standby in found:
+        if _vfio_mac(lint_input, primary):
+            problems.append(
+                f"{primary.label}: QEMU refuses mac= on vfio-pci (Property 'vfio-pci.mac' not found); "
+                "the VF's MAC is its admin MAC"
+            )
+            continue
         mac, source = _primary_mac(lint_input, primary)
         wanted = standby.parsed_mac
         if wanted is None:
@@ -50,6 +64,19 @@ RULE = LintRule(
     "mac-match",
     Severity.FAIL,
     "the standby's MAC equals the primary's",
-    "net/core/failover.c pairs on perm_addr: the VF's admin MAC at probe must be the standby's MAC",
+    "net/core/failover.c pairs on perm_addr: the VF's admin MAC at probe must be the standby's MAC; QEMU's "
+    "vfio-pci has no mac property (QEMU 10: \"Property 'vfio-pci.mac' not found\")",
     check,
+    sources=(
+        Source("linux", "net/core/failover.c", "failover_get_bymac(), failover_slave_register()"),
+        Source("linux", "drivers/net/net_failover.c", "net_failover_create(): the standby's dev_addr"),
+        Source("linux", "Documentation/networking/net_failover.rst", "virtio-net accelerated datapath: STANDBY mode"),
+        Source("qemu", "hw/vfio/pci.c", "vfio_pci_dev_properties[] (no mac)"),
+    ),
+    proofs=(
+        "tests/test_lint_corpus.py::test_lint_agrees_with_qemu[mac-mismatch]",
+        "tests/test_lint_corpus.py::test_lint_agrees_with_qemu[good-mac-case]",
+        "tests/test_lint_rules.py::test_mac_match_needs_the_host_for_a_vfio_primary",
+        "tests/lab/test_lint_oracle.py::test_qemu_refuses_mac_on_vfio_pci",
+    ),
 )

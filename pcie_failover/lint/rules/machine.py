@@ -5,7 +5,7 @@ from __future__ import annotations
 from pcie_failover.lint.model import LintInput, machine_is_pcie
 from pcie_failover.lint.rules.base import LintRule
 from pcie_failover.model.results import Severity, Status
-from pcie_failover.rules.base import Finding
+from pcie_failover.rules.base import Finding, Source
 
 HINT = "use -machine q35 (libvirt: <type machine='q35'>); aarch64: -machine virt"
 
@@ -17,7 +17,7 @@ def check(lint_input: LintInput) -> Finding:
     if pcie:
         return Finding(Status.PASS, f"machine {config.machine} has PCI Express")
     if pcie is False:
-        default = " (the default of a command line without -machine)" if config.complete else ""
+        default = f" ({config.machine_default})" if config.machine_default else ""
         return Finding(Status.FAIL, f"machine {config.machine}{default} has no PCI Express bus", HINT)
     if any(d.bus == "pcie.0" for d in config.devices):
         return Finding(Status.PASS, "no machine given; the devices name bus pcie.0, which only q35 and virt have")
@@ -30,4 +30,14 @@ RULE = LintRule(
     "a PCI Express machine: q35, or aarch64 virt",
     "hw/pci/pci.c: failover primary device must be on PCIExpress bus",
     check,
+    sources=(
+        Source("qemu", "hw/pci/pci.c", 'pci_qdev_realize(): "failover primary device must be on PCIExpress bus"'),
+        Source("qemu", "hw/pci-host/q35.c", 'q35_host_realize(): root bus "pcie.0", TYPE_PCIE_BUS'),
+        Source("qemu", "hw/pci-host/gpex.c", 'gpex_host_realize(): root bus "pcie.0", TYPE_PCIE_BUS'),
+        Source("libvirt", "src/qemu/qemu_domain.c", "qemuDomainDefMachinePostParse(): QEMU's default machine"),
+    ),
+    proofs=(
+        "tests/test_lint_corpus.py::test_lint_agrees_with_qemu[machine-pc]",
+        "tests/test_lint_rules.py::test_each_variation",
+    ),
 )

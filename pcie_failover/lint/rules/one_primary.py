@@ -7,7 +7,7 @@ from collections import defaultdict
 from pcie_failover.lint.model import Device, LintInput
 from pcie_failover.lint.rules.base import LintRule, no_primary, pairs, verdict
 from pcie_failover.model.results import Severity
-from pcie_failover.rules.base import Finding
+from pcie_failover.rules.base import Finding, Source
 
 
 def check(lint_input: LintInput) -> Finding:
@@ -32,4 +32,16 @@ RULE = LintRule(
     "one primary per standby",
     "hw/net/virtio-net.c (6.2+): Cannot attach more than one primary device to '%s': '%s' and '%s'",
     check,
+    sources=(
+        Source(
+            "qemu",
+            "hw/net/virtio-net.c",
+            'failover_hide_primary_device(): "Cannot attach more than one primary device"',
+        ),
+    ),
+    proofs=(
+        "tests/test_lint_corpus.py::test_lint_agrees_with_qemu[two-primaries]",
+        "tests/test_lint_corpus.py::test_a_refusal_is_explained_in_qemus_words[two-primaries]",
+        "tests/test_lint_corpus.py::test_lint_agrees_with_qemu[good-two-pairs]",
+    ),
 )

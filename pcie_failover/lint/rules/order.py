@@ -5,7 +5,7 @@ from __future__ import annotations
 from pcie_failover.lint.model import ConfigKind, LintInput
 from pcie_failover.lint.rules.base import LintRule, no_primary, pairs, verdict
 from pcie_failover.model.results import Severity
-from pcie_failover.rules.base import Finding
+from pcie_failover.rules.base import Finding, Source
 
 HINT = "put the standby's -device before the primary's"
 
@@ -32,4 +32,13 @@ RULE = LintRule(
     "the standby is created before its primary",
     "qdev-monitor.c: a primary is hidden only if its standby exists already (QEMU 10: not re-plugged after migration)",
     check,
+    sources=(
+        Source("qemu", "hw/net/virtio-net.c", "virtio_net_device_realize(): device_listener_register()"),
+        Source("qemu", "hw/core/qdev.c", "qdev_should_hide_device()"),
+        Source("qemu", "system/qdev-monitor.c", "qdev_device_add_from_qdict()"),
+    ),
+    proofs=(
+        "tests/test_lint_corpus.py::test_lint_agrees_with_qemu[primary-first]",
+        "tests/test_lint_rules.py::test_each_variation",
+    ),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pcie_failover.lint.model import Device, LintInput, VmConfig
 from pcie_failover.lint.rules.base import LintRule, verdict
 from pcie_failover.model.results import Severity, Status
-from pcie_failover.rules.base import Finding
+from pcie_failover.rules.base import Finding, Source
 
 HINT = "give the standby `virtio-net-pci,id=ID,failover=on` and the primary `failover_pair_id=ID`"
 _NOT_HIDDEN = "QEMU does not hide the primary: it is an ordinary NIC, never unplugged for migration"
@@ -49,4 +49,16 @@ RULE = LintRule(
     "every failover_pair_id names a virtio-net-pci with failover=on",
     "hw/net/virtio-net.c: a primary is hidden only when its failover_pair_id is a failover=on standby's id",
     check,
+    sources=(
+        Source("qemu", "hw/net/virtio-net.c", "failover_hide_primary_device(): failover_pair_id vs netclient_name"),
+        Source("qemu", "hw/net/virtio-net.c", "virtio_net_device_realize(): the hiding listener only with failover=on"),
+        Source("qemu", "hw/net/virtio-net.c", 'failover_add_primary(): "Primary device not found"'),
+        Source("qemu", "system/qdev-monitor.c", 'qdev_alias_table[]: "virtio-net" is virtio-net-pci'),
+    ),
+    proofs=(
+        "tests/test_lint_corpus.py::test_lint_agrees_with_qemu[pair-id-unknown]",
+        "tests/test_lint_corpus.py::test_lint_agrees_with_qemu[standby-no-failover]",
+        "tests/test_lint_corpus.py::test_lint_agrees_with_qemu[good-alias-virtio-net]",
+        "tests/test_lint_rules.py::test_each_variation",
+    ),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pcie_failover.lint.model import BusKind, LintInput
 from pcie_failover.lint.rules.base import LintRule, bus_of, no_primary, verdict
 from pcie_failover.model.results import Severity
-from pcie_failover.rules.base import Finding
+from pcie_failover.rules.base import Finding, Source
 
 HINT = "give the primary a pcie-root-port of its own; move the other devices to theirs"
 
@@ -33,4 +33,16 @@ RULE = LintRule(
     "the primary is alone on its port",
     "hw/pci/pci.c: own PCI slot; a PCIe port has one slot (QEMU: parent device only allows plugging into slot 0)",
     check,
+    sources=(
+        Source("qemu", "hw/pci/pci.c", 'do_pci_register_device(): "PCI: slot %d function 0 already occupied by %s"'),
+        Source(
+            "qemu", "hw/pci/pcie.c", "pcie_cap_slot_write_config(): slot power-off unplugs every device of the port"
+        ),
+        Source("qemu", "hw/pci/pci.c", 'pci_qdev_realize(): "parent device only allows plugging into slot 0" warning'),
+    ),
+    proofs=(
+        "tests/test_lint_corpus.py::test_lint_agrees_with_qemu[port-shared]",
+        "tests/test_lint_corpus.py::test_lint_agrees_with_qemu[shared-slot]",
+        "tests/test_lint_rules.py::test_each_variation",
+    ),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pcie_failover.lint.model import BusKind, ConfigKind, Device, LintInput, VmConfig, machine_is_pcie
 from pcie_failover.lint.rules.base import LintRule, bus_of, no_primary, verdict
 from pcie_failover.model.results import Severity
-from pcie_failover.rules.base import Finding
+from pcie_failover.rules.base import Finding, Source
 
 HINT = (
     "put the primary alone at addr=0x0 of its own pcie-root-port (or xio3130-downstream port) with hotplug on:\n"
@@ -49,4 +49,21 @@ RULE = LintRule(
     "the primary is on a PCIe root or downstream port with hotplug on",
     "hw/pci/pci.c: must be on PCIExpress bus; qdev-monitor.c: Bus '%s' does not support hotplugging",
     check,
+    sources=(
+        Source("qemu", "hw/pci/pci.c", 'pci_qdev_realize(): "failover primary device must be on PCIExpress bus"'),
+        Source(
+            "qemu", "system/qdev-monitor.c", "qdev_device_add_from_qdict(): \"Bus '%s' does not support hotplugging\""
+        ),
+        Source("qemu", "hw/pci/pcie_port.c", "pcie_slot_is_hotpluggable_bus(): the port's hotplug property"),
+    ),
+    proofs=(
+        "tests/lab/test_lint_oracle.py::test_qemu_agrees_with_the_recorded_outcome[pcie0]",
+        "tests/test_lint_corpus.py::test_a_refusal_is_explained_in_qemus_words[pcie0]",
+        "tests/test_lint_corpus.py::test_a_refusal_is_explained_in_qemus_words[hotplug-off]",
+        "tests/test_lint_corpus.py::test_a_refusal_is_explained_in_qemus_words[missing-bus]",
+        "tests/test_lint_corpus.py::test_a_refusal_is_explained_in_qemus_words[switch-hotplug-off]",
+        "tests/test_lint_corpus.py::test_qemus_failover_warnings_are_quoted[pcie-pci-bridge]",
+        "tests/test_lint_corpus.py::test_lint_agrees_with_qemu[upstream-bus]",
+        "tests/test_lint_corpus.py::test_lint_agrees_with_qemu[good-switch]",
+    ),
 )

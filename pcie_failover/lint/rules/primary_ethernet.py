@@ -5,7 +5,7 @@ from __future__ import annotations
 from pcie_failover.lint.model import LintInput
 from pcie_failover.lint.rules.base import LintRule, no_primary
 from pcie_failover.model.results import Severity, Status
-from pcie_failover.rules.base import Finding
+from pcie_failover.rules.base import Finding, Source
 
 # QEMU's emulated NICs (class 0x0200) and common devices of other classes.
 ETHERNET = frozenset({"e1000", "e1000e", "igb", "rtl8139", "ne2k_pci", "pcnet", "vmxnet3", "i82559er", "tulip"})
@@ -56,4 +56,12 @@ RULE = LintRule(
     "the primary is an Ethernet device (class 0x0200)",
     "hw/pci/pci.c: failover primary device is not an Ethernet device",
     check,
+    sources=(
+        Source("qemu", "hw/pci/pci.c", 'pci_qdev_realize(): "failover primary device is not an Ethernet device"'),
+    ),
+    proofs=(
+        "tests/test_lint_corpus.py::test_lint_agrees_with_qemu[not-ethernet]",
+        "tests/test_lint_corpus.py::test_qemus_failover_warnings_are_quoted[not-ethernet]",
+        "tests/test_lint_rules.py::test_each_variation",
+    ),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pcie_failover.lint.model import LintInput
 from pcie_failover.lint.rules.base import LintRule, no_primary, verdict
 from pcie_failover.model.results import Severity
-from pcie_failover.rules.base import Finding
+from pcie_failover.rules.base import Finding, Source
 
 HINT = "use addr=0x0 without multifunction=on (libvirt: function='0x0', no multifunction='on')"
 
@@ -30,4 +30,13 @@ RULE = LintRule(
     "the primary is function 0 and not multifunction",
     "hw/pci/pci.c: failover: primary device must be in its own PCI slot",
     check,
+    sources=(
+        Source("qemu", "hw/pci/pci.c", 'pci_qdev_realize(): "failover: primary device must be in its own PCI slot"'),
+    ),
+    proofs=(
+        "tests/test_lint_corpus.py::test_lint_agrees_with_qemu[function1]",
+        "tests/test_lint_corpus.py::test_qemus_failover_warnings_are_quoted[function1]",
+        "tests/test_lint_corpus.py::test_lint_agrees_with_qemu[multifunction]",
+        "tests/test_lint_corpus.py::test_lint_agrees_with_qemu[json-multifunction]",
+    ),
 )

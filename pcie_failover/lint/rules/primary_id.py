@@ -5,7 +5,7 @@ from __future__ import annotations
 from pcie_failover.lint.model import LintInput
 from pcie_failover.lint.rules.base import LintRule, no_primary, verdict
 from pcie_failover.model.results import Severity
-from pcie_failover.rules.base import Finding
+from pcie_failover.rules.base import Finding, Source
 
 
 def check(lint_input: LintInput) -> Finding:
@@ -23,4 +23,16 @@ RULE = LintRule(
     "the primary has an id",
     "hw/net/virtio-net.c (6.2+): Device with failover_pair_id needs to have id",
     check,
+    sources=(
+        Source(
+            "qemu",
+            "hw/net/virtio-net.c",
+            'failover_hide_primary_device(): "Device with failover_pair_id needs to have id"',
+        ),
+    ),
+    proofs=(
+        "tests/test_lint_corpus.py::test_lint_agrees_with_qemu[missing-id]",
+        "tests/test_lint_corpus.py::test_a_refusal_is_explained_in_qemus_words[missing-id]",
+        "tests/test_lint_rules.py::test_each_variation",
+    ),
 )

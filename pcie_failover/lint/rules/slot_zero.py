@@ -42,4 +42,9 @@ RULE = LintRule(
         Source("linux", "drivers/pci/probe.c", "pci_scan_slot(), only_one_child()"),
         Source("qemu", "hw/pci/pci.c", "pci_qdev_realize(): pcie_has_upstream_port() warning"),
     ),
+    proofs=(
+        "tests/test_lint_corpus.py::test_lint_agrees_with_qemu[primary-slot3]",
+        "tests/test_lint_corpus.py::test_lint_agrees_with_qemu[standby-slot2]",
+        "tests/test_lint_rules.py::test_each_variation",
+    ),
 )

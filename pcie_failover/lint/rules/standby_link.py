@@ -5,7 +5,7 @@ from __future__ import annotations
 from pcie_failover.lint.model import LintInput
 from pcie_failover.lint.rules.base import LintRule
 from pcie_failover.model.results import Severity, Status
-from pcie_failover.rules.base import Finding
+from pcie_failover.rules.base import Finding, Source
 
 HINT = (
     "set the standby's link up before migrating (virsh domif-setlink VM IF up), as net_failover.rst's script "
@@ -34,4 +34,17 @@ RULE = LintRule(
     "the standby's link is not set down",
     "Documentation/networking/net_failover.rst: its example keeps the standby down and brings it up to migrate",
     check,
+    sources=(
+        Source("linux", "Documentation/networking/net_failover.rst", "virtio-net accelerated datapath: STANDBY mode"),
+        Source(
+            "linux",
+            "Documentation/networking/net_failover.rst",
+            "Live Migration of a VM with SR-IOV VF & virtio-net in STANDBY mode",
+        ),
+        Source("libvirt", "src/qemu/qemu_process.c", "qemuProcessSetLinkStates()"),
+    ),
+    proofs=(
+        "tests/test_lint_rules.py::test_each_variation",
+        "tests/test_lint_parse.py::test_libvirt_creates_hostdevs_after_interfaces",
+    ),
 )

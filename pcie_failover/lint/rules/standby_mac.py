@@ -5,7 +5,7 @@ from __future__ import annotations
 from pcie_failover.lint.model import LintInput
 from pcie_failover.lint.rules.base import LintRule, verdict
 from pcie_failover.model.results import Severity, Status
-from pcie_failover.rules.base import Finding
+from pcie_failover.rules.base import Finding, Source
 
 HINT = "set mac=<the VF's MAC> on the standby (libvirt: <mac address='...'/>)"
 
@@ -33,4 +33,13 @@ RULE = LintRule(
     "the standby has a unicast MAC",
     "net/core/failover.c pairs the standby and the primary by MAC; QEMU needs none, so it must be set explicitly",
     check,
+    sources=(
+        Source("qemu", "net/net.c", "qemu_macaddr_default_if_unset(): 52:54:00:12:34:xx"),
+        Source("qemu", "hw/net/virtio-net.c", "virtio_net_device_realize(): qemu_macaddr_default_if_unset()"),
+        Source("linux", "net/core/failover.c", "failover_get_bymac()"),
+    ),
+    proofs=(
+        "tests/test_lint_corpus.py::test_lint_agrees_with_qemu[standby-no-mac]",
+        "tests/test_lint_rules.py::test_each_variation",
+    ),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pcie_failover.lint.model import BusKind, LintInput
 from pcie_failover.lint.rules.base import LintRule, bus_of, no_primary, pairs, verdict
 from pcie_failover.model.results import Severity
-from pcie_failover.rules.base import Finding
+from pcie_failover.rules.base import Finding, Source
 
 HINT = "put the standby and the primary on two different pcie-root-ports"
 
@@ -36,4 +36,19 @@ RULE = LintRule(
     "standby and primary are not in the same slot",
     "hw/pci/pci.c: the primary must be in its own PCI slot; a taken slot refuses the hidden primary at plug time",
     check,
+    sources=(
+        Source(
+            "qemu",
+            "hw/pci/pci.c",
+            'do_pci_register_device(): "PCI: slot %d function %d not available for %s, in use by"',
+        ),
+        Source("qemu", "hw/pci/pci.c", 'pci_qdev_realize(): "failover: primary device must be in its own PCI slot"'),
+        Source(
+            "qemu", "hw/pci/pcie.c", "pcie_cap_slot_write_config(): slot power-off unplugs every device of the port"
+        ),
+    ),
+    proofs=(
+        "tests/test_lint_corpus.py::test_lint_agrees_with_qemu[shared-slot]",
+        "tests/test_lint_rules.py::test_each_variation",
+    ),
 )

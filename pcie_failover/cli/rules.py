@@ -1,0 +1,40 @@
+"""`rules`: the rule ledger (claim, upstream source, proving tests of every host and guest rule)."""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated
+
+import typer
+
+from pcie_failover.cli.app import INTERNAL_EXIT_CODE, app, emit
+from pcie_failover.commands.rules import RuleKind
+
+RULES_EXIT_CODES = f"Exit codes: 0 the ledger was printed; 2 usage error; {INTERNAL_EXIT_CODE}."
+
+
+class LedgerFormat(enum.Enum):
+    """How the ledger is printed."""
+
+    TABLE = "table"
+    JSON = "json"
+    MARKDOWN = "markdown"
+
+
+@app.command(epilog=RULES_EXIT_CODES)
+def rules(
+    output: Annotated[LedgerFormat, typer.Option("--format", help="table, json or markdown.")] = LedgerFormat.TABLE,
+    kind: Annotated[RuleKind, typer.Option("--kind", help="host (check), guest (lint) or all.")] = RuleKind.ALL,
+) -> int:
+    """List every rule: id, kind, severity, claim, the upstream fact and source it mirrors, the tests that prove it."""
+    from pcie_failover.commands.rules import run_rules
+
+    ledger = run_rules(kind)
+    if output is LedgerFormat.JSON:
+        from pcie_failover.render.ledger import render_json as render
+    elif output is LedgerFormat.MARKDOWN:
+        from pcie_failover.render.ledger import render_markdown as render
+    else:
+        from pcie_failover.render.ledger import render_table as render
+    emit(render(ledger))
+    return 0
