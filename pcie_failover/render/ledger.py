@@ -26,7 +26,12 @@ def render_table(ledger: Ledger) -> str:
         rows += [["", "source", str(source)] for source in entry.sources]
         rows += [["", "proof", proof] for proof in entry.proofs]
     escaped = [[escape(cell) for cell in row] for row in rows]
-    table = tabulate(escaped, headers=["rule", "kind", "claim, fact, upstream source, proving test"], tablefmt="simple")
+    table = tabulate(
+        escaped,
+        headers=["rule", "kind", "claim, fact, upstream source, proving test"],
+        tablefmt="simple",
+        maxcolwidths=[None, None, 100],  # long facts wrap instead of widening every line
+    )
     return "\n".join(line.rstrip() for line in table.splitlines()) + "\n"
 
 
