@@ -44,7 +44,9 @@ RULE = LintRule(
     "acpi-hotplug",
     Severity.WARN,
     "not QEMU 6.1's ACPI hotplug on q35 (migration did not wait for the unplug)",
-    "hw/acpi/pcihp.c: QEMU 6.1 made ACPI PCI hotplug the q35 default and broke wait-unplug; fixed in 6.2",
+    "QEMU 6.1 made ACPI PCI hotplug the q35 default (ICH9-LPC acpi-pci-hotplug-with-bridge-support; "
+    "pc_compat_6_0 keeps it off for older machines) and migration then did not wait for the unplug; "
+    "hw/acpi/pcihp.c fixed that in 6.2",
     check,
     sources=(
         Source("qemu", "hw/i386/pc.c", "pc_compat_6_0[]: ICH9-LPC acpi-pci-hotplug-with-bridge-support=off"),

@@ -32,7 +32,8 @@ RULE = LintRule(
     "chassis-slot",
     Severity.FAIL,
     "distinct (chassis, slot) across root and downstream ports",
-    "hw/pci/pcie.c pcie_chassis_add_slot: Can't add chassis slot, error -16",
+    "hw/pci/pcie_port.c pcie_chassis_add_slot() returns -EBUSY for a (chassis, slot) taken; the root and "
+    "downstream ports then refuse: Can't add chassis slot, error -16",
     check,
     sources=(
         Source("qemu", "hw/pci/pcie_port.c", "pcie_chassis_add_slot(): -EBUSY"),

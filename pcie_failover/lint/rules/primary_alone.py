@@ -31,7 +31,9 @@ RULE = LintRule(
     "primary-alone",
     Severity.FAIL,
     "the primary is alone on its port",
-    "hw/pci/pci.c: own PCI slot; a PCIe port has one slot (QEMU: parent device only allows plugging into slot 0)",
+    "hw/pci/pci.c: a second device at the port's slot 0 is refused ('slot 0 function 0 already occupied'); "
+    "one beside it is only warned about and never seen by the guest; and powering the port's slot off "
+    "for the unplug (pcie_cap_slot_write_config()) unplugs every device on it",
     check,
     sources=(
         Source("qemu", "hw/pci/pci.c", 'do_pci_register_device(): "PCI: slot %d function 0 already occupied by %s"'),
