@@ -185,3 +185,17 @@ def test_demo_pf_is_unchanged_by_the_vfio_facts(cli: Callable[..., Run], host_ro
     root = host_root(demo_host(pf=demo_pf()))
     assert (root / "class/vfio-dev").is_dir()
     assert _checks(cli, root, "5e:00.0")["driver"]["status"] == "fail"
+
+
+def test_a_vfio_dev_child_without_a_driver_link_is_not_vfio(
+    cli: Callable[..., Run], host_root: Callable[[Host], Path]
+) -> None:
+    """vfio-dev/ goes away with the driver: a copied or mid-unbind tree with it and no driver is not bound."""
+    root = host_root(demo_host())
+    (_vf_dir(root) / "driver").unlink()
+    assert (_vf_dir(root) / "vfio-dev").is_dir()
+    driver = _checks(cli, root)["driver"]
+    assert (driver["status"], driver["message"]) == (
+        "fail",
+        "no driver bound; QEMU's vfio-pci device needs the vfio-pci driver",
+    )

@@ -110,6 +110,7 @@ RULE = Rule(
         "tests/test_captures.py::test_failed_vfio_probe_without_iommu",
         "tests/test_captures.py::test_every_device_of_every_capture[vf-admin]",
         "tests/test_host_kernel_facts.py::test_variant_drivers_before_6_1_are_told_by_vfio_pci_core_holders",
+        "tests/test_host_kernel_facts.py::test_a_vfio_dev_child_without_a_driver_link_is_not_vfio",
         "tests/test_rules.py::test_rule_outcome[driver/in-use-addresses]",
     ),
 )

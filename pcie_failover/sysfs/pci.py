@@ -55,9 +55,12 @@ def vfio_owned(root: SysfsRoot, has_vfio_dev: bool, driver: str | None | Unreada
     From 6.1 every vfio device has a `vfio-dev/` child, so with `class/vfio-dev` present its
     absence is final. Before 6.1 a variant driver (5.15+) is a module that holds vfio_pci_core.
     """
+    if driver is None or isinstance(driver, Unreadable):
+        # vfio-dev/ goes with the driver (vfio_unregister_group_dev() on unbind): without one it owns nothing
+        return False if driver is None else driver
     if has_vfio_dev or driver == "vfio-pci":
         return True
-    if not isinstance(driver, str) or root.exists(VFIO_DEV_CLASS) or not root.exists(VFIO_PCI_CORE):
+    if root.exists(VFIO_DEV_CLASS) or not root.exists(VFIO_PCI_CORE):
         return False
     module = attr.link_name(root, f"{DRIVERS}/{driver}/module")
     if module is None:
