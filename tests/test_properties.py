@@ -1,7 +1,9 @@
 """Property tests: random hosts, damaged at random, and faults injected at the file adapter.
 
 No command may raise on any tree: every run ends with a documented exit code and, under
---format json, a document the schema accepts. `python -m tests.fuzz` runs these at scale.
+--format json, a document the schema accepts. The link-layout mode plants links mid-path
+(to decoys outside the root, to `/`, to the root itself, loops, dangling) and holds every
+command to the root. `python -m tests.fuzz` runs these at scale.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pcie_failover.model.address import DeviceQuery
 from pcie_failover.model.check import CheckOptions
 from pcie_failover.sysfs.root import SysfsError, SysfsRoot
 from tests.conftest import Run
+from tests.hostile import SECRET, archive_problems, run_here, shared_directory
 
 EXAMPLES = int(os.environ.get("PCIE_FAILOVER_PROPERTY_EXAMPLES", "25"))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -204,3 +207,94 @@ def test_damage_helper_damages(tmp_path: Path) -> None:
     _damage(root, 1, 10)
     assert sorted(str(p) for p in root.rglob("*")) != before
     shutil.rmtree(root)
+
+
+# -- link layouts: links placed mid-path, the fuzzing mode of issue 13 ---------------------------------
+
+LINK_KINDS = (
+    "decoy-absolute",  # to a copy of the subtree outside the root, every value the secret
+    "decoy-relative",
+    "slash",  # to /
+    "slash-relative",  # ../../.. past / itself
+    "root-absolute",  # to the root itself
+    "root-relative",
+    "parent",  # ..
+    "self-loop",
+    "ping-pong",
+    "dangling",
+    "inside",  # to another directory of the tree: followed, inside
+)
+LINK_EXIT_CODES = {"check": {0, 1, 3, 4}, "list": {0, 3}, "pair": {0, 1, 2, 3}, "capture": {0, 3}}
+
+
+def _plant_link(root: Path, outside: Path, rel: str, *, kind: str, other: str, n: int) -> None:
+    """Replace `root/rel` (a directory, or a link to one) by a link of `kind`."""
+    path = root / rel
+    if kind.startswith("decoy"):
+        decoy = outside / f"decoy{n}"
+        if path.is_dir() and not path.is_symlink():  # a copy of what was there, every value the secret
+            shutil.copytree(path, decoy, symlinks=True)
+            for item in decoy.rglob("*"):
+                if item.is_file() and not item.is_symlink():
+                    item.write_text(f"{SECRET}\n")
+        else:  # a link planted before (never followed here: it may lead to / or the root)
+            decoy.mkdir()
+            for name in ("vendor", "device", "class", "address", "operstate", "flags", "uevent"):
+                (decoy / name).write_text(f"{SECRET}\n")
+    target = {
+        "decoy-absolute": str(outside / f"decoy{n}"),
+        "decoy-relative": os.path.relpath(outside / f"decoy{n}", path.parent),
+        "slash": "/",
+        "slash-relative": "../" * (rel.count("/") + 8),
+        "root-absolute": str(root),
+        "root-relative": os.path.relpath(root, path.parent),
+        "parent": "..",
+        "self-loop": path.name,
+        "ping-pong": f"{path.name}.pong",
+        "dangling": "nowhere/at/all",
+        "inside": os.path.relpath(root / other, path.parent),
+    }[kind]
+    if path.is_symlink() or not path.is_dir():
+        path.unlink()
+    else:
+        shutil.rmtree(path)
+    path.symlink_to(target)
+    if kind == "ping-pong":
+        path.with_name(f"{path.name}.pong").symlink_to(path.name)
+
+
+@settings(max_examples=int(os.environ.get("PCIE_FAILOVER_PROPERTY_EXAMPLES", "50")), deadline=None)
+@given(
+    host=hosts(),
+    layout=st.lists(st.tuples(st.integers(0, 2**16), st.sampled_from(LINK_KINDS), st.integers(0, 2**16)), max_size=6),
+)
+def test_no_link_layout_leads_a_command_out_of_the_root(host: Host, layout: list[tuple[int, str, int]]) -> None:
+    """Links anywhere mid-path: no traceback, documented exit codes, no secret, an archive that stays inside."""
+    with shared_directory() as directory:
+        root = build(host, directory / "sys")
+        outside = directory / "outside"
+        outside.mkdir()
+        for n, (where, kind, other) in enumerate(layout):
+            places = sorted(
+                str(p.relative_to(root)) for p in root.rglob("*") if p.is_dir() and not p.name.endswith(".pong")
+            )  # directories, and links to directories (rglob does not descend into those)
+            if places:
+                _plant_link(
+                    root, outside, places[where % len(places)], kind=kind, other=places[other % len(places)], n=n
+                )
+        base = ("--sysfs-root", str(root))
+        commands = [
+            (*base, "check", "5e:00.2", "--format", "json"),
+            (*base, "check", "enp94s0f0np0"),
+            (*base, "list", "--format", "json"),
+            (*base, "pair", "5e:00.2", "--force", "--format", "qemu"),
+            (*base, "capture", "-o", "-"),
+        ]
+        for args, outcome in zip(commands, run_here(commands), strict=True):
+            assert outcome.code in LINK_EXIT_CODES[args[2]], (args, outcome.stderr)
+            if args[2] != "capture":
+                assert SECRET not in outcome.text, args
+                assert "Traceback" not in outcome.text, args
+                assert "internal error" not in outcome.text, args
+            elif outcome.code == 0:
+                assert archive_problems(outcome.out) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -13,8 +14,14 @@ from pathlib import Path
 
 import pytest
 
+from fixtures_sysfs.builder import build
+from fixtures_sysfs.hosts import demo_host
 from pcie_failover.adapters.events import LinkChanges
+from pcie_failover.audit.coalesce import Coalesced, coalesced
+from pcie_failover.cli import main
+from pcie_failover.cli.audit import AuditFormat, _auditor
 from pcie_failover.commands.watch import watch
+from pcie_failover.sysfs.root import SysfsRoot
 
 
 class PipeEvents:
@@ -102,3 +109,58 @@ def test_pyudev_events_under_umockdev() -> None:
     if "UMockdev" in done.stderr and "Namespace" in done.stderr:
         pytest.skip("the UMockdev GObject bindings do not import in this interpreter")
     assert done.stdout.split() == ["True", "2"], done.stderr[-2000:]
+
+
+def _moved_vf(root: Path, aside: Path) -> None:
+    """Replace the VF's directory: the old one moved aside (a stale descriptor would still read it), a new one
+    that is no Ethernet function (the `ethernet` rule fails: not ready)."""
+    vf = root / "devices/pci0000:5d/0000:5d:00.0/0000:5e:00.2"
+    vf.rename(aside)
+    shutil.copytree(aside, vf, symlinks=True)
+    (vf / "class").write_text("0x010802\n")
+
+
+def _registered(tmp_path: Path, root: Path) -> str:
+    registry = tmp_path / "pairs.d"
+    done = main(["--sysfs-root", str(root), "register", "web", "5e:00.2", "--registry", str(registry)])
+    assert done == 0
+    return str(registry)
+
+
+def test_each_watch_pass_reads_the_tree_anew(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The root's cached directory descriptors and link resolutions never outlive a pass."""
+    root = build(demo_host(), tmp_path / "sys")
+    registry = _registered(tmp_path, root)
+    once = _auditor(SysfsRoot(str(root)), registry, None, AuditFormat.JSON, None, False, False)
+    events = PipeEvents()
+    codes: list[int] = []
+
+    def audit() -> int:
+        codes.append(once())
+        if len(codes) == 1:
+            _moved_vf(root, tmp_path / "aside")
+            os.write(events.write, b"e")  # the kernel's "unbind" event
+        return codes[-1]
+
+    assert watch([events], audit, str(tmp_path / "state"), quiet=0.05, stop_after=2) == 0
+    assert codes == [0, 1]
+    second = json.loads(capsys.readouterr().out.split("\n}\n")[1] + "\n}")
+    assert [(p["name"], p["verdict"]) for p in second["pairs"]] == [("web", "not-ready")]
+
+
+def test_each_coalesced_run_reads_the_tree_anew(tmp_path: Path) -> None:
+    root = build(demo_host(), tmp_path / "sys")
+    registry = _registered(tmp_path, root)
+    once = _auditor(SysfsRoot(str(root)), registry, None, AuditFormat.JSON, None, False, False)
+    state = str(tmp_path / "state")
+    codes: list[int] = []
+
+    def audit() -> int:
+        codes.append(once())
+        if len(codes) == 1:
+            _moved_vf(root, tmp_path / "aside")
+            assert coalesced(state, lambda: 99).result is None  # a trigger during the run: marked, run again
+        return codes[-1]
+
+    assert coalesced(state, audit) == Coalesced(1, 2)
+    assert codes == [0, 1]

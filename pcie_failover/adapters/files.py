@@ -1,13 +1,15 @@
 """Safe reads and writes of the files this tool owns (pair registry, textfile metrics, state, captures), run as root.
 
-A directory is opened once (`O_DIRECTORY|O_NOFOLLOW`), checked with fstat, and every
-later operation is relative to that descriptor, so the checks hold for what is written
-even if the path is swapped meanwhile. A private directory (registry, textfile, state)
-must be owned by root or this user and not writable by group or others. Files in it are
-opened with `O_NOFOLLOW|O_NONBLOCK|O_NOCTTY` and checked with fstat before a byte is
-read. Writes go to a new temporary file in the same directory, are fsynced and renamed
-over the target (then the directory is fsynced), so a reader or a crash sees the old
-file or the new one, never half of either; a lock serialises writers.
+A directory is opened once (`O_DIRECTORY|O_NOFOLLOW` on the normalised path, so a
+trailing `/` or `/.` cannot slip a link through), checked with fstat, and every later
+operation is relative to that descriptor, so the checks hold for what is written even if
+the path is swapped meanwhile. A private directory (registry, textfile, state) must be
+owned by root or this user and not writable by group or others. A file in it is looked at
+through an `O_PATH|O_NOFOLLOW` descriptor and checked with fstat first; only a regular
+file is then opened (that very inode, through /proc/self/fd), so a device node, a FIFO or
+a link is never opened at all. Writes go to a new temporary file in the same directory,
+are fsynced and renamed over the target (then the directory is fsynced), so a reader or
+a crash sees the old file or the new one, never half of either; a lock serialises writers.
 """
 
 from __future__ import annotations
@@ -51,8 +53,9 @@ class SafeDirectory:
             with contextlib.suppress(FileExistsError):  # a link or a file there: the open below says which
                 os.makedirs(path, mode=0o755, exist_ok=True)
         flags = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | (os.O_NOFOLLOW if private else 0)
+        # `dir/link/` and `dir/link/.` would follow the link despite O_NOFOLLOW: open the normalised path.
         try:
-            fd = os.open(path, flags)
+            fd = os.open(os.path.normpath(path), flags)
         except OSError as error:
             raise _directory_error(path, error) from None
         try:
@@ -92,30 +95,47 @@ class SafeDirectory:
             return False
         return True
 
+    def _open_regular(self, name: str, flags: int, create_mode: int | None = None) -> int:
+        """Open `name` only if it is a regular file; when missing, create it empty if `create_mode` is given.
+
+        The entry is first opened with `O_PATH` (which runs no driver code and opens no FIFO),
+        checked, and that very inode re-opened through `/proc/self/fd`: a device node, a FIFO,
+        a socket or a link is refused (UnsafePathError) without ever being opened.
+        """
+        while True:
+            try:
+                handle = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self.fd)
+            except FileNotFoundError:
+                if create_mode is None:
+                    raise
+                new = flags | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_NOCTTY | os.O_CLOEXEC
+                try:
+                    return os.open(name, new, create_mode, dir_fd=self.fd)
+                except FileExistsError:
+                    continue  # created meanwhile: look at what it is
+            try:
+                if not stat.S_ISREG(os.fstat(handle).st_mode):
+                    raise UnsafePathError(f"{self.join(name)} is not a regular file")
+                return os.open(f"/proc/self/fd/{handle}", flags | os.O_NOCTTY | os.O_CLOEXEC)
+            finally:
+                os.close(handle)
+
     def touch(self, name: str) -> None:
         """Create `name` empty if missing (never through a link, never opening a device)."""
-        flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
         try:
-            fd = os.open(name, flags, 0o644, dir_fd=self.fd)
+            fd = self._open_regular(name, os.O_WRONLY | os.O_NONBLOCK, 0o644)
         except OSError as error:
             raise _file_error(self.join(name), error) from None
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise UnsafePathError(f"{self.join(name)} is not a regular file")
-        finally:
-            os.close(fd)
+        os.close(fd)
 
     def read_bounded(self, name: str, limit: int) -> bytes:
         """Read a regular file owned by root or this user and not writable by others, of at most `limit` bytes."""
-        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
         try:
-            fd = os.open(name, flags, dir_fd=self.fd)
+            fd = self._open_regular(name, os.O_RDONLY | os.O_NONBLOCK)
         except OSError as error:
             raise _file_error(self.join(name), error) from None
         try:
             st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                raise UnsafePathError(f"{self.join(name)} is not a regular file")
             _check_owner_and_mode(self.join(name), st)
             if st.st_size > limit:
                 raise UnsafePathError(f"{self.join(name)} is larger than {limit} bytes")
@@ -151,14 +171,11 @@ class SafeDirectory:
     @contextlib.contextmanager
     def lock(self, blocking: bool = True) -> Iterator[bool]:
         """Hold the directory's lock; yields False (without waiting) when `blocking` is off and it is taken."""
-        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
         try:
-            fd = os.open(LOCK_NAME, flags, 0o600, dir_fd=self.fd)
+            fd = self._open_regular(LOCK_NAME, os.O_RDWR | os.O_NONBLOCK, 0o600)
         except OSError as error:
             raise _file_error(self.join(LOCK_NAME), error) from None
         try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise UnsafePathError(f"{self.join(LOCK_NAME)} is not a regular file")
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
             except BlockingIOError:
@@ -172,7 +189,7 @@ class SafeDirectory:
 def _directory_error(path: str, error: OSError) -> Exception:
     if error.errno == errno.ENOENT:
         return UnsafePathError(f"{path} does not exist")
-    if error.errno == errno.ELOOP:
+    if error.errno == errno.ELOOP or (error.errno == errno.ENOTDIR and os.path.islink(os.path.normpath(path))):
         return UnsafePathError(f"{path} is a symbolic link")
     if error.errno == errno.ENOTDIR:
         return UnsafePathError(f"{path} is not a directory")

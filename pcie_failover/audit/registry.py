@@ -64,7 +64,13 @@ def _load(directory: SafeDirectory) -> Loaded:
             continue
         try:
             record = from_json(bounded_json.loads(directory.read_bounded(entry, RECORD_LIMIT)))
-        except (UnsafePathError, OSError, ValueError) as error:
+        except UnsafePathError as error:
+            problems.append(str(error))  # it names the file already
+            continue
+        except OSError as error:
+            problems.append(f"{directory.join(entry)}: {error.strerror or error}")
+            continue
+        except ValueError as error:
             problems.append(f"{directory.join(entry)}: {error}")
             continue
         if f"{record.name}.json" != entry:

@@ -10,6 +10,7 @@ import typer
 
 from pcie_failover.cli.app import (
     FOR_OPTION,
+    INTERNAL_EXIT_CODE,
     REGISTRY_OPTION,
     OutputFormat,
     app,
@@ -25,10 +26,11 @@ from pcie_failover.sysfs.root import SysfsRoot
 if TYPE_CHECKING:
     from pcie_failover.pair.model import PairSpec
 
-PAIR_EXIT_CODES = """Exit codes: 0 the spec was printed (warnings included); 1 refused: a check failed
-(with --force the spec is printed anyway, with the failures in it), or --save found the VF not
-ready for the spec's MAC (take the host steps first, or pass the VF's --mac); 2 usage error or malformed
-input (ids, MAC, chassis/slot sets); 3 the host cannot be inspected (no PCI tree at the sysfs root)."""
+PAIR_EXIT_CODES = f"""Exit codes: 0 the spec was printed (warnings included); 1 refused: a check failed
+(with --force the spec is printed anyway, with the failures in it) or the device could not be read at
+all, or --save found the VF not ready for the spec's MAC (take the host steps first, or pass the VF's
+--mac); 2 usage error or malformed input (ids, MAC, chassis/slot sets); 3 the host cannot be inspected
+(no PCI tree at the sysfs root); {INTERNAL_EXIT_CODE}."""
 
 
 class PairFormat(enum.Enum):
@@ -78,6 +80,7 @@ def pair(
     registry: Annotated[str, REGISTRY_OPTION] = "/etc/pcie-failover/pairs.d",
 ) -> int:
     """Print the standby + primary devices of a failover pair for DEVICE, after running every check."""
+    from pcie_failover.audit.record import RecordError, validate_name, validate_vm
     from pcie_failover.pair.build import plan
     from pcie_failover.pair.ids import validate_alias_id, validate_id, validate_network_name
     from pcie_failover.pair.model import Backend, BackendKind, PairRequest
@@ -102,8 +105,12 @@ def pair(
         if output is PairFormat.LIBVIRT or for_ is Manager.LIBVIRT or pool is not None:
             validate_alias_id(standby_id, "--standby-id")
             validate_alias_id(primary_id, "--primary-id")
+        if save is not None:  # checked before any file is read, not after the spec was printed
+            validate_name(save)
+        if vm is not None:
+            validate_vm(vm)
         layout = plan(request)
-    except InputError as error:
+    except (InputError, RecordError) as error:
         return fail("pair", errors, ExitCode.USAGE, "input", str(error))
     options = CheckOptions(
         manager=for_, mac=request.mac, standby_netdev=backend.bridge if backend.kind is BackendKind.BRIDGE else None
@@ -117,6 +124,8 @@ def pair(
         except InputError as error:
             return fail("pair", errors, ExitCode.USAGE, "input", str(error))
         code = ExitCode.NOT_READY if any(r.status is Status.FAIL for r in report.check.results) else ExitCode.READY
+        if report.spec is None:
+            code = ExitCode.NOT_READY  # refused (no device could be read): never 0, "the spec was printed"
         if output is PairFormat.JSON:
             from pcie_failover.render.pair_json import render_pair
 

@@ -39,8 +39,14 @@ def _touches(root: SysfsRoot, primary: PciAddress, pf: PciAddress | None, device
 def run_audit(
     root: SysfsRoot, registry: Registry, device: PciAddress | None = None, strict: bool = False
 ) -> AuditReport:
-    """Audit every registered pair (or those `device` touches); level-triggered: nothing comes from an event."""
+    """Audit every registered pair (or those `device` touches); level-triggered: nothing comes from an event.
+
+    Each call reads through a fresh root (`SysfsRoot.fresh`): no directory descriptor or link
+    resolution of an earlier pass (watch, coalesced runs) survives into this one, so a
+    directory the kernel removed and re-created, or a tree replaced meanwhile, is seen anew.
+    """
     started = time.monotonic()
+    root = root.fresh()
     loaded = registry.load()
     reader = HostReader(root, netlink_for(root))
     pairs: list[PairAudit] = []

@@ -17,7 +17,6 @@ MAX_DEPTH = 64
 MAX_NUMBER_CHARS = 40  # a 128-bit integer has 39 digits
 
 
-
 class JsonRejectedError(ValueError):
     """The text is not JSON this tool accepts; the message says why, in one line."""
 
