@@ -151,7 +151,9 @@ VF4 = "<address type='pci' domain='0x0000' bus='0x5e' slot='0x00' function='0x4'
 @pytest.mark.parametrize(
     ("element", "failing"),
     [
-        ("<hostdev mode='subsys' type='pci' managed='yes'>", set()),  # libvirt binds it and sets its MAC
+        # libvirt binds it, but sets a VF's MAC only for an <interface type='hostdev'> (virhostdev.c
+        # virHostdevIsPCINetDevice(): hostdev->parentnet), so VF 4's all-zero MAC stays
+        ("<hostdev mode='subsys' type='pci' managed='yes'>", {"vf-mac"}),
         ("<hostdev mode='subsys' type='pci'>", {"driver", "vf-mac"}),  # managed defaults to no: neither
         ("<hostdev mode='subsys' type='pci' managed='no'>", {"driver", "vf-mac"}),
         ("<interface type='hostdev' managed='yes'>", set()),
@@ -268,3 +270,17 @@ def test_a_vf_of_a_pf_on_vfio_needs_the_token(cli: Cli, tmp_path: Path, host_roo
         "pass",
         "VF 0 of PF 0000:5e:00.0 (no interface); the PF is on vfio-pci and the primary is given a VF token",
     )
+
+
+def test_a_managed_plain_hostdev_gets_no_mac_from_libvirt(cli: Cli, tmp_path: Path) -> None:
+    """managed='yes' binds vfio-pci, but libvirt sets a VF's MAC only for <interface type='hostdev'>."""
+    hostdev = (
+        "<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' bus='0x5e' "
+        "slot='0x00' function='0x2'/></source><teaming type='transient' persistent='ua-net0'/></hostdev>"
+    )
+    xml = tmp_path / "vm.xml"
+    xml.write_text(domain(XML_GOOD.split("<interface type='hostdev'")[0] + hostdev))
+    run = cli("--sysfs-root", DEMO, "lint", "--domain-xml", str(xml), "--qemu-version", "10.0.2", "--format", "json")
+    checks = {c["id"]: c for c in run.json["hosts"][0]["checks"]}
+    assert (checks["driver"]["status"], checks["vf-mac"]["status"]) == ("pass", "warn")
+    assert checks["vf-mac"]["message"].startswith("MAC 52:54:00:6f:55:cc is not proof of an administrator's MAC")

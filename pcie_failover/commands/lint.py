@@ -67,16 +67,18 @@ def _options(config: VmConfig, primary: Device) -> CheckOptions:
 
 
 def _check(root: SysfsRoot, primary: Device, options: CheckOptions) -> CheckReport:
-    """`check` of a primary's host device; an unmanaged <interface type='hostdev'> gets libvirt's MAC rule only.
+    """`check` of a primary's host device, with libvirt's part where libvirt does it.
 
     libvirt's virHostdevPreparePCIDevices() binds only managed devices (else "Unmanaged PCI device ... must be
-    manually detached") but sets the admin MAC of every <interface type='hostdev'> (virHostdevSetNetConfig()).
+    manually detached") and sets the admin MAC only of an <interface type='hostdev'> (virHostdevSetNetConfig()),
+    never of a plain <hostdev>: where the two differ, vf-mac is judged as its own manager would.
     """
     query = DeviceQuery(str(primary.host), primary.host, None)
     report = run_check(root, query, options, strict=False)
-    if primary.binds_vfio or not primary.sets_mac:
+    if primary.binds_vfio == primary.sets_mac:
         return report
-    libvirt = run_check(root, query, replace(options, manager=Manager.LIBVIRT), strict=False)
+    mac_manager = Manager.LIBVIRT if primary.sets_mac else Manager.QEMU
+    libvirt = run_check(root, query, replace(options, manager=mac_manager), strict=False)
     mac_rule = {r.rule_id: r for r in libvirt.results}.get(_VF_MAC)
     results = tuple(mac_rule if r.rule_id == _VF_MAC and mac_rule else r for r in report.results)
     return replace(report, results=results, verdict=verdict_of(results))
