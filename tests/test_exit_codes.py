@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -50,3 +51,29 @@ def test_an_interrupt_is_130(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Cap
     monkeypatch.setattr("pcie_failover.commands.check.run_check", interrupted)
     assert main(["--sysfs-root", DEMO, "check", "5e:00.2"]) == 130
     assert capsys.readouterr().err == ""
+
+
+def test_a_reader_that_went_away_ends_the_run_with_sigpipe_as_for_lspci() -> None:
+    """`check X | grep -q ...` under pipefail: 141 in the shell (SIGPIPE), never 1, which reads as not ready."""
+    for args in (["check", "5e:00.2"], ["capture", "5e:00.2", "-o", "-"], ["rules", "--format", "markdown"]):
+        read, write = os.pipe()
+        os.close(read)  # no reader at all: the first write raises SIGPIPE
+        try:
+            run = subprocess.run([*CLI, *args], stdout=write, stderr=subprocess.PIPE, text=True, check=False)
+        finally:
+            os.close(write)
+        assert (run.returncode, run.stderr) == (-signal.SIGPIPE, ""), args
+
+
+def test_capture_to_a_closed_standard_output_is_74() -> None:
+    run = subprocess.run(
+        [*CLI, "capture", "5e:00.2", "-o", "-"],
+        stderr=subprocess.PIPE,
+        text=True,
+        check=False,
+        preexec_fn=lambda: os.close(1),
+    )
+    assert (run.returncode, run.stderr) == (
+        74,
+        "pcie-failover capture: cannot write the report: standard output is closed\n",
+    )

@@ -128,6 +128,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     name = next((a for a in args if a in COMMANDS), "pcie-failover")
     output = OutputFormat.JSON if _wants_json(args) else OutputFormat.TABLE
     previous = signal.signal(signal.SIGTERM, _terminate)
+    # A reader of standard output that goes away ends the run as it ends lspci or grep: SIGPIPE, 141 in
+    # the shell, never a code that reads as a finding. Not for `watch`, whose journal stream may reconnect.
+    pipe = signal.signal(signal.SIGPIPE, signal.SIG_DFL if name != "watch" else signal.SIG_IGN)
     try:
         return _run(args, name, output)
     except Terminated:
@@ -138,6 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(ExitCode.OUTPUT_ERROR)
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGPIPE, pipe)
 
 
 def _run(args: list[str], name: str, output: OutputFormat) -> int:

@@ -12,6 +12,7 @@ from pcie_failover.cli.app import (
     FOR_OPTION,
     FORMAT_OPTION,
     INTERNAL_EXIT_CODE,
+    OutputError,
     OutputFormat,
     app,
     emit,
@@ -113,6 +114,8 @@ def capture(
     """Snapshot what the checks read (for a bug report); unpack it and pass its sysfs/ as --sysfs-root."""
     if not output_file:
         return fail("capture", output, ExitCode.USAGE, "usage", "an output file is required (-o FILE.tar.gz)")
+    if output_file == "-" and sys.stdout is None:
+        raise OutputError("standard output is closed")
     if output_file == "-" and sys.stdout.isatty():
         return fail("capture", output, ExitCode.USAGE, "usage", "refusing to write the archive to a terminal")
     try:
@@ -139,6 +142,8 @@ def capture(
         except UnsafePathError as error:
             return fail("capture", output, ExitCode.USAGE, "input", str(error))
         except OSError as error:
+            if output_file == "-":  # standard output full or gone: the environment's, as for any report
+                raise OutputError(str(error)) from None
             return fail("capture", output, ExitCode.USAGE, "input", f"cannot write {output_file}: {error.strerror}")
         if output is OutputFormat.JSON:
             from pcie_failover.render.json_doc import render_capture
