@@ -294,6 +294,13 @@ CASES = [
     ),
     ("machine", domain(XML_GOOD, "virt").replace("x86_64", "aarch64"), L, Status.PASS, "virt has PCI Express"),
     (
+        "machine",
+        "qemu-system-aarch64 " + GOOD.replace("-machine q35 ", ""),
+        Q,
+        Status.FAIL,
+        "qemu-system-aarch64 has no default machine: QEMU refuses to start without -machine",
+    ),
+    (
         "libvirt-teaming",
         domain(
             XML_PRIMARY.replace("<interface type='hostdev' managed='yes'>", "<hostdev mode='subsystem' type='pci'>")

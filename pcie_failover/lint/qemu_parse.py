@@ -185,8 +185,18 @@ def parse_qemu(text: str) -> VmConfig:
         buses=_buses(machine, devices),
         globals=state.globals,
         qemu_version=command.qemu_version,
-        machine_default="the default of a command line without -machine" if defaulted and machine else None,
+        machine_default=_default_note(command.binary, machine) if defaulted else None,
     )
+
+
+def _default_note(binary: str | None, machine: str | None) -> str | None:
+    """What a whole command line without -machine gets: x86's `pc`, or nothing at all on Arm."""
+    if machine:
+        return "the default of a command line without -machine"
+    if binary is not None and binary.endswith(("aarch64", "-arm")):
+        # system/vl.c select_machine(): "No machine specified, and there is no default"
+        return f"{binary.rsplit('/', 1)[-1]} has no default machine: QEMU refuses to start without -machine"
+    return None
 
 
 def _default_machine(binary: str) -> str | None:

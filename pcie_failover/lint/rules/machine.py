@@ -19,6 +19,8 @@ def check(lint_input: LintInput) -> Finding:
     if pcie is False:
         default = f" ({config.machine_default})" if config.machine_default else ""
         return Finding(Status.FAIL, f"machine {config.machine}{default} has no PCI Express bus", HINT)
+    if config.machine_default:  # a whole command line for a target without a default machine
+        return Finding(Status.FAIL, config.machine_default, HINT)
     if any(d.bus == "pcie.0" for d in config.devices):
         return Finding(Status.PASS, "no machine given; the devices name bus pcie.0, which only q35 and virt have")
     return Finding(Status.SKIP, "no machine given (a fragment): it needs a q35 or virt machine", HINT)
