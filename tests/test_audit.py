@@ -104,6 +104,16 @@ def test_audit_formats(cli: Callable[..., Run], registry: str) -> None:
     compare_entry("audit", "prometheus", series)
 
 
+def test_prometheus_label_values_are_quoted_as_the_exposition_format_wants(
+    cli: Callable[..., Run], registry: str
+) -> None:
+    """A VM name (printable ASCII, so `"`, `\\` and braces pass register) cannot end or forge a label."""
+    assert _register(cli, registry, "web", "5e:00.2", "--vm", 'a"b\\c}{x').code == 0
+    prometheus = cli("--sysfs-root", DEMO, "audit", "--registry", registry, "--format", "prometheus").out
+    (ready,) = [line for line in prometheus.splitlines() if line.startswith("pcie_failover_pair_ready{")]
+    assert ready == 'pcie_failover_pair_ready{pair="web",vm="a\\"b\\\\c}{x",primary="0000:5e:00.2"} 1'
+
+
 def test_audit_device_filter(cli: Callable[..., Run], registry: str) -> None:
     assert _register(cli, registry, "web", "5e:00.2").code == 0
     for device, expected in (("5e:00.2", ["web"]), ("5e:00.0", ["web"]), ("5e:00.3", []), ("00:1f.6", [])):
