@@ -77,7 +77,7 @@ def test_mac_case_insensitive() -> None:
         (("check", "5e:00.2", "--mac", "01:00:5e:00:00:01"), "pcie-failover check: 01:00:5e:00:00:01 is a multicast"),
         (("check", "5e:00.2", "--standby-netdev", "../x"), "pcie-failover check: '../x' is not a valid network"),
         (("check", "5e:00.2", "--for", "xen"), "pcie-failover check: Invalid value for '--for'"),
-        (("check",), "pcie-failover check: Missing argument 'DEVICE'."),
+        (("check",), "pcie-failover check: Missing argument 'DEVICE' (try 'pcie-failover check --help')"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_before_any_read(

@@ -77,3 +77,20 @@ def test_capture_to_a_closed_standard_output_is_74() -> None:
         74,
         "pcie-failover capture: cannot write the report: standard output is closed\n",
     )
+
+
+def test_version_and_short_help(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--version` names the tool and its JSON schema; `-h` is `--help`, for the program and each command."""
+    from pcie_failover import __version__
+    from pcie_failover.model.report import SCHEMA_VERSION
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"pcie-failover {__version__} (JSON schema {SCHEMA_VERSION})\n"
+    for args in (["-h"], ["check", "-h"]):
+        assert main(args) == 0
+        assert capsys.readouterr().out.startswith("Usage: pcie-failover")
+
+
+def test_a_usage_error_is_one_line_naming_help_once(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--bogus"]) == 2
+    assert capsys.readouterr().err == "pcie-failover: No such option: --bogus (try 'pcie-failover --help')\n"

@@ -41,6 +41,7 @@ app = typer.Typer(
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
     no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
@@ -49,6 +50,15 @@ class _State:
 
 
 state = _State()
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from pcie_failover import __version__
+        from pcie_failover.model.report import SCHEMA_VERSION
+
+        emit(f"pcie-failover {__version__} (JSON schema {SCHEMA_VERSION})\n")
+        raise typer.Exit(int(ExitCode.READY))
 
 
 @app.callback()
@@ -62,6 +72,15 @@ def global_options(
             metavar="PATH",
         ),
     ] = LIVE_SYSFS,
+    version: Annotated[  # noqa: ARG001 (handled eagerly by its callback)
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=_print_version,
+            help="Print the tool's version and its JSON schema version, then exit.",
+        ),
+    ] = False,
 ) -> None:
     state.sysfs_root = sysfs_root
 
@@ -90,7 +109,8 @@ def fail(command: str, output: OutputFormat, code: ExitCode, kind: str, message:
 
         emit(render_error(command, state.sysfs_root, int(code), kind, message))
     else:
-        sys.stderr.write(f"pcie-failover {command}: {escape(message)}\n")
+        prefix = "pcie-failover" if command == "pcie-failover" else f"pcie-failover {command}"
+        sys.stderr.write(f"{prefix}: {escape(message)}\n")
     return int(code)
 
 
@@ -152,7 +172,12 @@ def _run(args: list[str], name: str, output: OutputFormat) -> int:
         sys.stderr.write(error.format_message() + "\n")
         return int(ExitCode.USAGE)
     except ClickException as error:
-        return fail(name, output, ExitCode.USAGE, "usage", error.format_message())
+        # still one line: where to look next goes at its end (click would print a second one)
+        program = "pcie-failover" if name == "pcie-failover" else f"pcie-failover {name}"
+        message = error.format_message()
+        if output is OutputFormat.TABLE:
+            message = f"{message.rstrip('.')} (try '{program} --help')"
+        return fail(name, output, ExitCode.USAGE, "usage", message)
     except (typer.Abort, KeyboardInterrupt):
         return int(ExitCode.INTERRUPTED)
     except BrokenPipeError:
