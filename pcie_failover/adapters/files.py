@@ -23,6 +23,8 @@ import stat
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
+from pcie_failover.adapters.regular import NotRegularError, open_regular
+
 LOCK_NAME = ".lock"
 _WRITABLE_BY_OTHERS = stat.S_IWGRP | stat.S_IWOTH
 
@@ -104,21 +106,17 @@ class SafeDirectory:
         """
         while True:
             try:
-                handle = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self.fd)
+                return open_regular(name, self.fd, flags)
+            except NotRegularError:
+                raise UnsafePathError(f"{self.join(name)} is not a regular file") from None
             except FileNotFoundError:
                 if create_mode is None:
                     raise
-                new = flags | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_NOCTTY | os.O_CLOEXEC
-                try:
-                    return os.open(name, new, create_mode, dir_fd=self.fd)
-                except FileExistsError:
-                    continue  # created meanwhile: look at what it is
+            new = flags | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_NOCTTY | os.O_CLOEXEC
             try:
-                if not stat.S_ISREG(os.fstat(handle).st_mode):
-                    raise UnsafePathError(f"{self.join(name)} is not a regular file")
-                return os.open(f"/proc/self/fd/{handle}", flags | os.O_NOCTTY | os.O_CLOEXEC)
-            finally:
-                os.close(handle)
+                return os.open(name, new, create_mode, dir_fd=self.fd)
+            except FileExistsError:
+                continue  # created meanwhile: look at what it is
 
     def touch(self, name: str) -> None:
         """Create `name` empty if missing (never through a link, never opening a device)."""

@@ -20,6 +20,8 @@ import stat
 import weakref
 from collections import OrderedDict
 
+from pcie_failover.adapters.regular import NotRegularError, open_regular
+
 LIVE_SYSFS = "/sys"
 DEFAULT_READ_LIMIT = 4096
 CONFIG_READ_LIMIT = 256  # the standard configuration space
@@ -211,21 +213,11 @@ class SysfsRoot:
         self.reads += 1
         try:
             parts, name = self._walk(rel, follow=False)
-            handle = os.open(name, _PATH, dir_fd=self._directory(parts))
+            fd = open_regular(name, self._directory(parts), os.O_RDONLY | os.O_NONBLOCK)
+        except NotRegularError as error:
+            raise SysfsError(rel, "is a symbolic link, not an attribute" if error.is_link else str(error)) from None
         except OSError as error:
             raise _error(rel, error) from None
-        try:
-            kind = stat.S_IFMT(os.fstat(handle).st_mode)
-            if kind == stat.S_IFLNK:
-                raise SysfsError(rel, "is a symbolic link, not an attribute")
-            if kind != stat.S_IFREG:
-                raise SysfsError(rel, "not a regular file")
-            # The O_PATH descriptor pins the checked inode: re-open exactly that one for reading.
-            fd = os.open(f"/proc/self/fd/{handle}", os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
-        except OSError as error:
-            raise _error(rel, error) from None
-        finally:
-            os.close(handle)
         try:
             chunks: list[bytes] = []
             size = 0
