@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -15,6 +15,7 @@ import pytest
 from fixtures_sysfs.builder import Host, build
 from fixtures_sysfs.captures import TOPOLOGIES, restore_git_losses
 from pcie_failover.cli import main
+from tests.hostile import USERS, as_user, shared_directory
 
 _SCHEMA = json.loads(resources.files("pcie_failover").joinpath("schema/output-1.schema.json").read_text())
 _VALIDATOR = jsonschema.Draft202012Validator(_SCHEMA)
@@ -63,3 +64,16 @@ def host_root(tmp_path: Path) -> Callable[[Host], Path]:
         return build(host, tmp_path / f"host{next(counter)}")
 
     return make
+
+
+@pytest.fixture(params=USERS)
+def user(request: pytest.FixtureRequest) -> str:
+    """Each hostile case as root and as nobody (skipped, with the reason, where nobody cannot run)."""
+    return as_user(request.param)
+
+
+@pytest.fixture
+def shared() -> Iterator[Path]:
+    """A scratch directory both root and nobody can read (the trees of the hostile corpus)."""
+    with shared_directory() as path:
+        yield path

@@ -18,6 +18,7 @@ import io
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tarfile
@@ -25,6 +26,10 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET = "SECRET-OUTSIDE-THE-ROOT"
@@ -81,7 +86,7 @@ def as_user(user: str) -> str:
     """`user`, or skip the test (with the reason) when it is `nobody` and that cannot be arranged here."""
     reason = why_no_nobody() if user == "nobody" else None
     if reason is not None:
-        import pytest
+        import pytest  # not at the top: this module is also the child's entry point, kept quick to start
 
         pytest.skip(f"not run as nobody: {reason}")
     return user
@@ -267,3 +272,23 @@ def _child() -> None:
 
 if __name__ == "__main__":
     _child()
+
+
+def non_regular_opens(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Watch os.open from now on: the list fills with every path opened (not just looked at with O_PATH)
+    that is neither a regular file nor a directory."""
+    real_open = os.open
+    opened: list[str] = []
+
+    def watching_open(path: str, flags: int, mode: int = 0o777, *, dir_fd: int | None = None) -> int:
+        if not flags & os.O_PATH:
+            try:
+                st = os.stat(path, dir_fd=dir_fd, follow_symlinks=not flags & os.O_NOFOLLOW)
+            except OSError:
+                st = None
+            if st is not None and not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+                opened.append(str(path))
+        return real_open(path, flags, mode, dir_fd=dir_fd)
+
+    monkeypatch.setattr(os, "open", watching_open)
+    return opened

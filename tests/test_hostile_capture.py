@@ -21,7 +21,7 @@ import stat
 import subprocess
 import tarfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -34,29 +34,15 @@ from tests.hostile import (
     NOBODY_UID,
     PF_DIR,
     REPO,
-    USERS,
     VF_DIR,
     archive_problems,
-    as_user,
     command,
     decoy_of,
     relink,
     run1,
     run_as,
-    shared_directory,
     spawn,
 )
-
-
-@pytest.fixture(params=USERS)
-def user(request: pytest.FixtureRequest) -> str:
-    return as_user(request.param)
-
-
-@pytest.fixture
-def shared() -> Iterator[Path]:
-    with shared_directory() as path:
-        yield path
 
 
 def _identity(path: str) -> tuple[int, int, int, int]:

@@ -16,7 +16,7 @@ import json
 import os
 import shutil
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +28,13 @@ from pcie_failover.adapters.files import LOCK_NAME
 from tests.hostile import (
     NOBODY_UID,
     RAW_CONTROLS,
-    USERS,
     VF_DIR,
     Outcome,
     as_user,
+    non_regular_opens,
     run1,
     run_as,
     run_here,
-    shared_directory,
 )
 
 LIVE = Path("/sys/bus/pci/devices")
@@ -57,17 +56,6 @@ GOOD: dict[str, Any] = {
     },
 }
 TEXT_AUDIT = "no registered pairs\n"
-
-
-@pytest.fixture(params=USERS)
-def user(request: pytest.FixtureRequest) -> str:
-    return as_user(request.param)
-
-
-@pytest.fixture
-def shared() -> Iterator[Path]:
-    with shared_directory() as path:
-        yield path
 
 
 def _other_uid(user: str) -> int:
@@ -334,20 +322,7 @@ def test_a_record_that_is_a_device_is_never_opened(shared: Path, monkeypatch: py
     root, registry = _registry(shared)
     os.mknod(registry / "tty.json", stat.S_IFCHR | 0o644, os.makedev(5, 0))
     os.mkfifo(registry / "fifo.json")
-    real_open = os.open
-    opened: list[str] = []
-
-    def watching_open(path: str, flags: int, mode: int = 0o777, *, dir_fd: int | None = None) -> int:
-        if not flags & os.O_PATH:
-            try:
-                st = os.stat(path, dir_fd=dir_fd, follow_symlinks=not flags & os.O_NOFOLLOW)
-            except OSError:
-                st = None
-            if st is not None and not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
-                opened.append(str(path))
-        return real_open(path, flags, mode, dir_fd=dir_fd)
-
-    monkeypatch.setattr(os, "open", watching_open)
+    opened = non_regular_opens(monkeypatch)
     (audit,) = run_here([_audit(root, registry, "--format", "json")])
     os.mknod(registry / LOCK_NAME, stat.S_IFCHR | 0o600, os.makedev(5, 0))
     register, coalesced = run_here(

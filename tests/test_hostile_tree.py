@@ -17,7 +17,7 @@ import stat
 import subprocess
 import tarfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -29,17 +29,15 @@ from tests.hostile import (
     PF_DIR,
     RAW_CONTROLS,
     SECRET,
-    USERS,
     VF_DIR,
     Outcome,
     archive_problems,
-    as_user,
     decoy_of,
+    non_regular_opens,
     relink,
     remove,
     run_as,
     run_here,
-    shared_directory,
 )
 
 ABSOLUTE = "link points outside the sysfs root (absolute target)"
@@ -47,17 +45,6 @@ OUTSIDE = "link points outside the sysfs root"
 LOOP = "too many levels of symbolic links"
 MISSING = "missing"  # the site's own wording for a path that leads nowhere
 EVERY_DEVICE = ["0000:00:1f.6", *(f"0000:5e:00.{function}" for function in range(6))]
-
-
-@pytest.fixture(params=USERS)
-def user(request: pytest.FixtureRequest) -> str:
-    return as_user(request.param)
-
-
-@pytest.fixture
-def shared() -> Iterator[Path]:
-    with shared_directory() as path:
-        yield path
 
 
 def _demo(shared: Path) -> tuple[Path, Path]:
@@ -274,20 +261,7 @@ def test_no_device_node_or_fifo_is_ever_opened(shared: Path, monkeypatch: pytest
         if path.is_file() and not path.is_symlink():
             _plant(path, ("char-device", "block-device", "fifo")[planted % 3])
             planted += 1
-    real_open = os.open
-    opened: list[str] = []
-
-    def watching_open(path: str, flags: int, mode: int = 0o777, *, dir_fd: int | None = None) -> int:
-        if not flags & os.O_PATH:
-            try:
-                st = os.stat(path, dir_fd=dir_fd, follow_symlinks=not flags & os.O_NOFOLLOW)
-            except OSError:
-                st = None
-            if st is not None and not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
-                opened.append(str(path))
-        return real_open(path, flags, mode, dir_fd=dir_fd)
-
-    monkeypatch.setattr(os, "open", watching_open)
+    opened = non_regular_opens(monkeypatch)
     outcomes = run_here([*_commands(root), ("--sysfs-root", str(root), "check", "enp94s0f0np0")])
     assert planted > 150
     assert [o.code for o in outcomes] == [4, 0, 2, 0, 1]

@@ -3,29 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from lab.capture import capture, prepare
-from lab.install import LabUnavailableError
+from lab.capture import LabEnv, capture
 from lab.topologies import TOPOLOGIES
 
 TOPOLOGY = "vtd-intremap-off"
 
 
 @pytest.mark.lab
-def test_intremap_off_guest_refuses_vfio_and_check_fails_iommu(tmp_path: Path) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("the lab needs root (apt-get, and the guest mounts / over 9p)")
-    try:
-        env = prepare(tmp_path / "cache")
-    except LabUnavailableError as error:
-        pytest.skip(f"lab unavailable: {error}")
-    fresh = capture(TOPOLOGIES[TOPOLOGY], env, tmp_path / "out")
+def test_intremap_off_guest_refuses_vfio_and_check_fails_iommu(lab_env: LabEnv, tmp_path: Path) -> None:
+    fresh = capture(TOPOLOGIES[TOPOLOGY], lab_env, tmp_path / "out")
     manifest = json.loads((fresh / "manifest.json").read_text())
     assert "intremap=off" in manifest["guest_kernel_cmdline"].split()
     proof = manifest["guest_proof"]

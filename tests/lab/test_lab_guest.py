@@ -2,30 +2,22 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from lab import initramfs
-from lab.capture import guest_spec, prepare
+from lab.capture import LabEnv, guest_spec
 from lab.guest import Guest, GuestError
-from lab.install import LabUnavailableError
 from lab.topologies import TOPOLOGIES
 
 
 @pytest.mark.lab
-def test_guest_serial_qmp_and_teardown(tmp_path: Path) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("the lab needs root")
-    try:
-        env = prepare(tmp_path / "cache")
-    except LabUnavailableError as error:
-        pytest.skip(f"lab unavailable: {error}")
+def test_guest_serial_qmp_and_teardown(lab_env: LabEnv, tmp_path: Path) -> None:
     run = tmp_path / "run"
     (run / "job").mkdir(parents=True)
     (run / "job" / "job.sh").write_text("echo guest-says-hello > /dev/console\nsleep 600\n")
-    guest = Guest(guest_spec(TOPOLOGIES["vf-admin"], env, run))
+    guest = Guest(guest_spec(TOPOLOGIES["vf-admin"], lab_env, run))
     with guest:
         guest.wait_for(initramfs.READY, timeout=120)
         guest.wait_for(r"^guest-says-hello", timeout=60)
