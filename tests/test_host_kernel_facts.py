@@ -199,3 +199,17 @@ def test_a_vfio_dev_child_without_a_driver_link_is_not_vfio(
         "fail",
         "no driver bound; QEMU's vfio-pci device needs the vfio-pci driver",
     )
+
+
+def test_amd_vi_without_remapping_is_judged_by_the_same_ir_chips(
+    cli: Callable[..., Run], host_root: Callable[[Host], Path]
+) -> None:
+    """AMD's remapping domain also gives IR- chips (IR-IO-APIC, IR-PCI-MSI): none means no isolation."""
+    assert _checks(cli, host_root(replace(demo_host(), iommu=Iommu(table="IVRS"))))["iommu"]["status"] == "pass"
+    iommu = _checks(cli, host_root(replace(demo_host(), iommu=Iommu(table="IVRS", interrupt_remapping=False))))["iommu"]
+    assert (iommu["status"], iommu["message"]) == (
+        "fail",
+        "AMD-Vi active, device in group 23; no interrupt remapping (no IR- interrupt chip in /sys/kernel/irq): "
+        "vfio_iommu_type1 refuses to attach the group (-EPERM)",
+    )
+    assert iommu["hint"].startswith("enable the IOMMU and x2APIC in the firmware setup (`dmesg | grep -i AMD-Vi`")

@@ -169,6 +169,7 @@ RULE = Rule(
         "tests/test_captures.py::test_failed_vfio_probe_without_iommu",
         "tests/test_host_kernel_facts.py::test_unsafe_interrupts_warn_only_through_vfio_iommu_type1",
         "tests/test_host_kernel_facts.py::test_virtio_iommu_isolates_no_msi_on_x86",
+        "tests/test_host_kernel_facts.py::test_amd_vi_without_remapping_is_judged_by_the_same_ir_chips",
         "tests/test_rules.py::test_rule_outcome[iommu/noiommu-group]",
     ),
 )
