@@ -94,3 +94,55 @@ def test_version_and_short_help(capsys: pytest.CaptureFixture[str]) -> None:
 def test_a_usage_error_is_one_line_naming_help_once(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--bogus"]) == 2
     assert capsys.readouterr().err == "pcie-failover: No such option: --bogus (try 'pcie-failover --help')\n"
+
+
+def _listed_codes(epilog: str) -> set[int]:
+    """The codes an `Exit codes:` epilog names: each number after `: ` or `; `."""
+    import re
+
+    return {int(code) for code in re.findall(r"(?:: |; )(\d+) ", " ".join(epilog.split()))}
+
+
+PAIR_RUNS = {  # one run per code `pair` returns
+    0: ["pair", "5e:00.2"],
+    1: ["pair", "5e:00.4"],  # unbound, admin MAC all-zero: refused
+    2: ["pair", "5e:00.2", "--pool", "p"],  # --pool without --for libvirt
+    3: ["pair", "5e:00.2"],  # on an empty sysfs root
+}
+LINT_RUNS = {  # one run per code `lint` returns
+    0: ["lint", "--qemu-args", "-"],  # a pair fragment
+    1: ["lint", "--qemu-args", "-"],  # the same with its primary on pcie.0
+    2: ["lint", "--domain-xml", "-"],  # a DTD
+    4: ["lint", "--qemu-args", "-"],  # on an empty sysfs root: the host checks are unknown
+}
+
+
+def test_pair_and_lint_epilogs_list_only_their_own_codes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each code an epilog names is one the command returns (70 included), and no other: pair has no 4, lint no 3."""
+    import io
+
+    from pcie_failover.cli.lint import LINT_EXIT_CODES
+    from pcie_failover.cli.pair import PAIR_EXIT_CODES
+
+    pair_text = main(["--sysfs-root", DEMO, "pair", "5e:00.2", "--mac", "52:54:00:6f:55:cc", "--format", "qemu"])
+    assert pair_text == 0
+    fragment = capsys.readouterr().out
+    stdins = {0: fragment, 1: fragment.replace("bus=rp-hostdev0", "bus=pcie.0"), 2: "<!DOCTYPE d><d/>", 4: fragment}
+    seen: dict[str, set[int]] = {"pair": set(), "lint": set()}
+    for command, runs in (("pair", PAIR_RUNS), ("lint", LINT_RUNS)):
+        for code, args in runs.items():
+            root = str(tmp_path) if code in (3, 4) else DEMO
+            monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdins.get(code, "").encode())))
+            seen[command].add(main(["--sysfs-root", root, *args]))
+        with monkeypatch.context() as broken:
+            module = "pcie_failover.commands." + command
+            broken.setattr(f"{module}.run_{command}", lambda *_, **__: 1 / 0)
+            seen[command].add(main(["--sysfs-root", DEMO, *runs[0]]))
+    capsys.readouterr()
+    assert seen == {"pair": {0, 1, 2, 3, 70}, "lint": {0, 1, 2, 4, 70}}
+    assert (_listed_codes(PAIR_EXIT_CODES), _listed_codes(LINT_EXIT_CODES)) == (seen["pair"], seen["lint"])
+    for command, epilog in (("pair", PAIR_EXIT_CODES), ("lint", LINT_EXIT_CODES)):
+        assert main([command, "--help"]) == 0
+        assert " ".join(epilog.split()) in " ".join(capsys.readouterr().out.split())

@@ -25,7 +25,8 @@ ids = st.from_regex(r"[A-Za-z][A-Za-z0-9._-]{0,15}", fullmatch=True)
 macs = st.binary(min_size=6, max_size=6).map(
     lambda b: ":".join(f"{x:02x}" for x in bytes([b[0] & 0xFE | 0x02, *b[1:]]))
 )
-backends = st.sampled_from(["tap", "user", "bridge=br0"])  # a bridge the host lacks is refused (standby-uplink)
+# a bridge or macvtap lower device the host lacks is refused (standby-uplink); enp94s0f1np1 is another PF
+backends = st.sampled_from(["tap", "user", "bridge=br0", "macvtap=enp94s0f1np1"])
 ports = st.one_of(
     st.just(""),
     st.tuples(st.integers(1, 255), st.integers(0, 99), st.integers(1, 255), st.integers(0, 99))
@@ -88,6 +89,12 @@ def test_pair_output_through_the_cli(tmp_path: Path) -> None:
     for name, args, option in [
         ("vm.args", ["--format", "qemu", *ADMIN], "--qemu-args"),
         ("vm.xml", ["--for", "libvirt", "--format", "libvirt", "--netdev", "bridge=br0"], "--domain-xml"),
+        ("macvtap.args", ["--format", "qemu", "--netdev", "macvtap=enp94s0f1np1", *ADMIN], "--qemu-args"),
+        (
+            "macvtap.xml",
+            ["--for", "libvirt", "--format", "libvirt", "--netdev", "macvtap=enp94s0f1np1"],
+            "--domain-xml",
+        ),
     ]:
         code, text = _pair(args)
         assert code == 0

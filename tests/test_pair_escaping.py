@@ -49,7 +49,7 @@ def test_qmp_and_json_carry_the_raw_value(cli: Callable[..., Run]) -> None:
     commands = [json.loads(line) for line in run.out.splitlines() if not line.startswith("#")]
     assert commands[0] == {"execute": "netdev_add", "arguments": {"type": "bridge", "id": "hostnet0", "br": NASTY}}
     spec = cli(*args, "--format", "json").json["spec"]
-    assert spec["standby"]["backend"] == {"type": "bridge", "bridge": NASTY}
+    assert spec["standby"]["backend"] == {"type": "bridge", "bridge": NASTY, "macvtap": None}
     assert spec["qemu_args"][5] == "bridge,id=hostnet0,br=b,,r=<&'\""
 
 
@@ -92,7 +92,7 @@ def test_ports_skip_used_pairs_and_never_take_vga_slot() -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [("--format", "libvirt"), ("--for", "libvirt"), ("--pool", "sriov", "--format", "summary")],
+    [("--format", "libvirt"), ("--for", "libvirt"), ("--for", "libvirt", "--pool", "sriov")],
 )
 def test_an_id_libvirt_would_drop_as_alias_is_refused_for_libvirt(
     cli: Callable[..., Run], args: tuple[str, ...]

@@ -22,6 +22,7 @@ CASES = {
     "pool-bridge": ("--for", "libvirt", "--pool", "sriov-pool", "--netdev", "bridge=br0"),
     "escaped": ("--for", "libvirt", "--pool", "p<&'\"--", "--netdev", "bridge=br0", "--primary-id", "ua-vf_0"),
     "forced": ("--for", "libvirt", "--force"),
+    "macvtap": ("--for", "libvirt", "--netdev", "macvtap=enp94s0f1np1"),
 }
 
 

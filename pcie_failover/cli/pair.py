@@ -27,10 +27,12 @@ if TYPE_CHECKING:
     from pcie_failover.pair.model import PairSpec
 
 PAIR_EXIT_CODES = f"""Exit codes: 0 the spec was printed (warnings included); 1 refused: a check failed
-(with --force the spec is printed anyway, with the failures in it) or the device could not be read at
-all, or --save found the VF not ready for the spec's MAC (take the host steps first, or pass the VF's
---mac); 2 usage error or malformed input (ids, MAC, chassis/slot sets); 3 the host cannot be inspected
-(no PCI tree at the sysfs root); {INTERNAL_EXIT_CODE}."""
+(with --force the spec is printed anyway, with the failures in it) or there is no such device, or
+--save found the VF not ready for the spec's MAC (take the host steps first, or pass the VF's --mac);
+2 usage error or malformed input (ids, MAC, chassis/slot sets, addresses, --pool without --for libvirt
+or with --format qemu|qmp, a macvtap on the primary's VF or PF), no MAC to choose (pass --mac), or
+--save could not register the pair; 3 the host cannot be inspected (no PCI tree at the sysfs root);
+{INTERNAL_EXIT_CODE}."""
 
 
 class PairFormat(enum.Enum):
@@ -52,7 +54,9 @@ def pair(
     ] = None,
     standby_id: Annotated[str, typer.Option("--standby-id", help="QEMU id of the virtio-net standby.")] = "net0",
     primary_id: Annotated[str, typer.Option("--primary-id", help="QEMU id of the primary.")] = "hostdev0",
-    netdev: Annotated[str, typer.Option("--netdev", help="Standby backend: tap, bridge=NAME or user.")] = "tap",
+    netdev: Annotated[
+        str, typer.Option("--netdev", help="Standby backend: tap, bridge=NAME, macvtap=IF (its lower device) or user.")
+    ] = "tap",
     used_chassis: Annotated[
         str, typer.Option("--used-chassis", help="CHASSIS/SLOT pairs the VM's root ports already use: 1/1,2/3.")
     ] = "",
@@ -83,7 +87,7 @@ def pair(
     from pcie_failover.audit.record import RecordError, validate_name, validate_vm
     from pcie_failover.pair.build import plan
     from pcie_failover.pair.ids import validate_alias_id, validate_id, validate_network_name
-    from pcie_failover.pair.model import Backend, BackendKind, PairRequest
+    from pcie_failover.pair.model import Backend, PairRequest
     from pcie_failover.pair.ports import parse_addresses, parse_chassis_slots
 
     errors = OutputFormat.JSON if output is PairFormat.JSON else OutputFormat.TABLE
@@ -102,7 +106,9 @@ def pair(
             pool=None if pool is None else validate_network_name(pool),
             force=force,
         )
-        if output is PairFormat.LIBVIRT or for_ is Manager.LIBVIRT or pool is not None:
+        if pool is not None:
+            _require_libvirt_output(for_, output)
+        if output is PairFormat.LIBVIRT or for_ is Manager.LIBVIRT:
             validate_alias_id(standby_id, "--standby-id")
             validate_alias_id(primary_id, "--primary-id")
         if save is not None:  # checked before any file is read, not after the spec was printed
@@ -112,9 +118,7 @@ def pair(
         layout = plan(request)
     except (InputError, RecordError) as error:
         return fail("pair", errors, ExitCode.USAGE, "input", str(error))
-    options = CheckOptions(
-        manager=for_, mac=request.mac, standby_netdev=backend.bridge if backend.kind is BackendKind.BRIDGE else None
-    )
+    options = CheckOptions(manager=for_, mac=request.mac, standby_netdev=backend.device)
 
     def body(root: SysfsRoot) -> int:
         from pcie_failover.commands.pair import run_pair
@@ -144,6 +148,17 @@ def pair(
         return int(code)
 
     return guarded("pair", errors, body)
+
+
+def _require_libvirt_output(manager: Manager, output: PairFormat) -> None:
+    """`--pool` is libvirt's: it picks the VF, binds it and sets its MAC; QEMU's forms need the VF's address."""
+    if manager is not Manager.LIBVIRT:
+        raise InputError("--pool needs --for libvirt: libvirt takes the VF from the hostdev network when the VM starts")
+    if output in (PairFormat.QEMU, PairFormat.QMP):
+        raise InputError(
+            f"--pool has no --format {output.value} form: QEMU needs the VF's address (host=), which libvirt "
+            "chooses from the pool at start; use --format libvirt, json or summary"
+        )
 
 
 def _save_pair(

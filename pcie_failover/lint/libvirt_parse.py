@@ -1,17 +1,19 @@
 """A libvirt domain XML (text; a whole `<domain>` or bare `<interface>`s) -> VmConfig.
 
-Parsed with defusedxml: a DTD, an entity declaration or an external reference is refused.
+Parsed with defusedxml: a DTD, an entity declaration or an external reference is refused, in words.
 libvirt creates network devices before hostdevs (the standby first): `order` says so.
 """
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 from itertools import count, pairwise
+from xml.parsers import expat
 
-import defusedxml
 import defusedxml.ElementTree as SafeET
+from defusedxml import DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden
 
 from pcie_failover.lint.model import VIRTIO_MODELS, Bus, BusKind, ConfigKind, Device, Teaming, VmConfig
 from pcie_failover.lint.options import global_setting, number
@@ -19,6 +21,8 @@ from pcie_failover.lint.qemu_words import ConfigError
 from pcie_failover.model.address import PciAddress
 
 QEMU_NS = "{http://libvirt.org/schemas/domain/qemu/1.0}"
+_JUNK_AFTER_ROOT = expat.errors.codes[expat.errors.XML_ERROR_JUNK_AFTER_DOC_ELEMENT]  # a fragment's second element
+_DECLARATION = re.compile(r"<\?xml[^>]*\?>")
 _CONTROLLERS = {
     "pcie-root-port": BusKind.PCIE_PORT,
     "pcie-switch-downstream-port": BusKind.PCIE_PORT,
@@ -31,21 +35,46 @@ _CONTROLLERS = {
 }
 
 
+def refusal(error: DTDForbidden | EntitiesForbidden | ExternalReferenceForbidden) -> str:
+    """What defusedxml refused, in words."""
+    if isinstance(error, DTDForbidden):
+        what = f"has a DTD (<!DOCTYPE {error.name}>)"
+    elif isinstance(error, EntitiesForbidden):
+        what = f"declares an entity ({error.name})"
+    else:
+        what = f"refers to an external resource ({error.sysid})"
+    return f"the domain XML {what}: libvirt XML never does; refused"
+
+
+def _syntax(error: ET.ParseError, lines_before: int) -> str:
+    """expat's reason and where, in the user's text (`lines_before`: lines a wrapper put in front of it)."""
+    line, column = error.position
+    reason = expat.ErrorString(error.code)
+    return f"the domain XML does not parse: {reason} at line {line - lines_before}, column {column + 1}"
+
+
+def _fragment(text: str) -> ET.Element:
+    """Several top-level elements (pair's output), parsed in a `<devices>` wrapper on a line of its own."""
+    declaration = _DECLARATION.match(text)
+    if declaration is not None:  # blanked, so that lines and columns stay the user's
+        text = re.sub(r"[^\n]", " ", declaration[0]) + text[declaration.end() :]
+    try:
+        return SafeET.fromstring(f"<devices>\n{text}</devices>", forbid_dtd=True)
+    except ET.ParseError as error:
+        raise ConfigError(_syntax(error, 1)) from None
+
+
 def _parse_xml(text: str) -> tuple[ET.Element, bool]:
     """The root element (a `<devices>` wrapper for a fragment) and whether it is a whole domain."""
     try:
         try:
             root = SafeET.fromstring(text, forbid_dtd=True)
-        except ET.ParseError:
-            body = text.lstrip()
-            if body.startswith("<?xml"):
-                body = body.partition("?>")[2]
-            root = SafeET.fromstring(f"<devices>{body}</devices>", forbid_dtd=True)
-            return root, False
-    except defusedxml.DefusedXmlException as error:
-        raise ConfigError(f"the domain XML is refused: {error} (no DTDs or entities are accepted)") from None
-    except ET.ParseError as error:
-        raise ConfigError(f"the domain XML is not well-formed: {error}") from None
+        except ET.ParseError as error:
+            if error.code != _JUNK_AFTER_ROOT:
+                raise ConfigError(_syntax(error, 0)) from None
+            return _fragment(text), False
+    except (DTDForbidden, EntitiesForbidden, ExternalReferenceForbidden) as error:
+        raise ConfigError(refusal(error)) from None
     if root.tag == "domain":
         return root, True
     wrapper = ET.Element("devices")

@@ -11,7 +11,7 @@ from pcie_failover.pair.ids import require_distinct, user_alias, validate_id
 from pcie_failover.pair.mac import MacChoice
 from pcie_failover.pair.model import PairRequest, PairSpec, Primary, RootPort, Standby
 from pcie_failover.pair.ports import choose_addrs, choose_ports
-from pcie_failover.pair.prep import host_prep
+from pcie_failover.pair.prep import PrepRequest, VfState, host_prep
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,10 @@ def warnings(report: CheckReport) -> tuple[RuleResult, ...]:
     return tuple(r for r in report.results if r.status in (Status.WARN, Status.UNKNOWN))
 
 
-def build_spec(report: CheckReport, request: PairRequest, layout: Layout, choice: MacChoice) -> PairSpec:
-    """The spec for the checked device (which must exist: `report.device` set)."""
+def build_spec(
+    report: CheckReport, request: PairRequest, layout: Layout, choice: MacChoice, state: VfState
+) -> PairSpec:
+    """The spec for the checked device (which must exist: `report.device` set), its VF as read in `state`."""
     if report.device is None:
         raise InputError(f"{report.query}: no device to pair")
     device = report.device
@@ -71,11 +73,15 @@ def build_spec(report: CheckReport, request: PairRequest, layout: Layout, choice
         vf_index=device.vf_index,
         prep=host_prep(
             report.options.manager,
-            vf=str(host),
-            pf_netdev=report.pf_netdev,
-            vf_index=device.vf_index,
-            mac=choice.mac,
-            pool=request.pool,
+            PrepRequest(
+                vf=str(host),
+                pf_netdev=report.pf_netdev,
+                vf_index=device.vf_index,
+                mac=choice.mac,
+                pool=request.pool,
+                backend=request.backend,
+                state=state,
+            ),
         ),
         warnings=warnings(report),
         failures=failures(report),

@@ -13,29 +13,51 @@ from pcie_failover.pair.ports import ChassisSlot
 
 
 class BackendKind(enum.Enum):
-    """The standby's QEMU netdev type."""
+    """The standby's backend: QEMU's netdev type, or a macvtap (QEMU: a tap netdev on the macvtap's fd)."""
 
     TAP = "tap"
     BRIDGE = "bridge"
     USER = "user"
+    MACVTAP = "macvtap"
+
+
+MACVTAP_FD = 3  # a single digit: POSIX sh redirects only fds 0-9
 
 
 @dataclass(frozen=True)
 class Backend:
-    """`--netdev`: tap (QEMU's ifup script), bridge=NAME (qemu-bridge-helper) or user (slirp)."""
+    """`--netdev`: tap (QEMU's ifup script), bridge=NAME (qemu-bridge-helper), macvtap=IF or user (slirp).
+
+    `device` is the host interface named: the bridge, or the macvtap's lower device.
+    """
 
     kind: BackendKind
-    bridge: str | None = None
+    device: str | None = None
 
     @classmethod
     def parse(cls, text: str) -> Backend:
-        """Parse `tap`, `user` or `bridge=NAME`; raise InputError otherwise."""
+        """Parse `tap`, `user`, `bridge=NAME` or `macvtap=IF`; raise InputError otherwise."""
         if text in ("tap", "user"):
             return cls(BackendKind(text))
-        name = text.removeprefix("bridge=")
-        if name == text:
-            raise InputError(f"--netdev {text!a} is not tap, user or bridge=NAME")
-        return cls(BackendKind.BRIDGE, validate_ifname(name))
+        kind, equals, name = text.partition("=")
+        if not equals or kind not in ("bridge", "macvtap"):
+            raise InputError(f"--netdev {text!a} is not tap, user, bridge=NAME or macvtap=IF")
+        return cls(BackendKind(kind), validate_ifname(name))
+
+    @property
+    def bridge(self) -> str | None:
+        """The bridge of `bridge=NAME`."""
+        return self.device if self.kind is BackendKind.BRIDGE else None
+
+    @property
+    def lower(self) -> str | None:
+        """The macvtap's lower device of `macvtap=IF`."""
+        return self.device if self.kind is BackendKind.MACVTAP else None
+
+
+def macvtap_name(mac: MacAddress) -> str:
+    """The standby's macvtap: `mvt` and the VM's MAC in hex, 15 characters (IFNAMSIZ), one per VM MAC."""
+    return "mvt" + mac.octets.hex()
 
 
 class MacSource(enum.Enum):
@@ -80,20 +102,25 @@ class Primary:
 
 @dataclass(frozen=True)
 class HostStep:
-    """One command: `argv`, optionally with stdout redirected to `redirect` (a sysfs file)."""
+    """One command: `argv`, optionally with stdout redirected to `redirect` (a sysfs file).
+
+    `tap_fd`: (fd, macvtap) opens the macvtap's character device `/dev/tap<its ifindex>` read-write as that fd.
+    """
 
     description: str
     argv: tuple[str, ...]
     redirect: str | None = None
+    tap_fd: tuple[int, str] | None = None
 
 
 @dataclass(frozen=True)
 class HostPrep:
-    """What one host (source or destination) needs before the VM runs there."""
+    """What one host (source or destination) needs before the VM runs there; `skipped`: steps already done."""
 
     host: str
     note: str
     steps: tuple[HostStep, ...]
+    skipped: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

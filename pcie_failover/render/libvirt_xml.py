@@ -8,7 +8,12 @@ from typing import Any
 from pcie_failover.pair.model import BackendKind, PairSpec
 from pcie_failover.render.pair_notes import note_lines
 
-_INTERFACE_TYPE = {BackendKind.TAP: "ethernet", BackendKind.BRIDGE: "bridge", BackendKind.USER: "user"}
+_INTERFACE_TYPE = {
+    BackendKind.TAP: "ethernet",
+    BackendKind.BRIDGE: "bridge",
+    BackendKind.USER: "user",
+    BackendKind.MACVTAP: "direct",  # libvirt creates the macvtap, with the interface's MAC, and passes its fd
+}
 
 
 def _comment(text: str) -> ET.Element[Any]:
@@ -23,7 +28,9 @@ def standby_interface(spec: PairSpec) -> ET.Element:
     backend = spec.standby.backend
     interface = ET.Element("interface", type=_INTERFACE_TYPE[backend.kind])
     if backend.kind is BackendKind.BRIDGE:
-        ET.SubElement(interface, "source", bridge=backend.bridge or "")
+        ET.SubElement(interface, "source", bridge=backend.device or "")
+    elif backend.kind is BackendKind.MACVTAP:
+        ET.SubElement(interface, "source", dev=backend.device or "", mode="bridge")
     ET.SubElement(interface, "mac", address=str(spec.mac))
     ET.SubElement(interface, "model", type="virtio")
     ET.SubElement(interface, "teaming", type="persistent")

@@ -6,12 +6,12 @@ from typing import Any
 
 from pcie_failover.model.results import RuleResult
 from pcie_failover.pair.build import failures, warnings
-from pcie_failover.pair.model import HostPrep, PairReport, PairRequest, PairSpec, RootPort
+from pcie_failover.pair.model import MACVTAP_FD, HostPrep, PairReport, PairRequest, PairSpec, RootPort, macvtap_name
 from pcie_failover.render.json_doc import check_json, device_json, dump, envelope
 from pcie_failover.render.libvirt_xml import hostdev_network, primary_interface, standby_interface, xml_text
 from pcie_failover.render.pair_notes import shell_command
 from pcie_failover.render.qemu_args import qemu_args
-from pcie_failover.render.qmp_cmds import qmp_commands
+from pcie_failover.render.qmp_cmds import fd_name, qmp_commands
 
 
 def _input(report: PairReport) -> dict[str, Any]:
@@ -23,7 +23,7 @@ def _input(report: PairReport) -> dict[str, Any]:
         "mac": None if request.mac is None else str(request.mac),
         "standby_id": request.standby_id,
         "primary_id": request.primary_id,
-        "netdev": backend.kind.value if backend.bridge is None else f"bridge={backend.bridge}",
+        "netdev": backend.kind.value if backend.device is None else f"{backend.kind.value}={backend.device}",
         "used_chassis": [str(p) for p in request.used_chassis],
         "ports": [str(p) for p in request.ports],
         "used_addr": [str(a) for a in request.used_addrs],
@@ -47,7 +47,18 @@ def _prep(prep: HostPrep) -> dict[str, Any]:
     return {
         "note": prep.note,
         "steps": [{"description": s.description, "command": shell_command(s)} for s in prep.steps],
+        "skipped": list(prep.skipped),
     }
+
+
+def _backend(spec: PairSpec) -> dict[str, Any]:
+    backend = spec.standby.backend
+    macvtap = (
+        None
+        if backend.lower is None
+        else {"lower": backend.lower, "name": macvtap_name(spec.mac), "fd": MACVTAP_FD, "qmp_fdname": fd_name(spec)}
+    )
+    return {"type": backend.kind.value, "bridge": backend.bridge, "macvtap": macvtap}
 
 
 def _spec(spec: PairSpec) -> dict[str, Any]:
@@ -60,7 +71,7 @@ def _spec(spec: PairSpec) -> dict[str, Any]:
             "id": standby.id,
             "alias": standby.alias,
             "netdev_id": standby.netdev_id,
-            "backend": {"type": standby.backend.kind.value, "bridge": standby.backend.bridge},
+            "backend": _backend(spec),
             "port": _port(standby.port),
         },
         "primary": {

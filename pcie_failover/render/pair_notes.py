@@ -27,6 +27,9 @@ def note_lines(spec: PairSpec) -> list[str]:
 
 
 def shell_command(step: HostStep) -> str:
-    """The step as one shell line, every word quoted for the shell."""
+    """The step as one shell line, every word quoted for the shell (a tap fd's ifindex read when it runs)."""
     line = shlex.join(step.argv)
+    if step.tap_fd is not None:
+        fd, macvtap = step.tap_fd
+        line += f' {fd}<>"/dev/tap$(cat {shlex.quote(f"/sys/class/net/{macvtap}/ifindex")})"'
     return line if step.redirect is None else f"{line} > {shlex.quote(step.redirect)}"

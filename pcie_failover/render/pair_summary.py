@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pcie_failover.pair.model import MacSource, PairSpec, RootPort
+from pcie_failover.pair.model import MACVTAP_FD, BackendKind, MacSource, PairSpec, RootPort, macvtap_name
 from pcie_failover.render.pair_notes import note_lines, shell_command
 
 _MAC_SOURCE = {
@@ -17,10 +17,17 @@ def _port(port: RootPort) -> str:
     return f"root port {port.id} (chassis {port.chassis}, slot {port.slot}{addr})"
 
 
+def _backend(spec: PairSpec) -> str:
+    backend = spec.standby.backend
+    if backend.kind is BackendKind.MACVTAP:
+        return f"macvtap {macvtap_name(spec.mac)} on {backend.device}, as tap fd {MACVTAP_FD}"
+    return f"{backend.kind.value} {backend.device}" if backend.device else str(backend.kind.value)
+
+
 def render_summary(spec: PairSpec) -> str:
     """A few paragraphs; `--format qemu|qmp|libvirt|json` prints the spec itself."""
     standby, primary = spec.standby, spec.primary
-    backend = standby.backend.kind.value + (f" {standby.backend.bridge}" if standby.backend.bridge else "")
+    backend = _backend(spec)
     vf = f" (VF {spec.vf_index} of {spec.pf_netdev})" if spec.pf_netdev and spec.vf_index is not None else ""
     source = f"libvirt network {primary.pool}" if primary.pool else f"{primary.host}{vf}"
     lines = [
@@ -38,5 +45,6 @@ def render_summary(spec: PairSpec) -> str:
     for prep in spec.prep:
         lines += ["", f"{prep.host} host: {prep.note}"]
         lines += [f"  {shell_command(step)}    # {step.description}" for step in prep.steps]
+        lines += [f"  (done: {done})" for done in prep.skipped]
     lines += ["", "--format qemu, qmp, libvirt or json prints the devices."]
     return "\n".join(lines) + "\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 
-from pcie_failover.pair.model import BackendKind, PairSpec, RootPort
+from pcie_failover.pair.model import MACVTAP_FD, BackendKind, PairSpec, RootPort
 from pcie_failover.render.pair_notes import note_lines
 
 
@@ -36,7 +36,9 @@ def _netdev(spec: PairSpec) -> str:
     if backend.kind is BackendKind.TAP:
         return options("tap", netdev_id, ("vhost", "on"))
     if backend.kind is BackendKind.BRIDGE:
-        return options("bridge", netdev_id, ("br", backend.bridge or ""))
+        return options("bridge", netdev_id, ("br", backend.device or ""))
+    if backend.kind is BackendKind.MACVTAP:  # the macvtap's /dev/tapN, opened by the host step
+        return options("tap", netdev_id, ("vhost", "on"), ("fd", str(MACVTAP_FD)))
     return options("user", netdev_id)
 
 

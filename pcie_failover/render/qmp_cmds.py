@@ -5,25 +5,51 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pcie_failover.pair.model import BackendKind, PairSpec
+from pcie_failover.pair.model import BackendKind, PairSpec, macvtap_name
 from pcie_failover.render.pair_notes import note_lines
 
 
-def _netdev(spec: PairSpec) -> dict[str, Any]:
-    backend = spec.standby.backend
-    arguments: dict[str, Any] = {"type": backend.kind.value, "id": spec.standby.netdev_id}
+def fd_name(spec: PairSpec) -> str:
+    """The name `getfd` gives the macvtap's file descriptor (not starting with a digit, as QEMU requires)."""
+    return f"fd-{spec.standby.netdev_id}"
+
+
+def _netdev(spec: PairSpec) -> list[dict[str, Any]]:
+    """netdev_add, after getfd for a macvtap (its fd passed with the command, SCM_RIGHTS)."""
+    backend, netdev_id = spec.standby.backend, spec.standby.netdev_id
+    if backend.kind is BackendKind.MACVTAP:
+        return [
+            {"execute": "getfd", "arguments": {"fdname": fd_name(spec)}},
+            {
+                "execute": "netdev_add",
+                "arguments": {"type": "tap", "id": netdev_id, "vhost": True, "fd": fd_name(spec)},
+            },
+        ]
+    arguments: dict[str, Any] = {"type": backend.kind.value, "id": netdev_id}
     if backend.kind is BackendKind.TAP:
         arguments["vhost"] = True
     elif backend.kind is BackendKind.BRIDGE:
-        arguments["br"] = backend.bridge
-    return arguments
+        arguments["br"] = backend.device
+    return [{"execute": "netdev_add", "arguments": arguments}]
+
+
+def _fd_note(spec: PairSpec) -> list[str]:
+    """For a macvtap: how getfd gets its file descriptor."""
+    if spec.standby.backend.kind is not BackendKind.MACVTAP:
+        return []
+    name = macvtap_name(spec.mac)
+    return [
+        f"NOTE getfd: send /dev/tap<ifindex of {name}> (opened read-write, after the host steps create it) with "
+        "the getfd command as SCM_RIGHTS data (e.g. qemu.qmp's send_fd_scm()); a client that cannot pass file "
+        "descriptors cannot add this netdev"
+    ]
 
 
 def qmp_commands(spec: PairSpec) -> list[dict[str, Any]]:
-    """netdev_add, device_add standby, device_add primary; the root ports must exist from the start."""
+    """[getfd,] netdev_add, device_add standby, device_add primary; the root ports must exist from the start."""
     standby, primary = spec.standby, spec.primary
     return [
-        {"execute": "netdev_add", "arguments": _netdev(spec)},
+        *_netdev(spec),
         {
             "execute": "device_add",
             "arguments": {
@@ -52,5 +78,5 @@ def qmp_commands(spec: PairSpec) -> list[dict[str, Any]]:
 
 def render_qmp(spec: PairSpec) -> str:
     """`# ` note lines, then one QMP command per line."""
-    comments = "".join(f"# {line}\n" for line in note_lines(spec))
+    comments = "".join(f"# {line}\n" for line in [*note_lines(spec), *_fd_note(spec)])
     return comments + "".join(json.dumps(command) + "\n" for command in qmp_commands(spec))
