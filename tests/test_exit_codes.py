@@ -146,3 +146,88 @@ def test_pair_and_lint_epilogs_list_only_their_own_codes(
     for command, epilog in (("pair", PAIR_EXIT_CODES), ("lint", LINT_EXIT_CODES)):
         assert main([command, "--help"]) == 0
         assert " ".join(epilog.split()) in " ".join(capsys.readouterr().out.split())
+
+
+def _documented(command: str) -> set[int]:
+    """The codes a command's epilog lists ("Exit codes: 0 ...; 1 ...; 70 ...")."""
+    import re
+
+    import typer
+
+    from pcie_failover.cli.app import app
+
+    group = typer.main.get_command(app)
+    epilog = " ".join((group.commands[command].epilog or "").split())  # type: ignore[attr-defined]
+    return {int(code) for code in re.findall(r"(?:\): |codes: |; )(\d+) ", epilog)}
+
+
+def _crash(*_: object, **__: object) -> NoReturn:
+    raise RuntimeError("boom")
+
+
+def _codes(runs: list[list[str]], capsys: pytest.CaptureFixture[str]) -> set[int]:
+    codes = {main(args) for args in runs}
+    capsys.readouterr()
+    return codes
+
+
+def test_register_and_unregister_list_the_codes_they_exit_with(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not check's: no --strict, no 4 (an undetermined primary is registered)."""
+    registry = str(tmp_path / "pairs.d")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    register = ["--sysfs-root", DEMO, "register"]
+    runs = [
+        [*register, "web", "5e:00.2", "--registry", registry],  # 0
+        [*register, "db", "5e:00.4", "--registry", registry],  # 1: a check fails
+        [*register, "twin", "5e:00.2", "--registry", registry],  # 2: web has this primary
+        ["--sysfs-root", str(empty), "register", "x", "5e:00.2", "--registry", registry],  # 3
+    ]
+    produced = _codes(runs, capsys)
+    monkeypatch.setattr("pcie_failover.commands.register.run_register", _crash)
+    produced |= _codes([[*register, "crash", "5e:00.2", "--registry", registry]], capsys)
+    assert produced == _documented("register") == {0, 1, 2, 3, 70}
+    runs = [["unregister", "web", "--registry", registry], ["unregister", "web", "--registry", registry]]
+    produced = _codes(runs, capsys)
+    monkeypatch.setattr("pcie_failover.audit.registry.Registry.remove", _crash)
+    produced |= _codes([["unregister", "db", "--registry", registry]], capsys)
+    assert produced == _documented("unregister") == {0, 2, 70}
+
+
+def test_audit_lists_the_codes_it_exits_with(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    registry = str(tmp_path / "pairs.d")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for name, vf in (("web", "5e:00.2"), ("vlan", "5e:00.5")):  # vlan: ready, with a warning
+        assert main(["--sysfs-root", DEMO, "register", name, vf, "--registry", registry]) == 0
+    audit = ["--sysfs-root", DEMO, "audit", "--registry", registry]
+    runs = [
+        audit,  # 0
+        [*audit, "--strict"],  # 1
+        [*audit, "--device", "eth0"],  # 2: --device takes a PCI address
+        ["--sysfs-root", str(empty), "audit", "--registry", registry],  # 3
+        ["--sysfs-root", DEMO, "audit", "--registry", str(tmp_path / "typo")],  # 4
+    ]
+    produced = _codes(runs, capsys)
+    monkeypatch.setattr("pcie_failover.commands.audit.run_audit", _crash)
+    produced |= _codes([audit], capsys)
+    assert produced == _documented("audit") == {0, 1, 2, 3, 4, 70}
+
+
+@pytest.mark.skipif(not Path("/sys/bus/pci/devices").is_dir(), reason="watch runs on the live /sys only")
+def test_watch_lists_the_codes_it_exits_with(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """0 (stopped by SIGTERM): tests/test_watch.py::test_watch_reports_a_named_registry_that_does_not_exist."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    watch = ["watch", "--state-dir", str(tmp_path / "state")]
+    runs = [["--sysfs-root", DEMO, *watch], ["--sysfs-root", str(empty), *watch]]  # 2: not the live /sys; 3
+    produced = _codes(runs, capsys)
+    monkeypatch.setattr("pcie_failover.commands.watch.watch", _crash)
+    produced |= _codes([watch], capsys)
+    assert produced | {0} == _documented("watch") == {0, 2, 3, 70}

@@ -155,10 +155,15 @@ def test_a_registry_of_ones_own_is_trusted(shared: Path) -> None:
     assert (run.code, [p["name"] for p in json.loads(run.out)["pairs"]]) == (0, ["web"])
 
 
-def test_a_missing_registry_is_no_pairs(user: str, shared: Path) -> None:
+def test_a_missing_registry_is_a_registry_problem(user: str, shared: Path) -> None:
+    """A registry named on the command line that does not exist is reported (exit 4), never "no pairs, all ready"."""
     root, _ = _registry(shared)
     run = run1(user, *_audit(root, shared / "no-such.d"))
-    assert (run.code, run.out.decode(), run.err) == (0, TEXT_AUDIT, b"")
+    assert (run.code, run.out.decode(), run.err) == (
+        4,
+        f"{TEXT_AUDIT}registry: {shared}/no-such.d does not exist: no pair is audited\n",
+        b"",
+    )
 
 
 # -- the records ------------------------------------------------------------------------------------
@@ -174,6 +179,7 @@ def _bad_records(registry: Path, user: str) -> dict[str, str]:
     vm = "is not a usable VM name (printable ASCII, 128 characters at most)"
     address = "is not a PCI address (expected [DDDD:]BB:DD.F, device 00-1f, function 0-7)"
     version = "not a pcie-failover-pair version 1 document"
+    root = "is not an absolute path of printable characters"
     documents: dict[str, tuple[dict[str, Any], str]] = {
         "slot-dotdot.json": (
             _record("slot-dotdot", primary_pf_slot="../../../etc"),
@@ -220,6 +226,9 @@ def _bad_records(registry: Path, user: str) -> dict[str, str]:
         "for-xen.json": (_record("for-xen", **{"for": "xen"}), "for is not one of qemu, libvirt"),
         "extra-field.json": (_record("extra-field", evil=1), "unexpected record field 'evil'"),
         "primary-list.json": (_record("primary-list", primary=[]), "primary is not an object"),
+        "root-relative.json": (_record("root-relative", sysfs_root="tree/sys"), f"sysfs_root 'tree/sys' {root}"),
+        "root-control.json": (_record("root-control", sysfs_root="/t\n<0>x"), f"sysfs_root '/t\\n<0>x' {root}"),
+        "root-number.json": (_record("root-number", sysfs_root=7), "sysfs_root is not a string"),
         "name-mismatch.json": (_record("web"), "holds pair 'web', not 'name-mismatch'"),
         "name-path.json": (
             _record("../../etc/x"),
@@ -289,7 +298,8 @@ def _bad_records(registry: Path, user: str) -> dict[str, str]:
 
 def test_bad_records_are_reported_and_skipped(user: str, shared: Path) -> None:
     root, registry = _registry(shared)
-    (registry / "db.json").write_text(json.dumps(_record("db")))
+    db = _record("db", mac="52:54:00:00:00:03", primary_bdf="0000:5e:00.5", primary_vf_index=3)  # a VF of its own
+    (registry / "db.json").write_text(json.dumps(db))
     expected = _bad_records(registry, user)
     table, document, journal, prometheus = run_as(
         user,
@@ -308,7 +318,7 @@ def test_bad_records_are_reported_and_skipped(user: str, shared: Path) -> None:
     escaped = [problem.replace("\x1b", "\\x1b").replace("\n", "\\x0a") for problem in audit["problems"]]
     assert table.out.decode().splitlines()[-len(expected) :] == [f"registry: {line}" for line in escaped]
     assert journal.stderr.splitlines() == [
-        "<6>pair db (0000:5e:00.2): ready",
+        "<6>pair db (0000:5e:00.5): ready",
         "<6>pair web (0000:5e:00.2): ready",
         *(f"<4>registry: {line}" for line in escaped),
     ]

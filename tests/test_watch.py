@@ -18,10 +18,12 @@ from fixtures_sysfs.builder import build
 from fixtures_sysfs.hosts import demo_host
 from pcie_failover.adapters.events import LinkChanges
 from pcie_failover.audit.coalesce import Coalesced, coalesced
+from pcie_failover.audit.registry import Registry
 from pcie_failover.cli import main
 from pcie_failover.cli.audit import AuditFormat, _auditor
 from pcie_failover.commands.watch import watch
 from pcie_failover.sysfs.root import SysfsRoot
+from tests.conftest import Run
 
 
 class PipeEvents:
@@ -120,11 +122,11 @@ def _moved_vf(root: Path, aside: Path) -> None:
     (vf / "class").write_text("0x010802\n")
 
 
-def _registered(tmp_path: Path, root: Path) -> str:
+def _registered(tmp_path: Path, root: Path) -> Registry:
     registry = tmp_path / "pairs.d"
     done = main(["--sysfs-root", str(root), "register", "web", "5e:00.2", "--registry", str(registry)])
     assert done == 0
-    return str(registry)
+    return Registry(str(registry), required=True)
 
 
 def test_each_watch_pass_reads_the_tree_anew(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -164,3 +166,35 @@ def test_each_coalesced_run_reads_the_tree_anew(tmp_path: Path) -> None:
 
     assert coalesced(state, audit) == Coalesced(1, 2)
     assert codes == [0, 1]
+
+
+@pytest.mark.skipif(not Path("/sys/bus/pci/devices").is_dir(), reason="watch runs on the live /sys only")
+def test_watch_reports_a_named_registry_that_does_not_exist(tmp_path: Path) -> None:
+    """Each audit of watch reports it as `audit` does (a registry problem), and watch goes on until stopped."""
+    missing = tmp_path / "pairs.typo"
+    args = ["watch", "--registry", str(missing), "--state-dir", str(tmp_path / "state"), "--format", "json"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pcie_failover", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+    )
+    watchdog = threading.Timer(60, process.kill)
+    watchdog.start()
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline()]
+        while lines[-1] not in ("", "}\n"):  # the first audit's document, then watch waits for events
+            lines.append(process.stdout.readline())
+        process.send_signal(signal.SIGTERM)
+        rest, err = process.communicate(timeout=30)
+    finally:
+        watchdog.cancel()
+    document = Run(process.returncode, "".join(lines), err).json
+    assert (process.returncode, rest, err) == (0, "", "")
+    assert (document["verdict"], document["problems"], document["pairs"]) == (
+        "undetermined",
+        [f"{missing} does not exist: no pair is audited"],
+        [],
+    )

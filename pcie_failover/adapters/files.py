@@ -9,7 +9,8 @@ through an `O_PATH|O_NOFOLLOW` descriptor and checked with fstat first; only a r
 file is then opened (that very inode, through /proc/self/fd), so a device node, a FIFO or
 a link is never opened at all. Writes go to a new temporary file in the same directory,
 are fsynced and renamed over the target (then the directory is fsynced), so a reader or
-a crash sees the old file or the new one, never half of either; a lock serialises writers.
+a crash sees the old file or the new one, never half of either; a lock (a `.lock` file, or an flock on
+the directory itself where no file may be left) serialises writers.
 """
 
 from __future__ import annotations
@@ -182,6 +183,15 @@ class SafeDirectory:
             yield True
         finally:
             os.close(fd)
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold an flock(2) on the directory itself: serialises writers without leaving a file in it."""
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
 
 
 def _directory_error(path: str, error: OSError) -> Exception:

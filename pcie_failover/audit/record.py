@@ -1,4 +1,5 @@
-"""A registered pair: the primary's identity that survives renumbering, the VM's MAC, who manages it.
+"""A registered pair: the primary's identity that survives renumbering, the VM's MAC, who manages it, and
+the sysfs tree it was registered from when that was not the live /sys.
 
 Pure: JSON in, records out; malformed records raise RecordError with one line.
 """
@@ -51,11 +52,12 @@ class PairRecord:
     primary: PrimaryIdentity
     mac: MacAddress
     manager: Manager
+    sysfs_root: str | None = None  # the copied tree it was registered from; None: the live /sys
 
     def to_json(self) -> dict[str, Any]:
-        """The registry file's document."""
+        """The registry file's document (`sysfs_root` only when the pair comes from a copied tree)."""
         p = self.primary
-        return {
+        document: dict[str, Any] = {
             "format": FORMAT,
             "version": VERSION,
             "name": self.name,
@@ -72,14 +74,18 @@ class PairRecord:
                 "vf_index": p.vf_index,
             },
         }
+        if self.sysfs_root is not None:
+            document["sysfs_root"] = self.sysfs_root
+        return document
 
 
 _PRIMARY_KEYS = frozenset({"bdf", "vendor", "device", "pf", "pf_mac", "pf_slot", "vf_index"})
-_DOCUMENT_KEYS = frozenset({"format", "version", "name", "vm", "mac", "for", "primary"})
+_DOCUMENT_KEYS = frozenset({"format", "version", "name", "vm", "mac", "for", "primary", "sysfs_root"})
 _HEX16 = re.compile(r"[0-9a-f]{4}")
 _SLOT = re.compile(r"[A-Za-z0-9_+:-][A-Za-z0-9_.+:-]{0,63}")
 VM_NAME_LIMIT = 128
 MAX_VF_INDEX = 0xFFFF  # TotalVFs is a 16-bit field
+PATH_LIMIT = 4096  # PATH_MAX
 
 
 def validate_vm(vm: str) -> str:
@@ -116,6 +122,13 @@ def _keys(data: dict[str, Any], allowed: frozenset[str], what: str) -> None:
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise RecordError(f"unexpected {what} field {unknown[0]!a}")
+
+
+def _sysfs_root(document: dict[str, Any]) -> str | None:
+    root = _optional_string(document, "sysfs_root")
+    if root is not None and not (root.startswith("/") and len(root) <= PATH_LIMIT and root.isprintable()):
+        raise RecordError(f"sysfs_root {root!a} is not an absolute path of printable characters")
+    return root
 
 
 def _primary(primary: object) -> PrimaryIdentity:
@@ -164,6 +177,7 @@ def from_json(document: object) -> PairRecord:
             mac=parse_unicast_mac(_string(document, "mac")),
             manager=Manager(manager),
             primary=_primary(document.get("primary")),
+            sysfs_root=_sysfs_root(document),
         )
     except InputError as error:
         raise RecordError(f"malformed record ({error})") from None

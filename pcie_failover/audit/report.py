@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from pcie_failover.audit.record import PairRecord
 from pcie_failover.audit.resolve import Resolved
+from pcie_failover.model.address import PciAddress
 from pcie_failover.model.report import CheckReport
 from pcie_failover.model.results import ExitCode, Verdict
 
@@ -14,21 +15,22 @@ _RANK = {Verdict.READY: 0, Verdict.UNDETERMINED: 1, Verdict.NOT_READY: 2}
 
 @dataclass(frozen=True)
 class PairAudit:
-    """One pair: where its primary is now and its check (None when it was not found)."""
+    """One pair: where its primary is now, its check (None when it was not found), the other pairs sharing it."""
 
     record: PairRecord
     resolved: Resolved
     report: CheckReport | None
+    shared_with: tuple[str, ...]
 
     @property
     def verdict(self) -> Verdict:
-        """Not found is not ready."""
-        return Verdict.NOT_READY if self.report is None else self.report.verdict
+        """Not found, or a primary another pair has too, is not ready."""
+        return Verdict.NOT_READY if self.report is None or self.shared_with else self.report.verdict
 
 
 @dataclass(frozen=True)
 class AuditReport:
-    """Every audited pair, and the registry files that could not be read."""
+    """Every audited pair (those `device` touches, when given), and the registry's problems."""
 
     sysfs_root: str
     registry: str
@@ -36,10 +38,11 @@ class AuditReport:
     problems: tuple[str, ...]
     finished: float  # Unix time
     duration: float  # seconds
+    device: PciAddress | None
 
     @property
     def verdict(self) -> Verdict:
-        """The worst verdict; an unreadable registry file makes the audit undetermined at best."""
+        """The worst verdict; a registry problem (a file skipped, a missing directory) makes it undetermined at best."""
         verdicts = [p.verdict for p in self.pairs] + ([Verdict.UNDETERMINED] if self.problems else [])
         return max(verdicts, key=_RANK.__getitem__, default=Verdict.READY)
 

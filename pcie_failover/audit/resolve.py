@@ -1,10 +1,11 @@
-"""Find a registered primary again: at its address, or where its PF and VF index are now."""
+"""Find a registered primary again: at its address, or where its PF and VF index are now; tell which pairs
+share one, and which were registered from a copied tree the live host does not have."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pcie_failover.audit.record import PrimaryIdentity
+from pcie_failover.audit.record import PairRecord, PrimaryIdentity
 from pcie_failover.model.address import InputError, MacAddress, PciAddress
 from pcie_failover.sysfs import attributes as attr
 from pcie_failover.sysfs.net import NET, interface_device
@@ -76,3 +77,26 @@ def resolve(root: SysfsRoot, identity: PrimaryIdentity) -> Resolved:
     if address is None:
         return Resolved(None, f"PF {pf} (found by {how}) has no VF {identity.vf_index}: were its VFs recreated?")
     return Resolved(address, f"moved from {identity.bdf}: VF {identity.vf_index} of PF {pf} (found by {how})")
+
+
+def foreign(record: PairRecord, root: SysfsRoot) -> bool:
+    """Registered from a copied tree, looked for on the live /sys: its primary was never on this host.
+
+    An audit of a copied tree tries every record (a capture of the live host is audited with the live host's
+    pairs); only the live audit refuses the records of a tree.
+    """
+    return root.live and record.sysfs_root not in (None, root.path)
+
+
+def shared(found: dict[str, Resolved]) -> dict[str, tuple[str, ...]]:
+    """Pair name -> the other pairs whose primary is found at the same address now (pairs that share none: absent)."""
+    by_address: dict[PciAddress, list[str]] = {}
+    for name, resolved in found.items():
+        if resolved.address is not None:
+            by_address.setdefault(resolved.address, []).append(name)
+    return {
+        name: tuple(other for other in names if other != name)
+        for names in by_address.values()
+        if len(names) > 1
+        for name in names
+    }

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import enum
+import sys
 from collections.abc import Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from pcie_failover.audit import DEFAULT_REGISTRY
 from pcie_failover.cli.app import (
-    EXIT_CODES,
     FOR_OPTION,
     FORMAT_OPTION,
     INTERNAL_EXIT_CODE,
@@ -26,12 +27,25 @@ from pcie_failover.model.results import ExitCode
 from pcie_failover.render.escape import escape
 from pcie_failover.sysfs.root import SysfsRoot
 
-AUDIT_EXIT_CODES = f"""Exit codes (worst over all pairs): 0 every pair ready, or none registered;
-1 a pair is not ready or its primary is gone; 2 usage error, or an unsafe registry, state or
-output directory; 3 no PCI tree at the sysfs root; 4 undetermined (an unknown check, or a
-registry file that is unsafe or malformed, reported and skipped); {INTERNAL_EXIT_CODE}."""
-WATCH_EXIT_CODES = f"""Exit codes: 0 stopped by SIGTERM or SIGINT; 2 usage error, or an unsafe registry, state or
-output directory; 3 no PCI tree at the sysfs root; {INTERNAL_EXIT_CODE}."""
+if TYPE_CHECKING:
+    from pcie_failover.audit.registry import Registry
+
+REGISTER_EXIT_CODES = f"""Exit codes: 0 registered; 1 refused: a check failed (--force registers it anyway);
+2 usage error or malformed input, no such device, no usable admin MAC (pass --mac), a pair of that name
+(--replace overwrites it), a primary another pair has (--force registers it, with a warning), a copied
+--sysfs-root into the system registry, or an unsafe registry; 3 the host cannot be inspected (no PCI tree
+at the sysfs root); {INTERNAL_EXIT_CODE}."""
+UNREGISTER_EXIT_CODES = f"""Exit codes: 0 removed; 2 usage error, no such pair, or a registry that does not exist
+or is unsafe; {INTERNAL_EXIT_CODE}."""
+AUDIT_EXIT_CODES = f"""Exit codes (worst over all pairs): 0 every pair ready, or none registered (or, with
+--coalesce, the running audit takes the request); 1 a pair is not ready: a check failed (or with
+--strict warned), its primary is gone, or another pair has the same primary; 2 usage error, or an
+unsafe registry, state or textfile directory; 3 no PCI tree at the sysfs root; 4 undetermined: an
+unknown check, or a registry problem (a record unsafe, malformed or from a copied tree, or a --registry
+that does not exist), reported and skipped; {INTERNAL_EXIT_CODE}."""
+WATCH_EXIT_CODES = f"""Exit codes: 0 stopped by SIGTERM or SIGINT (findings go to the journal and the textfile,
+never to the exit code); 2 usage error (not the live /sys), or an unsafe registry, state or textfile
+directory; 3 no PCI tree at the sysfs root; {INTERNAL_EXIT_CODE}."""
 
 
 _TEXTFILE = typer.Option(
@@ -39,6 +53,13 @@ _TEXTFILE = typer.Option(
 )
 _JOURNAL = typer.Option("--journal", help="Log one line per pair on stderr, with syslog priorities.")
 _STATE_DIR = typer.Option("--state-dir", help="Where audits keep their request mark and lock.", metavar="DIR")
+_AUDITED_REGISTRY = typer.Option(
+    "--registry",
+    envvar="PCIE_FAILOVER_REGISTRY",
+    help=f"Directory of registered pairs [default: {DEFAULT_REGISTRY}]; one named here must exist.",
+    metavar="DIR",
+    show_default=False,
+)
 
 
 class AuditFormat(enum.Enum):
@@ -52,9 +73,16 @@ class AuditFormat(enum.Enum):
 _AUDIT_FORMAT = typer.Option("--format", help="table, json or prometheus.")
 
 
+def _registry(directory: str | None) -> Registry:
+    """The named registry (required to exist), else the default one (absent before the first `register`)."""
+    from pcie_failover.audit.registry import Registry
+
+    return Registry(directory or DEFAULT_REGISTRY, required=directory is not None)
+
+
 def _auditor(
     root: SysfsRoot,
-    registry: str,
+    registry: Registry,
     device: PciAddress | None,
     output: AuditFormat,
     textfile_dir: str | None,
@@ -79,16 +107,21 @@ def _auditor(
     return once
 
 
-@app.command(epilog=EXIT_CODES)
+@app.command(epilog=REGISTER_EXIT_CODES)
 def register(
     name: Annotated[str, typer.Argument(help="A name for the pair (letters, digits, '_', '.', '-').")],
     device: Annotated[str, typer.Argument(help="The primary: PCI address or interface name.", metavar="DEVICE")],
     mac: Annotated[str | None, typer.Option("--mac", help="The VM's MAC (default: the VF's admin MAC).")] = None,
     for_: Annotated[Manager, FOR_OPTION] = Manager.QEMU,
     vm: Annotated[str | None, typer.Option("--vm", help="The VM's name, for reports.")] = None,
-    registry: Annotated[str, REGISTRY_OPTION] = "/etc/pcie-failover/pairs.d",
+    registry: Annotated[str, REGISTRY_OPTION] = DEFAULT_REGISTRY,
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite a pair of that name.")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Register even if a check fails.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Register even if a check fails, or another pair has this primary (with a warning)."
+        ),
+    ] = False,
     output: Annotated[OutputFormat, FORMAT_OPTION] = OutputFormat.TABLE,
 ) -> int:
     """Register a pair so that `audit` (and the udev rule) re-checks its primary when the host changes."""
@@ -114,6 +147,13 @@ def register(
         except (RegisterError, RecordError, UnsafePathError, OSError) as error:
             code = ExitCode.NOT_READY if isinstance(error, RegisterError) and error.not_ready else ExitCode.USAGE
             return fail("register", output, code, "input", str(error))
+        if result.shared_with:
+            from pcie_failover.audit.registry import quoted_pairs
+
+            sys.stderr.write(
+                f"pcie-failover register: warning: {result.record.primary.bdf} is also the primary of"
+                f" {quoted_pairs(result.shared_with)}: audit reports each of them not ready\n"
+            )
         if output is OutputFormat.JSON:
             from pcie_failover.render.json_doc import render_registered
 
@@ -129,13 +169,13 @@ def register(
     return guarded("register", output, body)
 
 
-@app.command()
+@app.command(epilog=UNREGISTER_EXIT_CODES)
 def unregister(
     name: Annotated[str, typer.Argument(help="The pair's name.")],
-    registry: Annotated[str, REGISTRY_OPTION] = "/etc/pcie-failover/pairs.d",
+    registry: Annotated[str, REGISTRY_OPTION] = DEFAULT_REGISTRY,
     output: Annotated[OutputFormat, FORMAT_OPTION] = OutputFormat.TABLE,
 ) -> int:
-    """Remove a registered pair (exit 0; 2 when there is no such pair or the registry is unsafe)."""
+    """Remove a registered pair."""
     from pcie_failover.adapters.files import UnsafePathError
     from pcie_failover.audit.record import RecordError
     from pcie_failover.audit.registry import Registry
@@ -158,7 +198,7 @@ def audit(
     device: Annotated[
         str | None, typer.Option("--device", help="Only pairs this device touches (primary, PF, IOMMU group).")
     ] = None,
-    registry: Annotated[str, REGISTRY_OPTION] = "/etc/pcie-failover/pairs.d",
+    registry: Annotated[str | None, _AUDITED_REGISTRY] = None,
     output: Annotated[AuditFormat, _AUDIT_FORMAT] = AuditFormat.TABLE,
     textfile_dir: Annotated[str | None, _TEXTFILE] = None,
     journal: Annotated[bool, _JOURNAL] = False,
@@ -180,7 +220,7 @@ def audit(
     def body(root: SysfsRoot) -> int:
         from pcie_failover.adapters.files import UnsafePathError
 
-        once = _auditor(root, registry, only, output, textfile_dir, journal, strict)
+        once = _auditor(root, _registry(registry), only, output, textfile_dir, journal, strict)
         try:
             if not coalesce:
                 return once()
@@ -196,7 +236,7 @@ def audit(
 
 @app.command(epilog=WATCH_EXIT_CODES)
 def watch(
-    registry: Annotated[str, REGISTRY_OPTION] = "/etc/pcie-failover/pairs.d",
+    registry: Annotated[str | None, _AUDITED_REGISTRY] = None,
     output: Annotated[AuditFormat, _AUDIT_FORMAT] = AuditFormat.TABLE,
     textfile_dir: Annotated[str | None, _TEXTFILE] = None,
     journal: Annotated[bool, _JOURNAL] = False,
@@ -211,7 +251,7 @@ def watch(
         from pcie_failover.adapters.files import SafeDirectory, UnsafePathError
         from pcie_failover.commands.watch import watch as watch_events
 
-        once = _auditor(root, registry, None, output, textfile_dir, journal, strict=False)
+        once = _auditor(root, _registry(registry), None, output, textfile_dir, journal, strict=False)
         try:
             if textfile_dir is not None:
                 with SafeDirectory.open(textfile_dir):

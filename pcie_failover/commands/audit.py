@@ -7,9 +7,10 @@ import time
 from collections.abc import Callable
 
 from pcie_failover.adapters.files import SafeDirectory
+from pcie_failover.audit.record import PairRecord
 from pcie_failover.audit.registry import Registry
 from pcie_failover.audit.report import AuditReport, PairAudit, audit_exit_code
-from pcie_failover.audit.resolve import resolve
+from pcie_failover.audit.resolve import foreign, resolve, shared
 from pcie_failover.model.address import DeviceQuery, PciAddress
 from pcie_failover.model.check import CheckOptions
 from pcie_failover.model.report import check_report
@@ -48,36 +49,49 @@ def run_audit(
     started = time.monotonic()
     root = root.fresh()
     loaded = registry.load()
+    problems = list(loaded.problems)
+    records: list[PairRecord] = []
+    for record in loaded.records:
+        if foreign(record, root):
+            problems.append(
+                f"{registry.path(record.name)}: registered from the copied tree {record.sysfs_root}, not this host:"
+                " not audited (unregister it, or audit that tree with --sysfs-root)"
+            )
+        else:
+            records.append(record)
+    found = {record.name: resolve(root, record.primary) for record in records}
+    sharing = shared(found)  # over every pair, also those --device leaves out
     reader = HostReader(root, netlink_for(root))
     pairs: list[PairAudit] = []
-    for record in loaded.records:
-        resolved = resolve(root, record.primary)
+    for record in records:
+        resolved = found[record.name]
         if device is not None:
             here = resolved.address or record.primary.bdf
             if not _touches(root, here, record.primary.pf_bdf, device):
                 continue
         if resolved.address is None:
-            pairs.append(PairAudit(record, resolved, None))
+            pairs.append(PairAudit(record, resolved, None, sharing.get(record.name, ())))
             continue
         options = CheckOptions(manager=record.manager, mac=record.mac)
         query = DeviceQuery(str(resolved.address), resolved.address, None)
         check_input = reader.check_input(query, options, found=resolved.address)
         results = run_host_rules(check_input)
         report = check_report(check_input, results, verdict_of(results, strict), root.path, strict)
-        pairs.append(PairAudit(record, resolved, report))
+        pairs.append(PairAudit(record, resolved, report, sharing.get(record.name, ())))
     return AuditReport(
         sysfs_root=root.path,
         registry=registry.directory,
         pairs=tuple(pairs),
-        problems=loaded.problems,
+        problems=tuple(problems),
         finished=time.time(),
         duration=time.monotonic() - started,
+        device=device,
     )
 
 
 def audit_once(
     root: SysfsRoot,
-    registry: str,
+    registry: Registry,
     *,
     device: PciAddress | None,
     output: str,
@@ -86,28 +100,35 @@ def audit_once(
     strict: bool,
     emit: Callable[[str], None],
 ) -> int:
-    """One audit: render it (stdout, or the textfile collector's file), log it, return the exit code."""
-    report = run_audit(root, Registry(registry), device, strict)
-    if output == "prometheus":
-        from pcie_failover.render.prometheus import render_prometheus
+    """One audit: render it (stdout, or the textfile collector's file), log it, return the exit code.
 
-        text = render_prometheus(report)
-        if textfile_dir is None:
-            emit(text)
-        else:
-            data = text.encode()
-            with SafeDirectory.open(textfile_dir) as directory, directory.lock():
-                directory.atomic_write(TEXTFILE, lambda out: out.write(data), 0o644)
-    elif output == "json":
-        from pcie_failover.render.json_doc import render_audit
-
-        emit(render_audit(report))
+    For the textfile, the audit and the write hold an flock on the textfile directory itself (no lock
+    file is left where node_exporter reads), so a slower, older audit never replaces a newer one.
+    """
+    if output == "prometheus" and textfile_dir is not None:
+        with SafeDirectory.open(textfile_dir) as directory, directory.locked():
+            report = run_audit(root, registry, device, strict)
+            data = _render(report, output).encode()
+            directory.atomic_write(TEXTFILE, lambda out: out.write(data), 0o644)
     else:
-        from pcie_failover.render.audit_text import render_audit_table
-
-        emit(render_audit_table(report))
+        report = run_audit(root, registry, device, strict)
+        emit(_render(report, output))
     if journal:
         from pcie_failover.render.audit_text import render_journal
 
         sys.stderr.write(render_journal(report))
     return int(audit_exit_code(report))
+
+
+def _render(report: AuditReport, output: str) -> str:
+    if output == "prometheus":
+        from pcie_failover.render.prometheus import render_prometheus
+
+        return render_prometheus(report)
+    if output == "json":
+        from pcie_failover.render.json_doc import render_audit
+
+        return render_audit(report)
+    from pcie_failover.render.audit_text import render_audit_table
+
+    return render_audit_table(report)

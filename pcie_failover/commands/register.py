@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
+from pcie_failover.audit import DEFAULT_REGISTRY
 from pcie_failover.audit.record import PairRecord, identity_of
 from pcie_failover.audit.registry import Registry
+from pcie_failover.audit.resolve import foreign, resolve
 from pcie_failover.commands.check import checked
 from pcie_failover.model.address import DeviceQuery, MacAddress
 from pcie_failover.model.check import CheckOptions, Manager
@@ -23,10 +26,11 @@ class RegisterError(Exception):
 
 @dataclass(frozen=True)
 class Registered:
-    """The record written and where."""
+    """The record written and where; the other pairs with the same primary (only with `force`)."""
 
     record: PairRecord
     path: str
+    shared_with: tuple[str, ...]
 
 
 def run_register(
@@ -41,7 +45,17 @@ def run_register(
     replace: bool,
     force: bool,
 ) -> Registered:
-    """Check the primary (refusing a failing one unless `force`), then write the record."""
+    """Check the primary, then write the record; `force` registers a primary that fails a check or that another
+    pair has (the same PCI function now, as `audit` finds each pair's primary).
+
+    A pair from a copied tree records that tree, and never goes into the system registry, whose live audit
+    would not audit it.
+    """
+    if not root.live and os.path.abspath(registry) == DEFAULT_REGISTRY:
+        raise RegisterError(
+            f"{root.path} is a copied tree, not this host's /sys: register its pairs with --registry DIR,"
+            f" not in {DEFAULT_REGISTRY} (the live audit would not audit them)"
+        )
     check_input, report = checked(root, query, CheckOptions(manager=manager, mac=mac), strict=False)
     identity = identity_of(check_input)
     if identity is None:
@@ -55,5 +69,12 @@ def run_register(
         mac = check_input.admin_mac
         if mac is None or mac.is_zero or mac.is_multicast:
             raise RegisterError("--mac is required: the VF has no usable admin MAC to take the VM's MAC from")
-    record = PairRecord(name=name, vm=vm, primary=identity, mac=mac, manager=manager)
-    return Registered(record, Registry(registry).save(record, replace=replace))
+    record = PairRecord(
+        name=name, vm=vm, primary=identity, mac=mac, manager=manager, sysfs_root=None if root.live else root.path
+    )
+
+    def same_primary(other: PairRecord) -> bool:
+        return not foreign(other, root) and resolve(root, other.primary).address == identity.bdf
+
+    saved = Registry(registry).save(record, replace=replace, same_primary=same_primary, shared_ok=force)
+    return Registered(record, saved.path, saved.shared_with)

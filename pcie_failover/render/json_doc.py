@@ -119,6 +119,7 @@ def render_audit(report: AuditReport) -> str:
             "primary": None if pair.resolved.address is None else str(pair.resolved.address),
             "found": pair.resolved.note,
             "verdict": pair.verdict.value,
+            "shared_with": list(pair.shared_with),
             "checks": [] if pair.report is None else [check_json(r) for r in pair.report.results],
         }
         for pair in report.pairs
