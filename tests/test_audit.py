@@ -196,6 +196,19 @@ def test_textfile_is_written_atomically(cli: Callable[..., Run], registry: str, 
     )
 
 
+@pytest.mark.parametrize("command", ["audit", "watch"])
+def test_a_textfile_dir_without_prometheus_is_refused(
+    cli: Callable[..., Run], registry: str, tmp_path: Path, command: str
+) -> None:
+    """Not silently ignored: node_exporter would keep a stale file while the user believes it is written."""
+    run = cli("--sysfs-root", DEMO, command, "--registry", registry, "--textfile-dir", str(tmp_path))
+    assert (run.code, run.out) == (2, "")
+    assert run.err == (
+        f"pcie-failover {command}: --textfile-dir writes Prometheus text: it needs --format prometheus\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_textfile_audit_holds_an_flock_on_the_directory(registry: str, tmp_path: Path) -> None:
     """The audit and its write wait for the directory's flock (another audit's), and leave no file but their own."""
     textfiles = tmp_path / "textfile"

@@ -51,6 +51,7 @@ directory; 3 no PCI tree at the sysfs root; {INTERNAL_EXIT_CODE}."""
 _TEXTFILE = typer.Option(
     "--textfile-dir", help="Write pcie_failover.prom there (node_exporter textfile collector).", metavar="DIR"
 )
+_TEXTFILE_FORMAT = "--textfile-dir writes Prometheus text: it needs --format prometheus"
 _JOURNAL = typer.Option("--journal", help="Log one line per pair on stderr, with syslog priorities.")
 _STATE_DIR = typer.Option("--state-dir", help="Where audits keep their request mark and lock.", metavar="DIR")
 _AUDITED_REGISTRY = typer.Option(
@@ -210,6 +211,8 @@ def audit(
 ) -> int:
     """Re-check every registered pair from the host's current state."""
     json_errors = OutputFormat.JSON if output is AuditFormat.JSON else OutputFormat.TABLE
+    if textfile_dir is not None and output is not AuditFormat.PROMETHEUS:
+        return fail("audit", json_errors, ExitCode.USAGE, "usage", _TEXTFILE_FORMAT)
     try:
         only = None if device is None else DeviceQuery.parse(device).address
         if device is not None and only is None:
@@ -243,6 +246,8 @@ def watch(
     state_dir: Annotated[str, _STATE_DIR] = "/run/pcie-failover",
 ) -> int:
     """Audit at start and whenever udev (PCI) or rtnetlink (links, VF settings) reports a change."""
+    if textfile_dir is not None and output is not AuditFormat.PROMETHEUS:
+        return fail("watch", OutputFormat.TABLE, ExitCode.USAGE, "usage", _TEXTFILE_FORMAT)
 
     def body(root: SysfsRoot) -> int:
         if not root.live:
