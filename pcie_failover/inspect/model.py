@@ -1,0 +1,133 @@
+"""What QEMU reported (the live VM) and what `inspect` concluded (pairs, verdicts): frozen records."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from pcie_failover.lint.report import HostItem, LintReport
+
+STANDBY_FEATURE = "VIRTIO_NET_F_STANDBY"
+# query-migrate statuses during which QEMU holds a failover primary unplugged for the migration
+MIGRATING = ("setup", "wait-unplug", "active", "pre-switchover", "device", "postcopy-active", "postcopy-paused")
+
+
+class PairVerdict(enum.Enum):
+    """One pair, now."""
+
+    ACTIVE = "active"  # negotiated and the primary plugged: the fast path is there
+    STANDBY_ONLY = "standby-only"  # traffic can only take the virtio-net standby
+    NOT_CONFIGURED = "not-configured"  # a failover standby without any primary
+    UNDETERMINED = "undetermined"  # QEMU did not say enough (no x-query-virtio-status)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where QEMU realized a PCI device: its parent bus's owner (a port id, or the root bus) and devfn."""
+
+    bus: str | None
+    slot: int | None
+    function: int | None
+
+    @property
+    def text(self) -> str:
+        """`rp1 slot 0.0`, as far as known."""
+        where = self.bus or "?"
+        return where if self.slot is None else f"{where} slot {self.slot}.{self.function or 0}"
+
+
+@dataclass(frozen=True)
+class LiveStandby:
+    """A virtio-net device with failover on, as QEMU realized it."""
+
+    id: str
+    driver: str
+    mac: str | None
+    placement: Placement
+    offered: bool | None  # STANDBY in the host features; None: x-query-virtio-status unavailable
+    negotiated: bool | None  # STANDBY in the guest features; None: unavailable
+    driver_ok: bool | None  # the guest driver set DRIVER_OK
+    unknown_why: str | None  # why `negotiated` is None
+
+
+@dataclass(frozen=True)
+class LivePrimary:
+    """A plugged device whose failover_pair_id names a standby."""
+
+    id: str
+    driver: str
+    pair_id: str
+    placement: Placement
+    host: str | None  # vfio-pci `host`
+
+
+@dataclass(frozen=True)
+class LiveVm:
+    """Everything the queries returned that `inspect` uses."""
+
+    version: str
+    runstate: str
+    standbys: tuple[LiveStandby, ...]
+    primaries: tuple[LivePrimary, ...]
+    migration_status: str | None  # None: no migration since QEMU started
+    capabilities: dict[str, bool]
+    ports: frozenset[str] = frozenset()  # ids of the root and downstream ports (one slot each: device 0)
+
+    @property
+    def migrating(self) -> bool:
+        """A migration is under way (or the source finished one and stays paused)."""
+        return self.migration_status in MIGRATING or self.runstate in ("inmigrate", "postmigrate", "finish-migrate")
+
+
+@dataclass(frozen=True)
+class Config:
+    """The VM's own configuration as `lint` read it, or why it could not be read."""
+
+    source: str | None
+    lint: LintReport | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class Migration:
+    """What a migration started now would do to one pair."""
+
+    unplugs: bool  # QEMU unplugs a plugged primary at setup (UNPLUG_PRIMARY, wait-unplug)
+    replugs: bool | None  # the destination plugs it back; None: the configuration is unknown
+    why: str
+
+
+@dataclass(frozen=True)
+class PairState:
+    """One standby, its primary (configured and live), and the verdict."""
+
+    standby: LiveStandby
+    primary_id: str | None  # the live primary's id, else the configured one's
+    primary: LivePrimary | None  # the device QEMU holds; None: hidden, failed or removed
+    plugged: bool  # in the guest's view: QEMU holds it and has not unplugged it for a migration
+    configured_primary: str | None  # the primary the configuration names for this standby
+    configured_at: Placement | None
+    host: HostItem | None  # the host `check` of the configured primary's device
+    migration: Migration
+    verdict: PairVerdict
+    reason: str
+
+
+@dataclass(frozen=True)
+class InspectReport:
+    """`inspect` of one VM."""
+
+    target: str  # the socket path (or domain)
+    pid: int | None  # the QEMU process behind the socket
+    vm: LiveVm
+    config: Config
+    pairs: tuple[PairState, ...]
+
+    @property
+    def verdict(self) -> PairVerdict:
+        """The worst over the pairs; not-configured when there is none."""
+        found = {p.verdict for p in self.pairs}
+        for worst in (PairVerdict.NOT_CONFIGURED, PairVerdict.STANDBY_ONLY, PairVerdict.UNDETERMINED):
+            if worst in found:
+                return worst
+        return PairVerdict.ACTIVE if found else PairVerdict.NOT_CONFIGURED

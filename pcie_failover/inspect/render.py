@@ -1,0 +1,221 @@
+"""`inspect` as a table, a JSON document (schema: `$defs/inspect`) and watch lines: pure, report -> str."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pcie_failover.inspect.model import InspectReport, LiveStandby, PairState, PairVerdict, Placement
+from pcie_failover.lint.report import HostItem
+from pcie_failover.model.results import Status, verdict_of
+from pcie_failover.render.escape import escape
+from pcie_failover.render.json_doc import check_json, dump, envelope
+from pcie_failover.render.table import MARK
+
+_VERDICT = {
+    PairVerdict.ACTIVE: "active: every pair negotiated, every primary plugged",
+    PairVerdict.STANDBY_ONLY: "standby-only: a pair has no fast path now (see its reason)",
+    PairVerdict.NOT_CONFIGURED: "not-configured: a failover standby has no primary (or the VM has no pair)",
+    PairVerdict.UNDETERMINED: "undetermined: QEMU did not say enough to judge a pair",
+}
+
+
+def _yes(value: bool | None) -> str:
+    return "unknown" if value is None else ("yes" if value else "no")
+
+
+def _place(placement: Placement) -> dict[str, Any]:
+    return {"bus": placement.bus, "slot": placement.slot, "function": placement.function}
+
+
+def _host_json(item: HostItem | None) -> dict[str, Any] | None:
+    if item is None:
+        return None
+    return {
+        "device": item.device,
+        "verdict": None if item.verdict is None else item.verdict.value,
+        "note": item.note,
+        "checks": [] if item.report is None else [check_json(r) for r in item.report.results],
+    }
+
+
+def _standby_json(standby: LiveStandby) -> dict[str, Any]:
+    return {
+        "id": standby.id,
+        "driver": standby.driver,
+        "failover": True,
+        "mac": standby.mac,
+        **_place(standby.placement),
+        "offered": standby.offered,
+        "driver_ok": standby.driver_ok,
+    }
+
+
+def _pair_json(report: InspectReport, pair: PairState) -> dict[str, Any]:
+    live = pair.primary
+    planned = None if report.config.lint is None else report.config.lint.config
+    standby_cfg = None if planned is None else planned.device(pair.standby.id)
+    primary_cfg = (
+        None if planned is None or pair.configured_primary is None else planned.device(pair.configured_primary)
+    )
+    return {
+        "standby": _standby_json(pair.standby),
+        "negotiated": pair.standby.negotiated,
+        "negotiation_note": pair.standby.unknown_why,
+        "primary": {
+            "id": pair.primary_id,
+            "plugged": pair.plugged,
+            "held": live is not None,
+            "driver": None if live is None else live.driver,
+            "bus": None if live is None else live.placement.bus,
+            "slot": None if live is None else live.placement.slot,
+            "function": None if live is None else live.placement.function,
+            "host": None if live is None else live.host,
+        },
+        "configured": None
+        if planned is None
+        else {
+            "standby": None
+            if standby_cfg is None
+            else {"id": standby_cfg.name, "mac": standby_cfg.mac, "bus": standby_cfg.bus, "slot": standby_cfg.slot},
+            "primary": None
+            if primary_cfg is None
+            else {
+                "id": primary_cfg.name,
+                "driver": primary_cfg.driver,
+                "bus": primary_cfg.bus,
+                "slot": primary_cfg.slot,
+                "host": None if primary_cfg.host is None else str(primary_cfg.host),
+            },
+        },
+        "host_check": _host_json(pair.host),
+        "migration": {"unplugs": pair.migration.unplugs, "replugs": pair.migration.replugs, "why": pair.migration.why},
+        "verdict": pair.verdict.value,
+        "reason": pair.reason,
+    }
+
+
+def render_json(report: InspectReport) -> str:
+    """The `inspect` document."""
+    vm, config = report.vm, report.config
+    sysfs_root = None if config.lint is None else config.lint.sysfs_root
+    document = envelope("inspect", sysfs_root)
+    document |= {
+        "input": {"qmp": report.target, "pid": report.pid, "config": config.source, "config_note": config.note},
+        "qemu": {"version": vm.version, "runstate": vm.runstate},
+        "migration": {
+            "status": vm.migration_status,
+            "in_progress": vm.migrating,
+            "events": vm.capabilities.get("events", False),
+            "capabilities": sorted(name for name, on in vm.capabilities.items() if on),
+        },
+        "config": None
+        if config.lint is None
+        else {
+            "verdict": verdict_of(config.lint.results).value,
+            "checks": [check_json(r) for r in config.lint.results],
+        },
+        "pairs": [_pair_json(report, p) for p in report.pairs],
+        "verdict": report.verdict.value,
+    }
+    return dump(document)
+
+
+def _host_rows(item: HostItem | None, driver: str | None) -> list[tuple[str, str]]:
+    if item is None:
+        what = "emulated primary: no host device" if driver not in (None, "vfio-pci") else "not checked"
+        return [("host", what)]
+    if item.report is None:
+        return [("host", f"{item.device}: {item.note}")]
+    rows = [("host", f"{item.device}: check {item.report.verdict.value}")]
+    rows += [
+        ("", f"- {r.rule_id} {MARK[r.status]}: {r.message}")
+        for r in item.report.results
+        if r.status not in (Status.PASS, Status.SKIP)
+    ]
+    return rows
+
+
+def _pair_rows(report: InspectReport, pair: PairState) -> list[tuple[str, str]]:
+    s = pair.standby
+    planned = None if report.config.lint is None else report.config.lint.config
+    rows = [("standby", f"live: {s.id} {s.driver} failover=on mac {s.mac or '?'} at {s.placement.text}")]
+    standby_cfg = None if planned is None else planned.device(s.id)
+    if standby_cfg is not None:
+        at = Placement(standby_cfg.bus, standby_cfg.slot, standby_cfg.function).text
+        rows.append(("", f"configured: {standby_cfg.name} mac {standby_cfg.mac or '?'} at {at}"))
+    offered = f"QEMU offers VIRTIO_NET_F_STANDBY: {_yes(s.offered)}"
+    rows.append(("negotiated", f"{_yes(s.negotiated)} ({s.unknown_why or offered})"))
+    live = pair.primary
+    if live is None:
+        rows.append(("primary", "live: not plugged (QEMU holds no such device)"))
+    else:
+        state = "" if pair.plugged else " (held by QEMU, unplugged from the guest for the migration)"
+        rows.append(("primary", f"live: {live.id} {live.driver} at {live.placement.text}{state}"))
+    primary_cfg = (
+        None if planned is None or pair.configured_primary is None else planned.device(pair.configured_primary)
+    )
+    if primary_cfg is not None:
+        at = Placement(primary_cfg.bus, primary_cfg.slot, primary_cfg.function).text
+        host = "" if primary_cfg.host is None else f" host {primary_cfg.host}"
+        rows.append(("", f"configured: {primary_cfg.name} {primary_cfg.driver}{host} at {at}"))
+    rows += _host_rows(pair.host, None if primary_cfg is None else primary_cfg.driver)
+    m = pair.migration
+    rows.append(("migration", f"now: unplugs {_yes(m.unplugs)}; destination re-plugs {_yes(m.replugs)} ({m.why})"))
+    rows.append(("reason", pair.reason))
+    return rows
+
+
+def render_table(report: InspectReport) -> str:
+    """A headline, a block per pair, the configuration's failing rules, migration, the verdict."""
+    vm, config = report.vm, report.config
+    pid = "" if report.pid is None else f" (pid {report.pid})"
+    source = config.source if config.lint is not None else f"unknown ({config.note})"
+    lines = [f"inspect {report.target}: QEMU {vm.version}{pid}, {vm.runstate}; configuration {source}"]
+    if not report.pairs:
+        lines.append("no virtio-net device with failover=on")
+    for pair in report.pairs:
+        lines += ["", f"pair {pair.standby.id} + {pair.primary_id or '(none)'}: {pair.verdict.value}"]
+        lines += [f"  {label:<11}{text}" for label, text in _pair_rows(report, pair)]
+    if config.lint is not None:
+        shown = [r for r in config.lint.results if r.status not in (Status.PASS, Status.SKIP)]
+        lines += ["", f"configuration rules: {verdict_of(config.lint.results).value}"]
+        lines += [f"  {r.rule_id} {MARK[r.status]}: {r.message}" for r in shown]
+    enabled = ", ".join(sorted(n for n, on in vm.capabilities.items() if on)) or "none"
+    status = vm.migration_status or "none since start"
+    lines += ["", f"migration: {status}; capabilities on: {enabled}", "", f"verdict: {_VERDICT[report.verdict]}"]
+    return "".join(escape(line) + "\n" for line in lines)
+
+
+def watch_event_line(event: dict[str, Any], as_json: bool) -> str:
+    """One QMP event as it happened."""
+    stamp = event.get("timestamp", {})
+    seconds = stamp.get("seconds", 0) + stamp.get("microseconds", 0) / 1e6 if isinstance(stamp, dict) else 0
+    data = event.get("data")
+    data = data if isinstance(data, dict) else {}
+    if as_json:
+        return json.dumps({"kind": "event", "time": seconds, "event": event.get("event"), "data": data}) + "\n"
+    details = " ".join(f"{k}={v}" for k, v in sorted(data.items()) if not isinstance(v, (dict, list)))
+    return escape(f"{seconds:.6f} event {event.get('event')} {details}".rstrip()) + "\n"
+
+
+def watch_pair_line(pair: PairState, seconds: float, as_json: bool) -> str:
+    """One pair's verdict, when it changed."""
+    if as_json:
+        line = {
+            "kind": "pair",
+            "time": seconds,
+            "standby": pair.standby.id,
+            "primary": pair.primary_id,
+            "negotiated": pair.standby.negotiated,
+            "plugged": pair.plugged,
+            "verdict": pair.verdict.value,
+            "reason": pair.reason,
+        }
+        return json.dumps(line) + "\n"
+    return (
+        escape(
+            f"{seconds:.6f} pair {pair.standby.id} + {pair.primary_id or '(none)'}: {pair.verdict.value}: {pair.reason}"
+        )
+        + "\n"
+    )

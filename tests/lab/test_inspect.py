@@ -1,0 +1,187 @@
+"""`inspect` on real QEMU 10 guests: each state produced for real and read back (lab/inspect_guest.py).
+
+One migration pair of guests walks through: driver not loaded, driver loaded, migration (both sides),
+with `inspect --watch` following the source throughout; one more guest has its primary at device 3.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lab import failover, inspect_guest
+from lab.capture import REPO, prepare
+from lab.guest import Guest
+from lab.inspect_record import load_and_pair, migrate
+from lab.install import Kernel, LabUnavailableError
+from lab.qmp import Event
+
+BOOT = 120.0
+MIGRATION = 300.0
+# `pcie-failover inspect ...` (the command is registered by importing its module)
+CLI = [
+    sys.executable,
+    "-c",
+    "import sys, pcie_failover.cli.inspect; from pcie_failover.cli import main; sys.exit(main())",
+]
+
+
+@dataclass(frozen=True)
+class Lab:
+    """The guest kernel and the inspect initramfs."""
+
+    kernel: Kernel
+    initrd: Path
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """Skip unless root with QEMU 10 and a guest kernel; build the initramfs once."""
+    if os.geteuid() != 0:
+        pytest.skip("the lab needs root (apt-get, QEMU)")
+    cache = tmp_path_factory.mktemp("cache")
+    try:
+        env = prepare(cache)
+        yield Lab(env.kernel, inspect_guest.build_initramfs(env.kernel, cache))
+    except LabUnavailableError as error:
+        pytest.skip(f"lab unavailable: {error}")
+
+
+def inspect(guest: Guest) -> tuple[int, dict[str, Any]]:
+    """`inspect --qmp` of the guest's second monitor, as JSON (the command line from /proc/PID/cmdline)."""
+    socket = guest.spec.workdir / inspect_guest.MONITOR
+    done = subprocess.run(
+        [*CLI, "inspect", "--qmp", str(socket), "--format", "json"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+        check=False,
+    )
+    assert done.stderr == ""
+    document = json.loads(done.stdout)
+    assert isinstance(document, dict)
+    assert document["input"]["config"] == f"/proc/{document['input']['pid']}/cmdline"
+    return done.returncode, document
+
+
+def pair_of(document: dict[str, Any]) -> dict[str, Any]:
+    """The VM's one pair, net0 + hostdev0."""
+    pair: dict[str, Any]
+    (pair,) = document["pairs"]
+    assert pair["standby"]["id"] == "net0"
+    assert pair["primary"]["id"] == "hostdev0"
+    return pair
+
+
+def _status(value: str) -> Any:
+    def where(event: Event) -> bool:
+        data = event.get("data")
+        return isinstance(data, dict) and data.get("status") == value
+
+    return where
+
+
+@pytest.mark.lab
+def test_states_through_a_migration(lab: Lab, tmp_path: Path) -> None:  # noqa: PLR0915 (one boot, every state)
+    args = inspect_guest.lab_args()
+    socket = tmp_path / "migrate.sock"
+    source = Guest(inspect_guest.spec("insp-src", tmp_path / "src", lab.kernel, lab.initrd, args))
+    target = Guest(
+        inspect_guest.spec("insp-dst", tmp_path / "dst", lab.kernel, lab.initrd, [*args, "-incoming", f"unix:{socket}"])
+    )
+    with source, target:
+        source.wait_for(inspect_guest.WAITING, timeout=BOOT)
+        code, document = inspect(source)
+        pair = pair_of(document)
+        assert (code, pair["verdict"], pair["negotiated"], pair["primary"]["plugged"]) == (
+            1,
+            "standby-only",
+            False,
+            False,
+        )
+        assert pair["standby"]["offered"] is True
+        assert pair["reason"].startswith("not negotiated:")
+        assert pair["configured"]["primary"]["bus"] == "rp-hostdev0"
+
+        watch_socket = source.spec.workdir / inspect_guest.WATCH_MONITOR
+        watch = subprocess.Popen(
+            [*CLI, "inspect", "--qmp", str(watch_socket), "--watch", "--format", "json"],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )
+        try:
+            assert watch.stdout is not None
+            first = json.loads(watch.stdout.readline())  # printed once it has read the VM
+            assert (first["kind"], first["verdict"]) == ("pair", "standby-only")
+
+            load_and_pair(source)  # the guest kernel registers master, standby and primary
+            code, document = inspect(source)
+            pair = pair_of(document)
+            assert (code, pair["verdict"], pair["negotiated"], pair["primary"]["plugged"]) == (0, "active", True, True)
+            assert (pair["primary"]["bus"], pair["primary"]["slot"]) == ("rp-hostdev0", 0)
+            assert pair["migration"] == {
+                "unplugs": True,
+                "replugs": True,
+                "why": "the destination plugs the primary once the negotiated features arrive",
+            }
+
+            migrate(source, target, socket)
+            source.qmp.wait_event("UNPLUG_PRIMARY", timeout=60)
+            code, document = inspect(source)
+            pair = pair_of(document)
+            assert document["migration"]["in_progress"] is True
+            assert (code, pair["verdict"], pair["primary"]["plugged"]) == (1, "standby-only", False)
+            assert "for the migration in progress" in pair["reason"]
+
+            source.qmp.wait_event("MIGRATION", timeout=MIGRATION, where=_status("completed"))
+            code, document = inspect(source)
+            pair = pair_of(document)
+            assert (document["qemu"]["runstate"], pair["verdict"], pair["primary"]["plugged"]) == (
+                "postmigrate", "standby-only", False,
+            )  # fmt: skip
+            target.qmp.wait_event("FAILOVER_NEGOTIATED", timeout=MIGRATION)
+            target.wait_for(failover.PRIMARY, timeout=MIGRATION)  # back in the destination's guest kernel
+            code, document = inspect(target)
+            pair = pair_of(document)
+            assert (code, pair["verdict"], pair["negotiated"], pair["primary"]["plugged"]) == (0, "active", True, True)
+        finally:
+            watch.send_signal(signal.SIGTERM)
+            out, _ = watch.communicate(timeout=30)
+        lines = [json.loads(line) for line in out.splitlines()]
+        events = [line["event"] for line in lines if line["kind"] == "event"]
+        assert events[0] == "FAILOVER_NEGOTIATED"
+        assert "UNPLUG_PRIMARY" in events
+        assert ("MIGRATION", "completed") in [
+            (e["event"], e["data"].get("status")) for e in lines if e["kind"] == "event"
+        ]
+        verdicts = [line["verdict"] for line in lines if line["kind"] == "pair"]
+        assert verdicts[:2] == ["active", "standby-only"]
+        assert watch.returncode == 143  # SIGTERM
+
+
+@pytest.mark.lab
+def test_primary_qemu_cannot_plug_where_the_guest_looks(lab: Lab, tmp_path: Path) -> None:
+    args = inspect_guest.lab_args(primary_slot=3)
+    with Guest(inspect_guest.spec("insp-slot3", tmp_path, lab.kernel, lab.initrd, args)) as guest:
+        guest.wait_for(inspect_guest.WAITING, timeout=BOOT)
+        inspect_guest.load_driver(tmp_path)
+        guest.qmp.wait_event("FAILOVER_NEGOTIATED", timeout=60)
+        guest.wait_for(failover.STANDBY, timeout=60)
+        code, document = inspect(guest)
+        pair = pair_of(document)
+        assert (code, pair["verdict"], pair["negotiated"]) == (1, "standby-only", True)
+        assert (pair["primary"]["bus"], pair["primary"]["slot"]) == ("rp-hostdev0", 3)
+        assert pair["reason"].startswith("primary failed to plug where the guest can see it:")
+        assert pair["reason"].endswith("; the configuration fails slot-zero")
+        assert failover.PRIMARY not in guest.spec.serial_log.read_text()
