@@ -2,8 +2,8 @@
 
 A host is a tree of specs (root complexes, ports, functions, SR-IOV PFs with VFs);
 `build(host, path)` writes it laid out like /sys, with the kernel's relative symlinks,
-binary config spaces, IOMMU groups, slots, port services, class/net links and the
-netlink sidecar a snapshot carries. Trees read the same way a captured one does.
+binary config spaces, IOMMU groups, slots, port services, class/net links, the
+netlink sidecar and the names file a snapshot carries. Trees read the same way a captured one does.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 
 SIDECAR = "pcie-failover-snapshot.json"
 LINKS_DIR = "pcie-failover-snapshot.links"
+NAMES_FILE = "pcie-failover-snapshot.names.json"
 
 # PCIe port types (PCI Express capabilities register bits 7:4).
 ENDPOINT = 0x0
@@ -135,6 +136,16 @@ class Iommu:
 
 
 @dataclass(frozen=True)
+class PciName:
+    """The names pci.ids gives a vendor and device id, as a capture records them."""
+
+    vendor: int
+    device: int
+    vendor_name: str | None
+    device_name: str | None
+
+
+@dataclass(frozen=True)
 class Host:
     """A whole host."""
 
@@ -146,6 +157,7 @@ class Host:
     loaded_drivers: tuple[str, ...] = ("vfio-pci", "pcieport")
     vfio_core_holders: tuple[str, ...] | None = None  # a kernel before 6.1 (no vfio-dev/): modules using vfio_pci_core
     netlink_sidecar: bool = True
+    pci_names: tuple[PciName, ...] = ()  # what `capture` records of pci.ids (none: the tree shows ids only)
 
 
 def _parse_bdf(bdf: str) -> tuple[int, int, int, int]:
@@ -499,6 +511,8 @@ class _Builder:
         self.virtual_net()
         if host.netlink_sidecar:
             self.sidecar()
+        if host.pci_names:
+            self.names()
 
     def virtual_net(self) -> None:
         out = self.out
@@ -541,6 +555,14 @@ class _Builder:
         self.out.file(SIDECAR, json.dumps(document, indent=1) + "\n", 0o644)
         for link in self.state.sidecar_links:  # version 2: each PF's link in its own file
             self.out.file(f"{LINKS_DIR}/{link['ifname']}.json", json.dumps([link], indent=1) + "\n", 0o644)
+
+    def names(self) -> None:
+        entries = {
+            f"{n.vendor:04x}:{n.device:04x}": {"vendor": n.vendor_name, "device": n.device_name}
+            for n in self.host.pci_names
+        }
+        document = {"format": "pcie-failover-pci-names", "version": 1, "names": entries}
+        self.out.file(NAMES_FILE, json.dumps(document, indent=1) + "\n", 0o644)
 
 
 def build(host: Host, root: Path) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from fixtures_sysfs.builder import Function, Host, Netdev, Port, RootComplex, Slot, SriovPf, VfAdmin
+from fixtures_sysfs.builder import Function, Host, Netdev, PciName, Port, RootComplex, Slot, SriovPf, VfAdmin
 
 DEMO_VF = "0000:5e:00.2"
 DEMO_PF = "0000:5e:00.0"
@@ -13,6 +13,14 @@ DEMO_MAC = "52:54:00:6f:55:cc"
 MELLANOX = 0x15B3
 CX5_PF = 0x1017
 CX5_VF = 0x1018
+INTEL = 0x8086
+I219_LM = 0x15BB
+# as pci.ids 2023.04.10 names them (what `capture` records on a host)
+DEMO_NAMES = (
+    PciName(INTEL, I219_LM, "Intel Corporation", "Ethernet Connection (7) I219-LM"),
+    PciName(MELLANOX, CX5_PF, "Mellanox Technologies", "MT27800 Family [ConnectX-5]"),
+    PciName(MELLANOX, CX5_VF, "Mellanox Technologies", "MT27800 Family [ConnectX-5 Virtual Function]"),
+)
 
 
 def _vf(driver: str | None, group: int, netdev: str | None = None, mac: str = "00:00:00:00:00:00") -> Function:
@@ -75,13 +83,17 @@ def demo_host(pf: SriovPf | None = None, **changes: object) -> Host:
                 (
                     Function(
                         "0000:00:1f.6",
-                        0x8086,
-                        0x15BB,
+                        INTEL,
+                        I219_LM,
                         driver="e1000e",
                         iommu_group=10,
                         netdevs=(
                             Netdev(
-                                "eno1", "3c:ec:ef:00:00:01", master="br0", addresses=("192.168.1.10/24",), routes=("default",)
+                                "eno1",
+                                "3c:ec:ef:00:00:01",
+                                master="br0",
+                                addresses=("192.168.1.10/24",),
+                                routes=("default",),
                             ),
                         ),
                     ),
@@ -104,5 +116,6 @@ def demo_host(pf: SriovPf | None = None, **changes: object) -> Host:
         ),
         bridges=(("br0", ("eno1", "vnet0")),),
         taps=(("vnet0", "br0"),),
+        pci_names=DEMO_NAMES,
     )
     return replace(host, **changes)  # type: ignore[arg-type]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
@@ -11,9 +12,11 @@ import pytest
 
 from fixtures_sysfs.captures import TOPOLOGIES, capture_root
 from pcie_failover.snapshot.archive import extract
+from pcie_failover.sysfs.names import NAMES_FILE
 from tests.conftest import Run
 
 LIVE = Path("/sys/bus/pci/devices")
+DEMO = Path(__file__).parent.parent / "fixtures_sysfs" / "demo-host"
 
 
 def _unpack(archive: Path, into: Path) -> Path:
@@ -54,6 +57,20 @@ def test_snapshot_of_one_vf(cli: Callable[..., Run], tmp_path: Path) -> None:
     assert sorted(p.name for p in (snapshot / "bus/pci/devices").iterdir()) == [
         "0000:00:02.0", "0000:01:00.0", "0000:01:10.0", "0000:01:10.2", "0000:01:10.4", "0000:01:10.6",
     ]  # fmt: skip
+
+
+def test_snapshot_records_the_names_of_its_devices_ids(cli: Callable[..., Run], tmp_path: Path) -> None:
+    """A checked capture shows the names the host had (only its devices' ids); a source without names gives none."""
+    assert cli("--sysfs-root", str(DEMO), "capture", "5e:00.2", "-o", str(tmp_path / "vf.tar.gz")).code == 0
+    snapshot = _unpack(tmp_path / "vf.tar.gz", tmp_path / "x")
+    assert json.loads((snapshot / NAMES_FILE).read_text())["names"] == {
+        "15b3:1017": {"vendor": "Mellanox Technologies", "device": "MT27800 Family [ConnectX-5]"},
+        "15b3:1018": {"vendor": "Mellanox Technologies", "device": "MT27800 Family [ConnectX-5 Virtual Function]"},
+    }  # not the onboard e1000e's: it is not in the snapshot
+    for device in _devices(cli, snapshot):
+        assert _results(cli, snapshot, device) == _results(cli, DEMO, device), device
+    assert cli("--sysfs-root", str(capture_root("vtd-acpi")), "capture", "-o", str(tmp_path / "lab.tar.gz")).code == 0
+    assert not (_unpack(tmp_path / "lab.tar.gz", tmp_path / "y") / NAMES_FILE).exists()
 
 
 def test_snapshot_holds_nothing_private_or_side_effecting(cli: Callable[..., Run], tmp_path: Path) -> None:

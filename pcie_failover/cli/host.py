@@ -26,7 +26,8 @@ from pcie_failover.render.escape import escape
 from pcie_failover.sysfs.root import SysfsRoot
 
 LIST_EXIT_CODES = f"""Exit codes: 0 the devices were listed (whatever their readiness);
-2 usage error; 3 the host cannot be inspected (no PCI tree at the sysfs root); {INTERNAL_EXIT_CODE}."""
+2 usage error, or --pf names no SR-IOV network PF; 3 the host cannot be inspected (no PCI tree
+at the sysfs root); {INTERNAL_EXIT_CODE}."""
 
 
 @app.command(epilog=EXIT_CODES)
@@ -75,14 +76,26 @@ def check(
 def list_devices(
     for_: Annotated[Manager, FOR_OPTION] = Manager.QEMU,
     output: Annotated[OutputFormat, FORMAT_OPTION] = OutputFormat.TABLE,
+    pf: Annotated[
+        str | None,
+        typer.Option("--pf", help="Only this PF (address or interface name) and its VFs.", metavar="DEVICE"),
+    ] = None,
+    vfs: Annotated[bool, typer.Option("--vfs", help="Only VFs.")] = False,
 ) -> int:
-    """List every network PCI function with its PF/VF relation, driver, group and readiness."""
+    """List every network PCI function with its names, PF/VF relation, driver, MACs, group and readiness."""
     options = CheckOptions(manager=for_)
 
+    try:
+        pf_query = None if pf is None else DeviceQuery.parse(pf)
+    except InputError as error:
+        return fail("list", output, ExitCode.USAGE, "input", f"--pf: {error}")
     def body(root: SysfsRoot) -> int:
-        from pcie_failover.commands.listing import run_list
+        from pcie_failover.commands.listing import NoSuchPfError, run_list
 
-        report = run_list(root, options)
+        try:
+            report = run_list(root, options, pf_query, vfs)
+        except NoSuchPfError as error:
+            return fail("list", output, ExitCode.USAGE, "input", str(error))
         if output is OutputFormat.JSON:
             from pcie_failover.render.json_doc import render_list
         else:

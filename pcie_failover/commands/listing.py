@@ -1,30 +1,37 @@
-"""`list`: every network-class PCI function, with its relation and readiness as a primary."""
+"""`list`: every network-class PCI function (or one PF and its VFs), with its relation and readiness as a primary."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TypeGuard
+
 from pcie_failover.model.address import DeviceQuery, MacAddress, PciAddress
-from pcie_failover.model.check import CheckInput, CheckOptions
-from pcie_failover.model.host import PciFunction
+from pcie_failover.model.check import CheckInput, CheckOptions, Located
+from pcie_failover.model.host import DeviceNames, PciFunction, Unreadable
 from pcie_failover.model.report import ListedDevice, ListReport, summarize
 from pcie_failover.model.results import Status, verdict_of
 from pcie_failover.rules import run_host_rules
 from pcie_failover.sysfs import attributes as attr
-from pcie_failover.sysfs.check_input import HostReader
+from pcie_failover.sysfs.check_input import HostReader, locate
 from pcie_failover.sysfs.host import netlink_for
-from pcie_failover.sysfs.pci import DEVICES
+from pcie_failover.sysfs.names import Ids, ids_of, names_for
+from pcie_failover.sysfs.pci import DEVICES, read_function, virtfns
 from pcie_failover.sysfs.root import SysfsRoot
 
 NETWORK_CLASS = 0x02
 
 
-def _mac(check_input: CheckInput) -> str | None:
-    """The device's own interface address, else (a VF on vfio-pci) its admin MAC."""
+class NoSuchPfError(Exception):
+    """`--pf` names no SR-IOV network PF of this host (a usage error, exit code 2); the message is one line."""
+
+
+def _interface_mac(check_input: CheckInput) -> str | None:
+    """The current address of the device's first interface that has one."""
     netdevs = check_input.netdevs
     for netdev in netdevs if isinstance(netdevs, tuple) else ():
         if isinstance(netdev.address, MacAddress):
             return str(netdev.address)
-    admin = check_input.admin_mac
-    return None if admin is None else str(admin)
+    return None
 
 
 def _role(function: PciFunction) -> str:
@@ -33,37 +40,82 @@ def _role(function: PciFunction) -> str:
     return "pf" if function.sriov is not None else "device"
 
 
-def network_functions(root: SysfsRoot) -> list[PciAddress]:
-    """Addresses of the functions whose class is a network controller (0x02xxxx)."""
-    names = attr.listing(root, DEVICES)
-    found: list[PciAddress] = []
-    for name in names if isinstance(names, tuple) else ():
+def _is_network(pci_class: int | Unreadable) -> TypeGuard[int]:
+    return isinstance(pci_class, int) and pci_class >> 16 == NETWORK_CLASS
+
+
+def _network(root: SysfsRoot, names: Iterable[str]) -> list[tuple[PciAddress, int]]:
+    """The addresses among `names` of functions whose class is a network controller (0x02xxxx), with their class."""
+    found: list[tuple[PciAddress, int]] = []
+    for name in names:
         address = PciAddress.try_parse(name)
         if address is None:
             continue
         pci_class = attr.required(root, f"{DEVICES}/{name}/class", attr.hex_int)
-        if isinstance(pci_class, int) and pci_class >> 16 == NETWORK_CLASS:
-            found.append(address)
+        if _is_network(pci_class):
+            found.append((address, pci_class))
     return found
 
 
-def run_list(root: SysfsRoot, options: CheckOptions) -> ListReport:
-    """Check every network function (a device that vanishes meanwhile is left out)."""
+def _all_network(root: SysfsRoot) -> list[tuple[PciAddress, int]]:
+    names = attr.listing(root, DEVICES)
+    return _network(root, names if isinstance(names, tuple) else ())
+
+
+def network_functions(root: SysfsRoot) -> list[PciAddress]:
+    """Addresses of the functions whose class is a network controller (0x02xxxx)."""
+    return [address for address, _ in _all_network(root)]
+
+
+def pf_and_vfs(root: SysfsRoot, query: DeviceQuery) -> list[tuple[PciAddress, int]]:
+    """The network PF that `query` names (an address or its interface) and its VFs; NoSuchPfError otherwise."""
+    located = locate(root, query)
+    if not isinstance(located, Located):
+        raise NoSuchPfError(f"--pf {query.text}: {located}")
+    if located.address is None:
+        raise NoSuchPfError(f"--pf {query.text}: {located.problem}")
+    pf = read_function(root, located.address)
+    if not isinstance(pf, PciFunction) or pf.sriov is None or not _is_network(pf.pci_class):
+        of = f" (a VF of {pf.physfn})" if isinstance(pf, PciFunction) and isinstance(pf.physfn, PciAddress) else ""
+        raise NoSuchPfError(f"--pf {query.text}: {located.address} is not an SR-IOV network PF{of}")
+    return _network(root, sorted(str(a) for a in {pf.address, *virtfns(root, pf.path)}))
+
+
+def run_list(root: SysfsRoot, options: CheckOptions, pf: DeviceQuery | None = None, vfs: bool = False) -> ListReport:
+    """Check every network function, or `pf` and its VFs; `vfs`: VFs only (a device that vanishes is left out)."""
+    candidates = _all_network(root) if pf is None else pf_and_vfs(root, pf)
     reader = HostReader(root, netlink_for(root))
+    source = names_for(root)
+    known: dict[Ids, DeviceNames | None] = {}  # looked up once per distinct id: a big host has a handful
     devices: list[ListedDevice] = []
-    for address in network_functions(root):
-        check_input = reader.check_input(DeviceQuery(str(address), address, None), options, found=address)
-        function = check_input.device
-        if not isinstance(function, PciFunction):
+    for address, pci_class in candidates:
+        function = read_function(root, address, pci_class)  # the class is not read twice
+        if not isinstance(function, PciFunction) or (vfs and function.physfn is None):
             continue
+        check_input = reader.check_input(DeviceQuery(str(address), address, None), options, found=function)
         results = run_host_rules(check_input)
+        ids = ids_of(function)
+        if ids is not None and ids not in known:
+            known[ids] = source.lookup([function]).get(ids)
+        interface_mac = _interface_mac(check_input)
+        admin = None if check_input.admin_mac is None else str(check_input.admin_mac)
+        sriov = function.sriov
         devices.append(
             ListedDevice(
-                summary=summarize(function, check_input.vf_index, check_input.slot),
+                summary=summarize(
+                    function, check_input.vf_index, check_input.slot, None if ids is None else known[ids]
+                ),
                 role=_role(function),
-                mac=_mac(check_input),
+                mac=interface_mac or admin,
                 verdict=verdict_of(results),
                 failing=tuple(r.rule_id for r in results if r.status is Status.FAIL),
+                interface_mac=interface_mac,
+                admin_mac=admin,
+                driver_override=function.driver_override if isinstance(function.driver_override, str) else None,
+                sriov_numvfs=sriov.num_vfs if sriov is not None and isinstance(sriov.num_vfs, int) else None,
+                sriov_totalvfs=sriov.total_vfs if sriov is not None and isinstance(sriov.total_vfs, int) else None,
             )
         )
-    return ListReport(sysfs_root=root.path, options=options, devices=tuple(devices))
+    return ListReport(
+        sysfs_root=root.path, options=options, devices=tuple(devices), pf=None if pf is None else pf.text, vfs=vfs
+    )

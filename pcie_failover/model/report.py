@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pcie_failover.model.check import CheckInput, CheckOptions
-from pcie_failover.model.host import NetDevice, PciFunction, Slot, Unreadable
+from pcie_failover.model.host import DeviceNames, NetDevice, PciFunction, Slot, Unreadable
 from pcie_failover.model.results import RuleResult, Verdict
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,8 @@ class DeviceSummary:
     slot: str | None
     numa_node: int | None
     netdevs: tuple[str, ...]
+    vendor_name: str | None  # the PCI ID database's (pci.ids), as lspci prints them
+    device_name: str | None
 
 
 def _hex(value: int | Unreadable, width: int) -> str | None:
@@ -33,11 +35,15 @@ def _hex(value: int | Unreadable, width: int) -> str | None:
 
 
 def summarize(
-    function: PciFunction, vf_index: int | None | Unreadable, slot: Slot | None | Unreadable
+    function: PciFunction,
+    vf_index: int | None | Unreadable,
+    slot: Slot | None | Unreadable,
+    names: DeviceNames | None = None,
 ) -> DeviceSummary:
-    """The summary of a function as read."""
+    """The summary of a function as read, with its ids' names when they are known."""
     driver = function.driver
     numa = function.numa_node
+    names = names or DeviceNames()
     return DeviceSummary(
         bdf=str(function.address),
         vendor=_hex(function.vendor, 4),
@@ -50,6 +56,8 @@ def summarize(
         slot=slot.name if isinstance(slot, Slot) else None,
         numa_node=numa if isinstance(numa, int) else None,
         netdevs=function.netdevs if isinstance(function.netdevs, tuple) else (),
+        vendor_name=names.vendor,
+        device_name=names.device,
     )
 
 
@@ -68,11 +76,19 @@ class CheckReport:
 
 
 def check_report(
-    check_input: CheckInput, results: tuple[RuleResult, ...], verdict: Verdict, sysfs_root: str, strict: bool
+    check_input: CheckInput,
+    results: tuple[RuleResult, ...],
+    verdict: Verdict,
+    sysfs_root: str,
+    strict: bool,
+    *,
+    names: DeviceNames | None = None,
 ) -> CheckReport:
-    """Assemble the report of one check."""
+    """Assemble the report of one check (`names`: the device's ids' names, when looked up)."""
     device = check_input.device
-    summary = summarize(device, check_input.vf_index, check_input.slot) if isinstance(device, PciFunction) else None
+    summary = (
+        summarize(device, check_input.vf_index, check_input.slot, names) if isinstance(device, PciFunction) else None
+    )
     pf_netdev = check_input.pf_netdev
     return CheckReport(
         query=check_input.query.text,
@@ -92,9 +108,14 @@ class ListedDevice:
 
     summary: DeviceSummary
     role: str  # "pf", "vf" or "device"
-    mac: str | None
+    mac: str | None  # schema 1.0's: the interface MAC, else (a VF without one) the admin MAC
     verdict: Verdict
     failing: tuple[str, ...]  # ids of the rules that failed
+    interface_mac: str | None  # the current address of its (first) interface
+    admin_mac: str | None  # a VF's MAC as its PF reports it (IFLA_VF_MAC)
+    driver_override: str | None
+    sriov_numvfs: int | None  # a PF's
+    sriov_totalvfs: int | None
 
 
 @dataclass(frozen=True)
@@ -104,3 +125,5 @@ class ListReport:
     sysfs_root: str
     options: CheckOptions
     devices: tuple[ListedDevice, ...]
+    pf: str | None  # `--pf` as given: only that PF and its VFs were listed
+    vfs: bool  # `--vfs`: only VFs were listed

@@ -44,6 +44,8 @@ def device_json(summary: DeviceSummary) -> dict[str, Any]:
         "slot": summary.slot,
         "numa_node": summary.numa_node,
         "netdevs": list(summary.netdevs),
+        "vendor_name": summary.vendor_name,
+        "device_name": summary.device_name,
     }
 
 
@@ -79,7 +81,7 @@ def render_check(report: CheckReport) -> str:
 def render_list(report: ListReport) -> str:
     """The `list` document."""
     document = envelope("list", report.sysfs_root)
-    document["input"] = _options(report.options)
+    document["input"] = {**_options(report.options), "pf": report.pf, "vfs": report.vfs}
     document["devices"] = [
         {
             **device_json(d.summary),
@@ -87,6 +89,11 @@ def render_list(report: ListReport) -> str:
             "mac": d.mac,
             "verdict": d.verdict.value,
             "failing": list(d.failing),
+            "interface_mac": d.interface_mac,
+            "admin_mac": d.admin_mac,
+            "driver_override": d.driver_override,
+            "sriov_numvfs": d.sriov_numvfs,
+            "sriov_totalvfs": d.sriov_totalvfs,
         }
         for d in report.devices
     ]

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from tabulate import tabulate
 
-from pcie_failover.model.report import CheckReport, DeviceSummary, ListReport
+from pcie_failover.model.report import CheckReport, DeviceSummary, ListedDevice, ListReport
 from pcie_failover.model.results import RuleResult, Status, Verdict
 from pcie_failover.render.escape import escape, escape_lines
 
@@ -24,8 +24,20 @@ _VERDICT = {
 }
 
 
+def _ids(device: DeviceSummary) -> str:
+    return f"{device.vendor or '????'}:{device.device or '????'}"
+
+
+def _name(device: DeviceSummary) -> str | None:
+    """`Vendor Device` as lspci prints it (`Vendor Device 1018` when only the vendor is known); None when unknown."""
+    if device.vendor_name is None:
+        return None
+    return f"{device.vendor_name} {device.device_name or 'Device ' + (device.device or '????')}"
+
+
 def _headline(device: DeviceSummary, pf_netdev: str | None) -> str:
-    parts = [f"{device.vendor or '????'}:{device.device or '????'}"]
+    name = _name(device)
+    parts = [_ids(device) if name is None else f"{name} [{_ids(device)}]"]
     if device.pf is not None:
         index = "?" if device.vf_index is None else str(device.vf_index)
         parts.append(f"VF {index} of {device.pf}" + (f" ({pf_netdev})" if pf_netdev else ""))
@@ -66,24 +78,45 @@ def render_check(report: CheckReport) -> str:
     return results_table(head, result_rows(report.results), _VERDICT[report.verdict])
 
 
+def _count(value: int | None) -> str:
+    return "?" if value is None else str(value)
+
+
+def _readiness(item: ListedDevice) -> str:
+    """A VF's readiness as a primary; a PF says how many VFs it hosts; another function is no candidate."""
+    if item.role == "pf":
+        return f"pf (hosts {_count(item.sriov_numvfs)} VF{'' if item.sriov_numvfs == 1 else 's'})"
+    if item.role == "device":
+        return "-"
+    return item.verdict.value + (f" ({','.join(item.failing)})" if item.failing else "")
+
+
 def render_list(report: ListReport) -> str:
     """One row per network-class function."""
     rows = []
     for item in report.devices:
         d = item.summary
         relation = f"VF {d.vf_index if d.vf_index is not None else '?'} of {d.pf}" if d.pf else item.role.upper()
+        vfs = "-" if item.role != "pf" else f"{_count(item.sriov_numvfs)}/{_count(item.sriov_totalvfs)}"
         rows.append(
             [
                 d.bdf,
-                f"{d.vendor or '????'}:{d.device or '????'}",
+                _ids(d),
                 relation,
                 d.driver or "-",
+                item.driver_override or "-",
+                vfs,
                 ",".join(d.netdevs) or "-",
-                item.mac or "-",
+                item.interface_mac or "-",
+                item.admin_mac or "-",
                 d.iommu_group or "-",
                 "-" if d.numa_node is None else d.numa_node,
-                item.verdict.value + (f" ({','.join(item.failing)})" if item.failing else ""),
+                _readiness(item),
+                _name(d) or "-",
             ]
         )
-    headers = ["device", "id", "role", "driver", "interface", "mac", "group", "numa", "primary?"]
+    headers = [
+        "device", "id", "role", "driver", "override", "vfs", "interface", "mac", "admin mac", "group", "numa",
+        "primary?", "name",
+    ]  # fmt: skip
     return tabulate(escaped_rows(rows), headers=headers, tablefmt="simple") + "\n"

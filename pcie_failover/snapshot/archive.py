@@ -2,7 +2,8 @@
 
 Write-only and side-effecting attributes are never opened (`remove`, `rescan`, `reset`,
 `resourceN`, `rom`, `vpd`, ...), config space is cut to its standard 256 bytes (the
-extended space can hold a device serial number), netlink facts go into the sidecar file.
+extended space can hold a device serial number), netlink facts go into the sidecar file, the
+devices' vendor and device names into the names file.
 Only relative links that stay inside `sysfs/` are kept (`inside_target`), and nothing is
 archived beneath a link, so even a naive extractor writes nothing outside the archive's
 directory. `extract` is the project's own unpacking (tests, lab): stricter than tarfile's
@@ -23,6 +24,7 @@ from typing import BinaryIO
 from pcie_failover.model.address import PciAddress
 from pcie_failover.snapshot.selection import Selection
 from pcie_failover.sysfs.root import CONFIG_READ_LIMIT, SysfsError, SysfsRoot
+from pcie_failover.sysfs.names import NAMES_FILE
 
 TOP = "sysfs"
 READ_LIMIT = 64 * 1024
@@ -202,6 +204,8 @@ class UnsafeArchiveError(ValueError):
 
 _KINDS = frozenset({tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.DIRTYPE, tarfile.SYMTYPE})
 _IMPLIED = b"implied"
+        if selection.names is not None:
+            archive.file(NAMES_FILE, 0o644, selection.names)
 
 
 def safe_members(tar: tarfile.TarFile) -> list[tarfile.TarInfo]:

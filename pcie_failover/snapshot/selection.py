@@ -18,8 +18,17 @@ from pcie_failover.sysfs.iommu import (
     UNSAFE_INTERRUPTS,
     read_group,
 )
+from pcie_failover.sysfs.names import names_document, names_for
 from pcie_failover.sysfs.net import NET
-from pcie_failover.sysfs.pci import DEVICES, SLOTS, VFIO_DEV_CLASS, VFIO_PCI_CORE, ancestor_addresses, read_function
+from pcie_failover.sysfs.pci import (
+    DEVICES,
+    SLOTS,
+    VFIO_DEV_CLASS,
+    VFIO_PCI_CORE,
+    ancestor_addresses,
+    read_function,
+    virtfns,
+)
 from pcie_failover.sysfs.root import SysfsError, SysfsRoot
 
 VIRTUAL_NET = "devices/virtual/net"
@@ -36,6 +45,7 @@ class Selection:
     presence: tuple[str, ...]  # files recorded empty: only that they exist matters (firmware tables)
     netdevs: tuple[str, ...]  # interfaces of the selected devices (their addresses and routes are recorded)
     pf_netdevs: tuple[str, ...]  # interfaces whose VF list is recorded
+    names: bytes | None  # the names file: vendor and device names of the devices' ids (None: none known)
 
 
 def _names(root: SysfsRoot, rel: str) -> tuple[str, ...]:
@@ -53,12 +63,7 @@ def _related(root: SysfsRoot, function: PciFunction) -> set[PciAddress]:
         owner_path = (
             function.path if owner == function.address else posixpath.join(posixpath.dirname(function.path), str(owner))
         )
-        for name in _names(root, owner_path):
-            if name.startswith("virtfn"):
-                target = attr.link_name(root, f"{owner_path}/{name}")
-                address = PciAddress.try_parse(target) if isinstance(target, str) else None
-                if address is not None:
-                    found.add(address)
+        found.update(virtfns(root, owner_path))
     if isinstance(function.iommu_group, str):
         _, members = read_group(root, function.iommu_group)
         if isinstance(members, tuple):
@@ -121,6 +126,7 @@ def select(root: SysfsRoot, wanted: list[PciAddress]) -> Selection:
         presence=tuple(f"{ACPI_TABLES}/{t}" for t in _names(root, ACPI_TABLES) if t in IOMMU_TABLES),
         netdevs=tuple(netdevs),
         pf_netdevs=tuple(pf_netdevs),
+        names=names_document(names_for(root).lookup(functions.values())),
     )
 
 

@@ -119,14 +119,17 @@ class HostReader:
             self._slots[key] = pci.find_slot(self.root, child, port)
         return self._slots[key]
 
-    def check_input(self, query: DeviceQuery, options: CheckOptions, found: PciAddress | None = None) -> CheckInput:
+    def check_input(
+        self, query: DeviceQuery, options: CheckOptions, found: PciAddress | PciFunction | None = None
+    ) -> CheckInput:
         """One device, its PF, its IOMMU group, its upstream ports and slot, and the VF's admin settings.
 
         `found`: the caller has just seen the device (in the bus listing, or at a pair's address),
-        so it is not looked up again.
+        so it is not looked up again; or has just read it (`list`), so it is not read again.
         """
         root, netlink = self.root, self.netlink
-        located = locate(root, query) if found is None else Located(found, None, None, ())
+        seen = found.address if isinstance(found, PciFunction) else found
+        located = locate(root, query) if seen is None else Located(seen, None, None, ())
         platform = self.platform()
         standby = None if options.standby_netdev is None else net.standby_backend(root, options.standby_netdev)
         vfio_loaded = self.vfio_loaded()
@@ -136,7 +139,7 @@ class HostReader:
                 query, options, located, None, (), None, None, None, None, None, platform, (), None, vfio_loaded,
                 standby,
             )  # fmt: skip
-        device = pci.read_function(root, address)
+        device = found if isinstance(found, PciFunction) else pci.read_function(root, address)
         if isinstance(device, Unreadable):
             return CheckInput(
                 query, options, located, device, device, device, device, device, device, device, platform,

@@ -100,11 +100,12 @@ def _netdevs(root: SysfsRoot, path: str, entries: frozenset[str], driver: object
     return ()
 
 
-def read_function(root: SysfsRoot, address: PciAddress) -> PciFunction | Unreadable:
+def read_function(root: SysfsRoot, address: PciAddress, pci_class: int | None = None) -> PciFunction | Unreadable:
     """Read one PCI function; Unreadable when it is absent or vanished during the read.
 
     One listing of the device directory says which optional attributes exist, so only
     those are opened (a VF has no `sriov_*`, an unbound device no `driver`, ...).
+    `pci_class`: already read (`list` reads every device's class to pick the network ones).
     """
     path = resolve_device(root, address)
     if isinstance(path, Unreadable):
@@ -123,7 +124,7 @@ def read_function(root: SysfsRoot, address: PciAddress) -> PciFunction | Unreada
         path=path,
         vendor=attr.required(root, f"{path}/vendor", attr.hex_int),
         device=attr.required(root, f"{path}/device", attr.hex_int),
-        pci_class=attr.required(root, f"{path}/class", attr.hex_int),
+        pci_class=attr.required(root, f"{path}/class", attr.hex_int) if pci_class is None else pci_class,
         driver=driver,
         driver_override=attr.driver_override(root, f"{path}/driver_override") if "driver_override" in entries else None,
         vfio_dev=vfio_owned(root, "vfio-dev" in entries, driver),
@@ -140,6 +141,19 @@ def read_function(root: SysfsRoot, address: PciAddress) -> PciFunction | Unreada
     if not root.exists(path):
         return Unreadable(path, "the device vanished while it was being read")
     return function
+
+
+def virtfns(root: SysfsRoot, pf_path: str) -> list[PciAddress]:
+    """The VFs a PF's `virtfnN` links lead to (those that cannot be read are left out)."""
+    found = []
+    names = attr.listing(root, pf_path)
+    for name in names if isinstance(names, tuple) else ():
+        if name.startswith("virtfn"):
+            target = attr.link_name(root, f"{pf_path}/{name}")
+            address = PciAddress.try_parse(target) if isinstance(target, str) else None
+            if address is not None:
+                found.append(address)
+    return found
 
 
 def vf_index(root: SysfsRoot, vf: PciAddress, pf: PciFunction) -> int | None | Unreadable:
