@@ -185,6 +185,13 @@ def test_qemu_hangs_up_mid_way(cli: Callable[..., Run], serve: Callable[..., Fak
 def test_replies_qemu_never_sends(cli: Callable[..., Run], serve: Callable[..., FakeQmp]) -> None:
     found = inspect(cli, serve(replies={key("query-version", None): {"return": []}}))
     assert (found.code, found.err) == (3, "pcie-failover inspect: query-version: the reply is not a JSON object\n")
+    refused = inspect(
+        cli, serve(replies={key("query-version", None): {"error": {"class": "GenericError", "desc": "no"}}})
+    )
+    assert (refused.code, refused.err) == (
+        3,
+        "pcie-failover inspect: query-version: QEMU answered with an error: GenericError: no\n",
+    )
 
 
 @pytest.mark.parametrize("output", ["table", "json"])

@@ -62,7 +62,7 @@ def virsh_command(name: str) -> str:
     return f"virsh dumpxml {shlex.quote(name)}"
 
 
-def _read_domain(name: str) -> str:
+def read_domain(name: str) -> str:
     """Domain NAME's XML from `virsh dumpxml -- NAME` (NAME one argument, no shell); raise InputError otherwise."""
     command = virsh_command(name)
     try:
@@ -140,7 +140,7 @@ def lint(
         if pid is not None:
             source, text = f"/proc/{pid}/cmdline", _read_pid(pid)
         elif domain is not None:
-            source, text = virsh_command(domain), _read_domain(domain)
+            source, text = virsh_command(domain), read_domain(domain)
         else:
             source = next(given for given in (qemu_args, domain_xml) if given is not None)
             text = _read_config(source)

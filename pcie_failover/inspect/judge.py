@@ -104,7 +104,7 @@ def _host(config: Config, planned: Device | None) -> HostItem | None:
     return next((h for h in config.lint.hosts if h.primary == planned.name), None)
 
 
-def judge(target: str, pid: int | None, vm: LiveVm, config: Config) -> InspectReport:
+def judge(target: str, pid: int | None, vm: LiveVm, config: Config, via: str = "qmp") -> InspectReport:
     """Every live failover standby as a pair with its primary (live and configured) and a verdict."""
     pairs = []
     for standby in vm.standbys:
@@ -125,4 +125,4 @@ def judge(target: str, pid: int | None, vm: LiveVm, config: Config) -> InspectRe
                 reason=reason,
             )
         )
-    return InspectReport(target, pid, vm, config, tuple(pairs))
+    return InspectReport(target, pid, vm, config, tuple(pairs), via)

@@ -117,11 +117,12 @@ class PairState:
 class InspectReport:
     """`inspect` of one VM."""
 
-    target: str  # the socket path (or domain)
-    pid: int | None  # the QEMU process behind the socket
+    target: str  # the socket path, or the libvirt domain's name
+    pid: int | None  # the QEMU process behind the socket (None through libvirt)
     vm: LiveVm
     config: Config
     pairs: tuple[PairState, ...]
+    via: str = "qmp"  # "qmp": target is a QMP socket; "domain": a libvirt domain, read through virsh
 
     @property
     def verdict(self) -> PairVerdict:

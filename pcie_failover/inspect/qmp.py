@@ -16,14 +16,10 @@ from typing import Any, TypeVar
 
 from qemu.qmp import ExecuteError, QMPClient, QMPError, Runstate
 
-from pcie_failover.inspect.read import QUERIES, QueryError
+from pcie_failover.inspect.read import QUERIES, MonitorError, QueryError
 
 T = TypeVar("T")
 TIMEOUT = 10.0  # seconds for the greeting and for each reply
-
-
-class MonitorError(Exception):
-    """The socket cannot be reached, is not a QMP monitor, or hung up; the message is one line."""
 
 
 def _peer_pid(sock: socket.socket) -> int | None:
@@ -42,6 +38,8 @@ def _why(error: BaseException) -> str:
 
 class Monitor:
     """A connected QMP monitor: queries and events."""
+
+    via = "qmp"
 
     def __init__(self, path: str) -> None:
         self.path = path

@@ -38,11 +38,35 @@ class ReplyError(Exception):
     """A reply is not what QEMU sends (a socket that is not QEMU, or a broken one): one line."""
 
 
+class MonitorError(Exception):
+    """The monitor cannot be reached (socket, or virsh), is not QEMU's, or hung up; the message is one line."""
+
+
 class Source(Protocol):
     """Answers one query, or raises QueryError."""
 
     def ask(self, command: str, arguments: Mapping[str, object] | None = None) -> object:
         """The `return` value of `command`."""
+        ...
+
+
+class Session(Source, Protocol):
+    """A live VM's monitor: qmp.Monitor (a QMP socket) or virsh.VirshMonitor (a libvirt domain)."""
+
+    via: str  # how reports name the target: "qmp" (a socket path) or "domain" (a libvirt domain)
+    path: str  # the target
+    pid: int | None  # QEMU's pid, when known
+
+    def open(self) -> None:
+        """Connect; MonitorError otherwise."""
+        ...
+
+    def next_event(self) -> dict[str, Any] | None:
+        """The next QMP event; None when the monitor (or event stream) closed."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection; safe to call twice."""
         ...
 
 
@@ -99,6 +123,14 @@ def _list(value: object, what: str) -> list[Any]:
 
 def _str(value: object) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def _must(source: Source, command: str, arguments: Mapping[str, object] | None = None) -> object:
+    """A query every QEMU answers: an error reply is a ReplyError (the VM cannot be inspected)."""
+    try:
+        return source.ask(command, arguments)
+    except QueryError as error:
+        raise ReplyError(f"{command}: QEMU answered with an error: {error}") from None
 
 
 def _get(source: Source, path: str, prop: str) -> object:
@@ -164,7 +196,7 @@ def _standby(source: Source, device_id: str, driver: str) -> LiveStandby:
 def _children(source: Source) -> list[tuple[str, str]]:
     """(id, QOM type) of every device with an id: `child<TYPE>` entries of /machine/peripheral."""
     found = []
-    for entry in _list(source.ask("qom-list", {"path": PERIPHERAL}), "qom-list"):
+    for entry in _list(_must(source, "qom-list", {"path": PERIPHERAL}), "qom-list"):
         kind = _str(entry.get("type")) if isinstance(entry, dict) else None
         name = _str(entry.get("name")) if isinstance(entry, dict) else None
         if name and kind and kind.startswith("child<") and kind.endswith(">"):
@@ -174,12 +206,12 @@ def _children(source: Source) -> list[tuple[str, str]]:
 
 def read_vm(source: Source) -> LiveVm:
     """Ask QEMU (queries only) for its version, run state, failover devices and migration."""
-    version = _dict(source.ask("query-version"), "query-version")
+    version = _dict(_must(source, "query-version"), "query-version")
     qemu = version.get("qemu")
     if not isinstance(qemu, dict):
         raise ReplyError("query-version: no `qemu` version in the reply")
     text = ".".join(str(qemu.get(part, "?")) for part in ("major", "minor", "micro"))
-    runstate = _str(_dict(source.ask("query-status"), "query-status").get("status")) or "unknown"
+    runstate = _str(_dict(_must(source, "query-status"), "query-status").get("status")) or "unknown"
     standbys: list[LiveStandby] = []
     primaries: list[LivePrimary] = []
     children = _children(source)
@@ -193,10 +225,10 @@ def read_vm(source: Source) -> LiveVm:
         if pair_id:
             host = _str(_get(source, path, "host")) if driver == "vfio-pci" else None
             primaries.append(LivePrimary(device_id, driver, pair_id, _placement(source, path), host))
-    migrate = _dict(source.ask("query-migrate"), "query-migrate")
+    migrate = _dict(_must(source, "query-migrate"), "query-migrate")
     capabilities = {
         c["capability"]: c["state"] is True
-        for c in _list(source.ask("query-migrate-capabilities"), "query-migrate-capabilities")
+        for c in _list(_must(source, "query-migrate-capabilities"), "query-migrate-capabilities")
         if isinstance(c, dict) and isinstance(c.get("capability"), str)
     }
     return LiveVm(

@@ -101,7 +101,13 @@ def render_json(report: InspectReport) -> str:
     sysfs_root = None if config.lint is None else config.lint.sysfs_root
     document = envelope("inspect", sysfs_root)
     document |= {
-        "input": {"qmp": report.target, "pid": report.pid, "config": config.source, "config_note": config.note},
+        "input": {
+            "qmp": report.target if report.via == "qmp" else None,
+            "domain": report.target if report.via == "domain" else None,
+            "pid": report.pid,
+            "config": config.source,
+            "config_note": config.note,
+        },
         "qemu": {"version": vm.version, "runstate": vm.runstate},
         "migration": {
             "status": vm.migration_status,
@@ -171,7 +177,8 @@ def render_table(report: InspectReport) -> str:
     vm, config = report.vm, report.config
     pid = "" if report.pid is None else f" (pid {report.pid})"
     source = config.source if config.lint is not None else f"unknown ({config.note})"
-    lines = [f"inspect {report.target}: QEMU {vm.version}{pid}, {vm.runstate}; configuration {source}"]
+    target = report.target if report.via == "qmp" else f"domain {report.target}"
+    lines = [f"inspect {target}: QEMU {vm.version}{pid}, {vm.runstate}; configuration {source}"]
     if not report.pairs:
         lines.append("no virtio-net device with failover=on")
     for pair in report.pairs:
