@@ -31,7 +31,8 @@ capture:
 	@scripts/bootstrap test,lab
 	$(BIN)/python -m lab capture --all
 
-# udev rule, systemd units and tmpfiles entry (`make install-udev`, as root; DESTDIR for packaging).
+# udev rule, systemd units and tmpfiles entry (`make install-udev`, as root; DESTDIR for packaging): the
+# package's own files (pcie_failover/units/, which rules/ links to), installed by `pcie-failover install-units`.
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 UDEVDIR ?= $(shell pkg-config --variable=udevdir udev 2>/dev/null || echo /lib/udev)
@@ -42,11 +43,8 @@ UNITS := pcie-failover-audit.service pcie-failover-audit.path pcie-failover-audi
 .PHONY: install-udev uninstall-udev
 
 install-udev:
-	install -D -m 0644 rules/90-pcie-failover.rules $(DESTDIR)$(UDEVDIR)/rules.d/90-pcie-failover.rules
-	install -D -m 0644 rules/pcie-failover.tmpfiles $(DESTDIR)$(TMPFILESDIR)/pcie-failover.conf
-	install -d $(DESTDIR)$(UNITDIR)
-	for unit in $(UNITS); do sed 's|@BINDIR@|$(BINDIR)|g' rules/$$unit > $(DESTDIR)$(UNITDIR)/$$unit; chmod 0644 $(DESTDIR)$(UNITDIR)/$$unit; done
-	if [ -z "$(DESTDIR)" ]; then systemd-tmpfiles --create pcie-failover.conf; systemctl daemon-reload; udevadm control --reload; fi
+	$(BIN)/pcie-failover install-units --force --destdir '$(DESTDIR)' --bindir '$(BINDIR)' \
+		--udevdir '$(UDEVDIR)' --unitdir '$(UNITDIR)' --tmpfilesdir '$(TMPFILESDIR)'
 
 uninstall-udev:
 	rm -f $(DESTDIR)$(UDEVDIR)/rules.d/90-pcie-failover.rules $(DESTDIR)$(TMPFILESDIR)/pcie-failover.conf

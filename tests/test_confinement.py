@@ -166,3 +166,29 @@ def test_mid_path_links_out_of_a_tree_reach_no_output(
     assert SECRET.encode() not in contents
     assert not any(name.endswith(("/shadow", "/passwd", "/hostname")) for name in names)
     assert b"root:" not in contents
+
+
+@pytest.mark.parametrize("target", ["OUTSIDE", "RELATIVE"])
+def test_links_out_of_a_capture_archive_reach_no_output(
+    target: str, host_root: Callable[..., Path], outside: Path, cli: Callable[..., Run], tmp_path: Path
+) -> None:
+    """A .tar.gz as --sysfs-root keeps its links as they are; the reader follows none of them out."""
+    root = host_root(demo_host())
+    rel = "devices/pci0000:5d/0000:5d:00.0/0000:5e:00.2"
+    decoy = outside / "decoy"
+    shutil.copytree(root / rel, decoy, symlinks=True)
+    for path in decoy.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            path.write_text(f"{SECRET}\n")
+    depth = "../" * (rel.count("/") + 8)  # past the private directory the archive is unpacked into, and beyond
+    _relink(root / rel, {"OUTSIDE": str(decoy), "RELATIVE": f"{depth}{str(decoy).lstrip('/')}"}[target])
+    archive = tmp_path / "hostile.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(root, arcname="sysfs")  # links stored as links
+    outputs = []
+    for args in (("check", "5e:00.2"), ("list",), ("pair", "5e:00.2", "--force")):
+        run = cli("--sysfs-root", str(archive), *args, "--format", "json")
+        assert run.code in (0, 1, 2, 4), (args, run.err)
+        outputs.append(run.out + run.err)
+    assert SECRET not in "".join(outputs)
+    assert "link points outside the sysfs root" in outputs[0]

@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import stat
 import subprocess
+import sys
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-RULES = Path(__file__).parent.parent / "rules"
+from tests.conftest import Run
+
+REPO = Path(__file__).parent.parent
+RULES = REPO / "pcie_failover" / "units"  # shipped in the package; rules/ links to each file
 RULE_FILE = RULES / "90-pcie-failover.rules"
 _TOKEN = re.compile(
     r'\s*(?P<key>[A-Z_]+)(?:\{(?P<attr>[^}]+)\})?\s*(?P<op>==|!=|\+=|-=|:=|=)\s*"(?P<value>[^"]*)"\s*(?:,|$)'
+)
+UNIT_NAMES = (
+    "pcie-failover-audit.service",
+    "pcie-failover-audit.path",
+    "pcie-failover-audit.timer",
+    "pcie-failover-watch.service",
 )
 MATCH_KEYS = {"ACTION", "SUBSYSTEM", "KERNEL", "DRIVER", "ENV", "ATTR", "TAG", "TEST", "PROGRAM", "RESULT"}
 ASSIGN_KEYS = {"RUN", "ENV", "TAG", "GOTO", "LABEL", "OPTIONS", "NAME", "SYMLINK", "OWNER", "GROUP", "MODE"}
@@ -91,3 +105,157 @@ def test_make_install_uses_pkg_config_and_destdir(tmp_path: Path) -> None:
     assert sum(p.endswith((".service", ".path", ".timer")) for p in installed) == 4
     subprocess.run(["make", "-s", "-C", str(root), "uninstall-udev", f"DESTDIR={tmp_path}"], check=True)
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+
+
+# -- `pcie-failover install-units`: the package's own files, no checkout needed ------------------------
+
+INSTALLED = {  # below the destdir: (packaged file, installed path)
+    "90-pcie-failover.rules": "lib/udev/rules.d/90-pcie-failover.rules",
+    "pcie-failover.tmpfiles": "usr/lib/tmpfiles.d/pcie-failover.conf",
+    **{unit: f"lib/systemd/system/{unit}" for unit in UNIT_NAMES},
+}
+DIRS = ["--udevdir", "/lib/udev", "--unitdir", "/lib/systemd/system", "--tmpfilesdir", "/usr/lib/tmpfiles.d"]
+
+
+def _installed(destdir: Path) -> dict[str, str]:
+    return {str(p.relative_to(destdir)): p.read_text() for p in sorted(destdir.rglob("*")) if p.is_file()}
+
+
+def test_rules_directory_links_to_the_packaged_files() -> None:
+    """rules/ stays where the layout says, as links: the package holds the one copy a wheel can carry."""
+    linked = {p.name: os.readlink(p) for p in (REPO / "rules").iterdir()}
+    assert linked == {name: f"../pcie_failover/units/{name}" for name in INSTALLED}
+
+
+def test_install_units_below_a_destdir(
+    cli: Callable[..., Run], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ran: list[object] = []
+    monkeypatch.setattr(subprocess, "run", lambda *args, **_: ran.append(args))
+    run = cli("install-units", "--destdir", str(tmp_path), "--bindir", "/opt/pf/bin", *DIRS)
+    assert (run.code, run.err) == (0, "")
+    assert run.out == "".join(f"installed {tmp_path}/{path}\n" for path in INSTALLED.values())
+    expected = {path: (RULES / name).read_text() for name, path in INSTALLED.items()}
+    for unit in UNIT_NAMES:
+        expected[INSTALLED[unit]] = expected[INSTALLED[unit]].replace("@BINDIR@", "/opt/pf/bin")
+    assert _installed(tmp_path) == expected
+    assert "ExecStart=/opt/pf/bin/pcie-failover audit --coalesce" in expected[INSTALLED["pcie-failover-audit.service"]]
+    assert {stat.S_IMODE(p.stat().st_mode) for p in tmp_path.rglob("*") if p.is_file()} == {0o644}
+    assert ran == []  # with a destdir, systemd and udev are not told (nor is pkg-config asked: every dir given)
+    again = cli("install-units", "--destdir", str(tmp_path), "--bindir", "/opt/pf/bin", *DIRS)
+    assert again.out == "".join(f"unchanged {tmp_path}/{path}\n" for path in INSTALLED.values())
+
+
+def test_install_units_refuses_to_overwrite_an_edited_unit(cli: Callable[..., Run], tmp_path: Path) -> None:
+    install = ["install-units", "--destdir", str(tmp_path), "--bindir", "/usr/bin", *DIRS]
+    assert cli(*install).code == 0
+    edited = tmp_path / INSTALLED["pcie-failover-watch.service"]
+    edited.write_text(edited.read_text().replace("node-exporter", "collector"))
+    (tmp_path / INSTALLED["90-pcie-failover.rules"]).unlink()
+    before = _installed(tmp_path)
+    assert cli(*install) == Run(
+        2, "", f"pcie-failover install-units: {edited} differ from the packaged files (--force replaces them)\n"
+    )
+    assert _installed(tmp_path) == before  # nothing written, not even the missing rule
+    forced = cli(*install, "--force")
+    assert (forced.code, forced.out.splitlines()[0], forced.out.splitlines()[-1]) == (
+        0, f"installed {tmp_path}/{INSTALLED['90-pcie-failover.rules']}", f"replaced {edited}",
+    )  # fmt: skip
+
+
+def test_install_units_never_writes_through_a_link(cli: Callable[..., Run], tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("untouched\n")
+    target = tmp_path / "dest" / INSTALLED["pcie-failover-audit.timer"]
+    target.parent.mkdir(parents=True)
+    target.symlink_to(victim)
+    for force in ([], ["--force"]):
+        run = cli("install-units", "--destdir", str(tmp_path / "dest"), "--bindir", "/usr/bin", *DIRS, *force)
+        assert run == Run(2, "", f"pcie-failover install-units: {target}: {target} is not a regular file\n")
+    assert (victim.read_text(), [p.name for p in target.parent.iterdir()]) == ("untouched\n", [target.name])
+
+
+def test_install_units_bindir(cli: Callable[..., Run], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Default: where the running pcie-failover is (links resolved); never a path systemd would read otherwise."""
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "venv").mkdir()
+    (tmp_path / "venv" / "pcie-failover").touch()
+    (tmp_path / "bin" / "pcie-failover").symlink_to(tmp_path / "venv" / "pcie-failover")
+    monkeypatch.setattr(sys, "argv", [str(tmp_path / "bin" / "pcie-failover")])
+    assert cli("install-units", "--destdir", str(tmp_path / "d"), *DIRS).code == 0
+    unit = (tmp_path / "d" / INSTALLED["pcie-failover-watch.service"]).read_text()
+    assert f"ExecStart={tmp_path}/venv/pcie-failover watch" in unit
+    monkeypatch.setattr(sys, "argv", ["/usr/lib/python3/dist-packages/pcie_failover/__main__.py"])
+    assert cli("install-units", "--destdir", str(tmp_path / "e"), *DIRS) == Run(
+        2,
+        "",
+        "pcie-failover install-units: cannot tell where pcie-failover is installed "
+        "(this is /usr/lib/python3/dist-packages/pcie_failover/__main__.py): pass --bindir DIR\n",
+    )
+    for bad in ("bin", "/opt/my bin", "/opt/%n", "/opt/$HOME"):
+        run = cli("install-units", "--destdir", str(tmp_path / "e"), "--bindir", bad, *DIRS)
+        assert run == Run(
+            2,
+            "",
+            f"pcie-failover install-units: --bindir {bad!a} cannot go into ExecStart= "
+            "(an absolute path of [A-Za-z0-9._+@:/-])\n",
+        )
+    assert not (tmp_path / "e").exists()
+
+
+def test_install_units_tells_systemd_and_udev_as_root(
+    cli: Callable[..., Run], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a destdir: each program that exists (in a system directory) is run, and reported."""
+    from pcie_failover.commands import install_units
+
+    fake = tmp_path / "sbin"
+    fake.mkdir()
+    log = tmp_path / "log"
+    for name, status in (("systemd-tmpfiles", 0), ("systemctl", 1)):  # no udevadm
+        (fake / name).write_text(f'#!/bin/sh\necho "$0 $*" >> {log}\necho "{name}: oops" >&2\nexit {status}\n')
+        (fake / name).chmod(0o755)
+    monkeypatch.setattr(install_units, "SYSTEM_DIRECTORIES", (str(fake),))
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    root = tmp_path / "root"
+    dirs = ["--udevdir", f"{root}/udev", "--unitdir", f"{root}/units", "--tmpfilesdir", f"{root}/tmpfiles.d"]
+    run = cli("install-units", "--bindir", "/usr/bin", *dirs)
+    assert (run.code, run.err, run.out.splitlines()[6:]) == (
+        1,
+        "",
+        [
+            f"ran systemd-tmpfiles --create {root}/tmpfiles.d/pcie-failover.conf",
+            "failed systemctl daemon-reload: systemctl: oops",
+            "skipped udevadm control --reload: udevadm is not installed",
+        ],
+    )
+    assert log.read_text() == (
+        f"{fake}/systemd-tmpfiles --create {root}/tmpfiles.d/pcie-failover.conf\n{fake}/systemctl daemon-reload\n"
+    )
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert cli("install-units", "--bindir", "/usr/bin", *dirs).out.splitlines()[6:] == [
+        f"skipped systemd-tmpfiles --create {root}/tmpfiles.d/pcie-failover.conf: not root",
+        "skipped systemctl daemon-reload: not root",
+        "skipped udevadm control --reload: not root",
+    ]
+
+
+def test_a_wheel_carries_the_units(tmp_path: Path) -> None:
+    """`pip install` users need no checkout: the wheel built offline from this tree holds every unit file."""
+    build = REPO / "build"  # setuptools builds in the tree; leave no build/ behind that was not there
+    had_build = build.exists()
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), "."],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if not had_build:
+        shutil.rmtree(build, ignore_errors=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (wheel,) = tmp_path.glob("pcie_failover-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = {name: archive.read(name) for name in archive.namelist() if name.startswith("pcie_failover/units/")}
+    assert shipped == {f"pcie_failover/units/{name}": (RULES / name).read_bytes() for name in INSTALLED}

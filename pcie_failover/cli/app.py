@@ -8,11 +8,15 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer 0.27-0.28 vendor click
+from typer._click import Context, Parameter  # typer 0.27-0.28 vendor click
+from typer._click.exceptions import ClickException, NoArgsIsHelpError
+from typer._types import TyperChoice
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
+from pcie_failover.adapters.unpack import ArchiveError, remove_unpacked
 from pcie_failover.model.results import ExitCode
 from pcie_failover.render.escape import escape
 from pcie_failover.sysfs.host import NoHostError, open_root
@@ -24,7 +28,22 @@ EXIT_CODES = f"""Exit codes: 0 ready; 1 not ready (a check failed, or with --str
 sysfs root); 4 undetermined (nothing failed, but a check that could fail is unknown);
 {INTERNAL_EXIT_CODE}."""
 
-COMMANDS = ("check", "list", "pair", "capture", "lint", "register", "unregister", "audit", "watch", "rules")
+PROG = "pcie-failover"
+COMMANDS = (
+    "check", "list", "pair", "capture", "lint", "register", "unregister", "audit", "watch", "rules", "install-units",
+)  # fmt: skip
+COMPLETE_VAR = "_PCIE_FAILOVER_COMPLETE"  # click's shell completion protocol: `_<PROG>_COMPLETE=complete_bash`
+SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")  # what typer's completion scripts exist for
+COMPLETION_OPTIONS = ("--show-completion", "--install-completion")
+SYSFS_ROOT_HELP = (
+    "A directory laid out like /sys, a capture's directory (holding sysfs/) or a capture's .tar.gz "
+    "(unpacked into a private temporary directory, removed at exit; an unsafe or malformed archive is exit 2). "
+    "Every read goes through it."
+)
+QUIET_HELP = (
+    "Print no report, only the exit code; an error is still one line on standard error "
+    "(also under --format json: no JSON error document)."
+)
 
 
 class OutputFormat(enum.Enum):
@@ -35,9 +54,9 @@ class OutputFormat(enum.Enum):
 
 
 app = typer.Typer(
-    name="pcie-failover",
+    name=PROG,
     help="Preflight checks for QEMU virtio-net failover primaries (SR-IOV VFs on vfio-pci).",
-    add_completion=False,
+    add_completion=False,  # its own --show-completion/--install-completion below: a shell may be named
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
     no_args_is_help=True,
@@ -47,18 +66,75 @@ app = typer.Typer(
 
 class _State:
     sysfs_root: str = LIVE_SYSFS
+    quiet: bool = False
 
 
 state = _State()
 
 
-def _print_version(value: bool) -> None:
-    if value:
+def _print_version(ctx: typer.Context, value: bool) -> None:
+    if value and not ctx.resilient_parsing:  # resilient: a completion request, which prints completions only
         from pcie_failover import __version__
         from pcie_failover.model.report import SCHEMA_VERSION
 
         emit(f"pcie-failover {__version__} (JSON schema {SCHEMA_VERSION})\n")
         raise typer.Exit(int(ExitCode.READY))
+
+
+def _print_help_all(ctx: typer.Context, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    group = ctx.command
+    assert isinstance(group, TyperGroup)
+    texts = [group.get_help(ctx)]
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        if command is not None:
+            texts.append(command.get_help(Context(command, info_name=name, parent=ctx)))
+    emit("\n\n".join(texts) + "\n")
+    raise typer.Exit(int(ExitCode.READY))
+
+
+def _completion_shell(value: str) -> str:
+    """The shell named, else the one this runs in (typer's detection), else the login shell ($SHELL)."""
+    names = ", ".join(SHELLS)
+    if value:
+        if value not in SHELLS:
+            raise typer.BadParameter(f"{value!r} is not one of {names}")
+        return value
+    from typer._completion_shared import _get_shell_name
+
+    found = (_get_shell_name() or "none", os.path.basename(os.environ.get("SHELL", "")) or "none")
+    shell = next((name for name in found if name in SHELLS), None)
+    if shell is None:
+        raise typer.BadParameter(
+            f"no shell to complete for (this one: {found[0]}, login: {found[1]}): name one of {names}"
+        )
+    return shell
+
+
+def _show_completion(ctx: typer.Context, value: str | None) -> None:
+    if value is None or ctx.resilient_parsing:
+        return
+    from typer._completion_shared import get_completion_script
+
+    emit(get_completion_script(prog_name=PROG, complete_var=COMPLETE_VAR, shell=_completion_shell(value)) + "\n")
+    raise typer.Exit(int(ExitCode.READY))
+
+
+def _install_completion(ctx: typer.Context, value: str | None) -> None:
+    if value is None or ctx.resilient_parsing:
+        return
+    from typer._completion_shared import install
+
+    shell = _completion_shell(value)
+    try:
+        _, path = install(shell=shell, prog_name=PROG, complete_var=COMPLETE_VAR)
+    except OSError as error:
+        sys.stderr.write(f"{PROG}: cannot install the {shell} completion: {escape(str(error))}\n")
+        raise typer.Exit(int(ExitCode.USAGE)) from None
+    emit(f"{shell} completion installed in {escape(str(path))}; it takes effect in a new shell\n")
+    raise typer.Exit(int(ExitCode.READY))
 
 
 @app.callback()
@@ -68,10 +144,13 @@ def global_options(
         typer.Option(
             "--sysfs-root",
             envvar="PCIE_FAILOVER_SYSFS_ROOT",
-            help="A directory laid out like /sys (a capture or fixture); every read goes through it.",
+            help=f"{SYSFS_ROOT_HELP} Also accepted after the command.",
             metavar="PATH",
         ),
     ] = LIVE_SYSFS,
+    quiet: Annotated[
+        bool, typer.Option("-q", "--quiet", help=f"{QUIET_HELP} Also accepted after the command.")
+    ] = False,
     version: Annotated[  # noqa: ARG001 (handled eagerly by its callback)
         bool,
         typer.Option(
@@ -81,8 +160,106 @@ def global_options(
             help="Print the tool's version and its JSON schema version, then exit.",
         ),
     ] = False,
+    help_all: Annotated[  # noqa: ARG001 (handled eagerly by its callback)
+        bool,
+        typer.Option(
+            "--help-all", is_eager=True, callback=_print_help_all, help="Print every command's help, then exit."
+        ),
+    ] = False,
+    show_completion: Annotated[  # noqa: ARG001 (handled eagerly by its callback)
+        str | None,
+        typer.Option(
+            "--show-completion",
+            is_eager=True,
+            callback=_show_completion,
+            metavar="[SHELL]",
+            help=f"Print the completion script for SHELL ({', '.join(SHELLS)}; default: this shell), then exit.",
+        ),
+    ] = None,
+    install_completion: Annotated[  # noqa: ARG001 (handled eagerly by its callback)
+        str | None,
+        typer.Option(
+            "--install-completion",
+            is_eager=True,
+            callback=_install_completion,
+            metavar="[SHELL]",
+            help="Install the completion script for SHELL (default: this shell) in its start-up files, then exit.",
+        ),
+    ] = None,
 ) -> None:
     state.sysfs_root = sysfs_root
+    state.quiet = quiet
+
+
+def _set_root(_ctx: Context, _param: Parameter, value: str | None) -> None:
+    if value is not None:
+        state.sysfs_root = value
+
+
+def _set_quiet(_ctx: Context, _param: Parameter, value: bool) -> None:
+    if value:
+        state.quiet = True
+
+
+def _conventional_metavar(param: Parameter) -> None:
+    """As click's and man pages' conventions have it: `DEVICE`, `[qemu|libvirt]`, `--standby-id STANDBY_ID`."""
+    if param.metavar is not None:
+        return
+    if isinstance(param, TyperArgument):
+        param.metavar = (param.name or "").upper() + ("..." if param.nargs != 1 else "")
+    elif isinstance(param, TyperOption) and not param.is_flag:
+        if isinstance(param.type, TyperChoice):
+            choices = (str(c.value) if isinstance(c, enum.Enum) else str(c) for c in param.type.choices)
+            param.metavar = f"[{'|'.join(choices)}]"
+        else:
+            param.metavar = max(param.opts, key=len).lstrip("-").replace("-", "_").upper()
+
+
+class Command(TyperCommand):
+    """Every command: conventional metavars in its usage and help, and the global options accepted after it."""
+
+    def __init__(self, name: str | None, **settings: Any) -> None:
+        super().__init__(name, **settings)
+        for param in self.params:
+            _conventional_metavar(param)
+        self.params += [
+            TyperOption(
+                param_decls=["sysfs_root", "--sysfs-root"],
+                metavar="PATH",
+                expose_value=False,
+                callback=_set_root,
+                help="The global --sysfs-root, given after the command (it wins over one before it).",
+            ),
+            TyperOption(
+                param_decls=["quiet", "-q", "--quiet"],
+                is_flag=True,
+                default=False,
+                expose_value=False,
+                callback=_set_quiet,
+                help="The global -q: no report, only the exit code and one-line errors.",
+            ),
+        ]
+
+    def collect_usage_pieces(self, ctx: Context) -> list[str]:
+        """`[OPTIONS] DEVICE`, not typer's `{DEVICE}`: an argument is bracketed only when it is optional."""
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if isinstance(param, TyperArgument) and param.metavar is not None:
+                optional = not param.required and not param.metavar.startswith("[")
+                pieces.append(f"[{param.metavar}]" if optional else param.metavar)
+            else:
+                pieces += param.get_usage_pieces(ctx)
+        return pieces
+
+
+def build() -> TyperGroup:
+    """The click group of every registered command, each a `Command`."""
+    for info in app.registered_commands:
+        if info.cls is TyperCommand:  # typer's default
+            info.cls = Command
+    group = typer.main.get_command(app)
+    assert isinstance(group, TyperGroup)
+    return group
 
 
 class OutputError(Exception):
@@ -90,7 +267,9 @@ class OutputError(Exception):
 
 
 def emit(text: str) -> None:
-    """Print a rendered report; OutputError when standard output cannot take it."""
+    """Print a rendered report (nothing under --quiet); OutputError when standard output cannot take it."""
+    if state.quiet:
+        return
     if sys.stdout is None:
         raise OutputError("standard output is closed")
     try:
@@ -104,7 +283,7 @@ def emit(text: str) -> None:
 
 def fail(command: str, output: OutputFormat, code: ExitCode, kind: str, message: str) -> int:
     """Report an error as one line, escaped (or a JSON error document), and return its exit code."""
-    if output is OutputFormat.JSON:
+    if output is OutputFormat.JSON and not state.quiet:
         from pcie_failover.render.json_doc import render_error
 
         emit(render_error(command, state.sysfs_root, int(code), kind, message))
@@ -134,6 +313,23 @@ def _wants_json(args: Sequence[str]) -> bool:
     return "--format=json" in args or any(a == "--format" and b == "json" for a, b in itertools.pairwise(args))
 
 
+def _wants_quiet(args: Sequence[str]) -> bool:
+    """For a usage error, which comes before the options are known: -q or --quiet before any `--`."""
+    options = args[: args.index("--")] if "--" in args else args
+    return "-q" in options or "--quiet" in options
+
+
+def _shell_optional(args: list[str]) -> list[str]:
+    """`--show-completion`/`--install-completion` followed by no shell name: the empty name (this shell)."""
+    given = list(args)
+    for i, arg in enumerate(given):
+        if arg in COMMANDS or arg == "--":
+            break
+        if arg in COMPLETION_OPTIONS and (i + 1 == len(given) or given[i + 1].startswith("-")):
+            given[i] = f"{arg}="
+    return given
+
+
 class Terminated(BaseException):
     """SIGTERM arrived: unwinds like KeyboardInterrupt, so every `finally` and cleanup runs."""
 
@@ -152,7 +348,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # the shell, never a code that reads as a finding. Not for `watch`, whose journal stream may reconnect.
     pipe = signal.signal(signal.SIGPIPE, signal.SIG_DFL if name != "watch" else signal.SIG_IGN)
     try:
-        return _run(args, name, output)
+        return _run(_shell_optional(args), name, output)
     except Terminated:
         return int(ExitCode.TERMINATED)
     except OutputError as error:  # also when an error report itself cannot be written
@@ -160,14 +356,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"{prefix}: cannot write the report: {escape(str(error))}\n")
         return int(ExitCode.OUTPUT_ERROR)
     finally:
+        # The private copies of capture archives go on every exit; a second signal cannot cut that short.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        remove_unpacked()
         signal.signal(signal.SIGTERM, previous)
         signal.signal(signal.SIGPIPE, pipe)
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+
+def _complete(command: TyperGroup, instruction: str) -> int:
+    """Answer a shell's completion request (`_PCIE_FAILOVER_COMPLETE=complete_bash`, ...) with typer's classes."""
+    from typer._completion_classes import completion_init
+    from typer.completion import shell_complete
+
+    completion_init()
+    return shell_complete(command, {}, PROG, COMPLETE_VAR, instruction)
 
 
 def _run(args: list[str], name: str, output: OutputFormat) -> int:
-    command = typer.main.get_command(app)
+    state.sysfs_root, state.quiet = LIVE_SYSFS, False
+    command = build()
+    instruction = os.environ.get(COMPLETE_VAR)
     try:
-        result = command.main(args=args, prog_name="pcie-failover", standalone_mode=False)
+        if instruction:
+            return _complete(command, instruction)
+        result = command.main(args=args, prog_name=PROG, standalone_mode=False)
     except NoArgsIsHelpError as error:
         sys.stderr.write(error.format_message() + "\n")
         return int(ExitCode.USAGE)
@@ -177,7 +390,10 @@ def _run(args: list[str], name: str, output: OutputFormat) -> int:
         message = error.format_message()
         if output is OutputFormat.TABLE:
             message = f"{message.rstrip('.')} (try '{program} --help')"
+        state.quiet = state.quiet or _wants_quiet(args)
         return fail(name, output, ExitCode.USAGE, "usage", message)
+    except ArchiveError as error:  # --sysfs-root named an archive that cannot be used
+        return fail(name, output, ExitCode.USAGE, "input", str(error))
     except (typer.Abort, KeyboardInterrupt):
         return int(ExitCode.INTERRUPTED)
     except BrokenPipeError:

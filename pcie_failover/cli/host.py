@@ -18,6 +18,7 @@ from pcie_failover.cli.app import (
     emit,
     fail,
     guarded,
+    state,
 )
 from pcie_failover.model.address import DeviceQuery, InputError, parse_unicast_mac, validate_ifname
 from pcie_failover.model.check import CheckOptions, Manager
@@ -124,7 +125,7 @@ def capture(
     ] = "",
     output: Annotated[OutputFormat, FORMAT_OPTION] = OutputFormat.TABLE,
 ) -> int:
-    """Snapshot what the checks read (for a bug report); unpack it and pass its sysfs/ as --sysfs-root."""
+    """Snapshot what the checks read (for a bug report); pass the .tar.gz itself as --sysfs-root to check it."""
     if not output_file:
         return fail("capture", output, ExitCode.USAGE, "usage", "an output file is required (-o FILE.tar.gz)")
     if output_file == "-" and sys.stdout is None:
@@ -138,6 +139,7 @@ def capture(
 
     def body(root: SysfsRoot) -> int:
         from pcie_failover.adapters.files import UnsafePathError
+        from pcie_failover.cli.progress import terminal_progress
         from pcie_failover.commands.capture import run_capture
         from pcie_failover.sysfs.check_input import locate
 
@@ -149,15 +151,19 @@ def capture(
                 problem = getattr(located, "problem", None) or str(located)
                 return fail("capture", output, ExitCode.USAGE, "input", problem)
             addresses.append(address)
+        progress = terminal_progress()
         try:
             sys.stdout.flush()
-            result = run_capture(root, addresses, output_file, sys.stdout.buffer)
+            result = run_capture(root, addresses, output_file, sys.stdout.buffer, progress)
         except UnsafePathError as error:
             return fail("capture", output, ExitCode.USAGE, "input", str(error))
         except OSError as error:
             if output_file == "-":  # standard output full or gone: the environment's, as for any report
                 raise OutputError(str(error)) from None
             return fail("capture", output, ExitCode.USAGE, "input", f"cannot write {output_file}: {error.strerror}")
+        finally:
+            if progress is not None:
+                progress.clear()
         if output is OutputFormat.JSON:
             from pcie_failover.render.json_doc import render_capture
 
@@ -169,7 +175,8 @@ def capture(
             )
         if output_file == "-":
             sys.stdout.buffer.flush()
-            sys.stderr.write(text)  # standard output holds the archive
+            if not state.quiet:
+                sys.stderr.write(text)  # standard output holds the archive
         else:
             emit(text)
         return int(ExitCode.READY)

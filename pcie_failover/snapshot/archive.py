@@ -19,12 +19,13 @@ import re
 import stat
 import tarfile
 import time
+from collections.abc import Callable
 from typing import BinaryIO
 
 from pcie_failover.model.address import PciAddress
 from pcie_failover.snapshot.selection import Selection
-from pcie_failover.sysfs.root import CONFIG_READ_LIMIT, SysfsError, SysfsRoot
 from pcie_failover.sysfs.names import NAMES_FILE
+from pcie_failover.sysfs.root import CONFIG_READ_LIMIT, SysfsError, SysfsRoot
 
 TOP = "sysfs"
 READ_LIMIT = 64 * 1024
@@ -178,13 +179,21 @@ class _Archive:
         return PciAddress.try_parse(name) is None  # a device's own subdirectories, not child devices
 
 
-def write_archive(root: SysfsRoot, selection: Selection, sidecar: dict[str, bytes], out: BinaryIO) -> int:
-    """Write the snapshot to `out`; return the number of entries."""
+def write_archive(
+    root: SysfsRoot,
+    selection: Selection,
+    sidecar: dict[str, bytes],
+    out: BinaryIO,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Write the snapshot to `out`; return the number of entries. `progress` hears of each device archived."""
     with tarfile.open(fileobj=out, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
         archive = _Archive(root, tar)
         archive.directory("", 0o755)
-        for rel in selection.devices:
+        for done, rel in enumerate(selection.devices, 1):
             archive.entry(rel, "device")
+            if progress is not None:
+                progress(done)
         for rel in selection.ports:
             archive.entry(rel, "port")
         for rel in selection.trees:
@@ -195,6 +204,8 @@ def write_archive(root: SysfsRoot, selection: Selection, sidecar: dict[str, byte
             archive.file(rel, 0o400, b"")
         for rel, content in sidecar.items():
             archive.file(rel, 0o644, content)
+        if selection.names is not None:
+            archive.file(NAMES_FILE, 0o644, selection.names)
         return len(archive.done)
 
 
@@ -204,8 +215,6 @@ class UnsafeArchiveError(ValueError):
 
 _KINDS = frozenset({tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.DIRTYPE, tarfile.SYMTYPE})
 _IMPLIED = b"implied"
-        if selection.names is not None:
-            archive.file(NAMES_FILE, 0o644, selection.names)
 
 
 def safe_members(tar: tarfile.TarFile) -> list[tarfile.TarInfo]:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Sequence
 
+from pcie_failover.adapters.unpack import TOP, unpack_capture
 from pcie_failover.model import bounded_json
 from pcie_failover.model.host import Unreadable
 from pcie_failover.netinfo.source import (
@@ -23,10 +26,34 @@ class NoHostError(Exception):
 
 
 def open_root(path: str) -> SysfsRoot:
-    """A SysfsRoot whose `bus/pci/devices` is a directory, else NoHostError."""
+    """A SysfsRoot whose `bus/pci/devices` is a directory, else NoHostError.
+
+    `path` is a directory laid out like /sys, a capture's directory (holding a real `sysfs/`
+    directory, not a link) or a capture archive (a regular file: unpacked into a private
+    temporary directory, removed at exit; ArchiveError when it cannot be used).
+    """
+    try:
+        is_file = stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        is_file = False
+    if is_file:
+        root = SysfsRoot(unpack_capture(path))
+        if not root.is_directory(DEVICES):
+            raise NoHostError(f"no PCI device tree in {path} ({TOP}/{DEVICES})")
+        return root
     root = SysfsRoot(path)
-    if not root.is_directory(DEVICES):
+    if root.is_directory(DEVICES):
+        return root
+    capture = os.path.join(path, TOP)
+    try:
+        is_capture = stat.S_ISDIR(os.stat(capture, follow_symlinks=False).st_mode)
+    except OSError:
+        is_capture = False
+    if not is_capture:
         raise NoHostError(f"no PCI device tree at {path}/{DEVICES}")
+    root = SysfsRoot(capture)
+    if not root.is_directory(DEVICES):
+        raise NoHostError(f"no PCI device tree at {capture}/{DEVICES}")
     return root
 
 

@@ -1,0 +1,197 @@
+"""`install-units`: the udev rule, systemd units and tmpfiles entry shipped in the package, installed.
+
+The same destinations as `make install-udev` has always used: `<udevdir>/rules.d/90-pcie-failover.rules`,
+`<unitdir>/<unit>` with `@BINDIR@` replaced, `<tmpfilesdir>/pcie-failover.conf`; the directories come
+from pkg-config (`udev`'s `udevdir`, `systemd`'s `systemdsystemunitdir` and `tmpfilesdir`) unless given.
+Every target is checked before anything is written: an existing file that differs from the packaged
+one is refused unless `force` (an administrator may have edited a unit), one that is not a regular file
+(a link, a directory) always. Files are written atomically (temporary file, fsync, rename). Only without
+a destdir, and as root, are systemd and udev told (`systemd-tmpfiles --create`, `systemctl daemon-reload`,
+`udevadm control --reload`); programs are looked for in the system directories only, never on PATH.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from importlib import resources
+
+from pcie_failover.adapters.files import SafeDirectory, UnsafePathError
+
+RULE = "90-pcie-failover.rules"
+TMPFILES = "pcie-failover.tmpfiles"
+TMPFILES_AS = "pcie-failover.conf"
+UNITS = (
+    "pcie-failover-audit.service",
+    "pcie-failover-audit.path",
+    "pcie-failover-audit.timer",
+    "pcie-failover-watch.service",
+)
+BINDIR_MARK = b"@BINDIR@"
+SYSTEM_DIRECTORIES = ("/usr/sbin", "/usr/bin", "/sbin", "/bin")
+_ENV = {"LC_ALL": "C", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+_TIMEOUT_S = 120.0
+_READ_LIMIT = 1024 * 1024
+# Written into ExecStart=: no space, quote, backslash, `%` (a specifier) or `$` (a variable) that systemd would read.
+_SAFE_BINDIR = re.compile(r"/[A-Za-z0-9._+@:/-]*")
+PKG_CONFIG = {  # option -> (pkg-config package, variable, the Makefile's fallback)
+    "udevdir": ("udev", "udevdir", "/lib/udev"),
+    "unitdir": ("systemd", "systemdsystemunitdir", "/lib/systemd/system"),
+    "tmpfilesdir": ("systemd", "tmpfilesdir", "/usr/lib/tmpfiles.d"),
+}
+
+
+class InstallError(Exception):
+    """The units cannot be installed as asked (exit 2); the message is one line."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """One file to install: its directory (destdir included), name and content."""
+
+    directory: str
+    name: str
+    content: bytes
+
+    @property
+    def path(self) -> str:
+        """Where it goes."""
+        return os.path.join(self.directory, self.name)
+
+
+@dataclass(frozen=True)
+class Step:
+    """What was done about one file or one command: `installed`, `replaced`, `unchanged`, `ran`, `skipped`, `failed`."""
+
+    outcome: str
+    what: str
+
+
+def program(name: str) -> str | None:
+    """`name` in a system directory, never from PATH (this runs as root)."""
+    return next(
+        (path for d in SYSTEM_DIRECTORIES if os.access(path := os.path.join(d, name), os.X_OK)),
+        None,
+    )
+
+
+def default_directory(option: str) -> str:
+    """The directory pkg-config gives for `option` (udevdir, unitdir, tmpfilesdir), else the Makefile's fallback."""
+    package, variable, fallback = PKG_CONFIG[option]
+    pkg_config = program("pkg-config")
+    if pkg_config is None:
+        return fallback
+    try:
+        done = subprocess.run(
+            [pkg_config, f"--variable={variable}", package],
+            capture_output=True,
+            text=True,
+            env=_ENV,
+            timeout=_TIMEOUT_S,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return fallback
+    found = done.stdout.strip()
+    return found if done.returncode == 0 and found.startswith("/") else fallback
+
+
+def default_bindir() -> str:
+    """The directory of the running `pcie-failover` executable (sys.argv[0], links resolved)."""
+    if os.path.basename(sys.argv[0]) != "pcie-failover":
+        raise InstallError(f"cannot tell where pcie-failover is installed (this is {sys.argv[0]}): pass --bindir DIR")
+    return os.path.dirname(os.path.realpath(sys.argv[0]))
+
+
+def plan(bindir: str, udevdir: str, unitdir: str, tmpfilesdir: str, destdir: str) -> list[Target]:
+    """The files to install, @BINDIR@ replaced, below `destdir` ("" for the running system)."""
+    if not _SAFE_BINDIR.fullmatch(bindir):
+        raise InstallError(f"--bindir {bindir!a} cannot go into ExecStart= (an absolute path of [A-Za-z0-9._+@:/-])")
+    for option, directory in (("--udevdir", udevdir), ("--unitdir", unitdir), ("--tmpfilesdir", tmpfilesdir)):
+        if not directory.startswith("/"):
+            raise InstallError(f"{option} {directory!a} is not an absolute path")
+    packaged = resources.files("pcie_failover").joinpath("units")
+    top = destdir.rstrip("/")
+    targets = [
+        Target(top + os.path.join(udevdir, "rules.d"), RULE, packaged.joinpath(RULE).read_bytes()),
+        Target(top + tmpfilesdir, TMPFILES_AS, packaged.joinpath(TMPFILES).read_bytes()),
+    ]
+    mark = bindir.rstrip("/").encode()
+    targets += [
+        Target(top + unitdir, unit, packaged.joinpath(unit).read_bytes().replace(BINDIR_MARK, mark)) for unit in UNITS
+    ]
+    return targets
+
+
+def _existing(target: Target) -> bytes | None:
+    """The file now at the target (None: nothing there); UnsafePathError for anything but a regular file."""
+    if not os.path.isdir(target.directory):
+        return None
+    with SafeDirectory.open(target.directory, private=False) as directory:
+        if directory.lstat(target.name) is None:
+            return None
+        directory.check_target(target.name)
+        return directory.read_bounded(target.name, _READ_LIMIT)
+
+
+def install(targets: list[Target], force: bool) -> list[Step]:
+    """Check every target, then write those that differ; InstallError (nothing written) when one cannot be."""
+    outcomes: list[str] = []
+    differing: list[str] = []
+    for target in targets:
+        try:
+            now = _existing(target)
+        except (UnsafePathError, OSError) as error:
+            raise InstallError(f"{target.path}: {getattr(error, 'strerror', None) or error}") from None
+        outcomes.append("installed" if now is None else "unchanged" if now == target.content else "replaced")
+        if outcomes[-1] == "replaced":
+            differing.append(target.path)
+    if differing and not force:
+        more = f" and {len(differing) - 1} more" if len(differing) > 1 else ""
+        raise InstallError(f"{differing[0]}{more} differ from the packaged files (--force replaces them)")
+    for target, outcome in zip(targets, outcomes, strict=True):
+        if outcome != "unchanged":
+            _write(target)
+    return [Step(outcome, target.path) for target, outcome in zip(targets, outcomes, strict=True)]
+
+
+def _write(target: Target) -> None:
+    try:
+        with SafeDirectory.open(target.directory, private=False, create=True) as directory:
+            directory.atomic_write(target.name, lambda out: out.write(target.content), 0o644)
+    except (UnsafePathError, OSError) as error:
+        raise InstallError(f"cannot write {target.path}: {getattr(error, 'strerror', None) or error}") from None
+
+
+def reload(tmpfiles: str) -> list[Step]:
+    """Tell systemd and udev (as root only): create the tmpfiles entry's directory, reload units and rules."""
+    commands = (
+        ("systemd-tmpfiles", "--create", tmpfiles),
+        ("systemctl", "daemon-reload"),
+        ("udevadm", "control", "--reload"),
+    )
+    steps = []
+    for name, *args in commands:
+        shown = " ".join((name, *args))
+        path = program(name)
+        if os.geteuid() != 0:
+            steps.append(Step("skipped", f"{shown}: not root"))
+        elif path is None:
+            steps.append(Step("skipped", f"{shown}: {name} is not installed"))
+        else:
+            steps.append(_run(shown, [path, *args]))
+    return steps
+
+
+def _run(shown: str, argv: list[str]) -> Step:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, env=_ENV, timeout=_TIMEOUT_S, check=False)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return Step("failed", f"{shown}: {error}")
+    if done.returncode != 0:
+        said = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        return Step("failed", f"{shown}: {said}")
+    return Step("ran", shown)
