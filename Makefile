@@ -11,24 +11,24 @@ demo:
 test: lint unit
 
 lint:
-	@scripts/bootstrap test,lab
+	@scripts/bootstrap test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 unit:
-	@scripts/bootstrap test,lab
+	@scripts/bootstrap test
 	@scripts/system-packages
 	$(BIN)/pytest
 
 # Regenerate the hand-made trees (demo host) from fixtures_sysfs/hosts.py.
 fixtures:
-	@scripts/bootstrap test,lab
+	@scripts/bootstrap test
 	$(BIN)/python -m fixtures_sysfs build
 
 # Re-capture every real-kernel topology (root; about 2 minutes here).
 capture:
-	@scripts/bootstrap test,lab
+	@scripts/bootstrap test
 	$(BIN)/python -m lab capture --all
 
 # udev rule, systemd units and tmpfiles entry (`make install-udev`, as root; DESTDIR for packaging): the

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-import pcie_failover.cli.inspect  # noqa: F401 (registers the command)
 from pcie_failover.inspect import qmp as inspect_qmp
 from pcie_failover.inspect.read import QUERIES, key
 from tests.conftest import Run

@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 
-import pcie_failover.cli.inspect  # noqa: F401 (registers the command)
 from pcie_failover.commands.lint import run_lint
 from pcie_failover.inspect import virsh as inspect_virsh
 from pcie_failover.inspect.judge import judge

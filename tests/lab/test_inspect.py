@@ -27,12 +27,7 @@ from lab.qmp import Event
 
 BOOT = 120.0
 MIGRATION = 300.0
-# `pcie-failover inspect ...` (the command is registered by importing its module)
-CLI = [
-    sys.executable,
-    "-c",
-    "import sys, pcie_failover.cli.inspect; from pcie_failover.cli import main; sys.exit(main())",
-]
+CLI = [sys.executable, "-m", "pcie_failover"]  # `pcie-failover inspect ...`
 
 
 @dataclass(frozen=True)
