@@ -303,6 +303,10 @@ def test_pair_save_registers_the_pair(cli: Callable[..., Run], registry: str) ->
     assert run.code == 0
     assert run.err == f"pcie-failover pair: registered web1 -> {registry}/web1.json\n"
     assert json.loads(Path(registry, "web1.json").read_text())["mac"] == "52:54:00:6f:55:cc"
+    other = str(Path(registry).parent / "other-registry")
+    quiet = cli("-q", "--sysfs-root", DEMO, *save[:-1], other, "--mac", "52:54:00:6f:55:cc")
+    assert (quiet.code, quiet.out, quiet.err) == (0, "", "")  # -q: the exit code only
+    assert Path(other, "web1.json").exists()
     refused = cli("--sysfs-root", DEMO, "pair", "5e:00.4", "--save", "db", "--registry", registry)
     assert refused.code == 1
     assert not Path(registry, "db.json").exists()

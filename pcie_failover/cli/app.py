@@ -30,7 +30,8 @@ sysfs root); 4 undetermined (nothing failed, but a check that could fail is unkn
 
 PROG = "pcie-failover"
 COMMANDS = (
-    "check", "list", "pair", "capture", "lint", "inspect", "register", "unregister", "audit", "watch", "rules", "install-units",
+    "check", "list", "pair", "capture", "lint", "inspect",
+    "register", "unregister", "audit", "watch", "rules", "install-units",
 )  # fmt: skip
 COMPLETE_VAR = "_PCIE_FAILOVER_COMPLETE"  # click's shell completion protocol: `_<PROG>_COMPLETE=complete_bash`
 SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")  # what typer's completion scripts exist for
@@ -279,6 +280,12 @@ def emit(text: str) -> None:
         raise
     except (OSError, ValueError) as error:  # ValueError: write to a closed file
         raise OutputError(str(error)) from None
+
+
+def note(command: str, text: str) -> None:
+    """One informational line on standard error, escaped (nothing under --quiet: errors still print)."""
+    if not state.quiet:
+        sys.stderr.write(f"{PROG} {command}: {escape(text)}\n")
 
 
 def fail(command: str, output: OutputFormat, code: ExitCode, kind: str, message: str) -> int:

@@ -76,20 +76,20 @@ def check(
 @app.command(name="list", epilog=LIST_EXIT_CODES)
 def list_devices(
     for_: Annotated[Manager, FOR_OPTION] = Manager.QEMU,
-    output: Annotated[OutputFormat, FORMAT_OPTION] = OutputFormat.TABLE,
     pf: Annotated[
         str | None,
         typer.Option("--pf", help="Only this PF (address or interface name) and its VFs.", metavar="DEVICE"),
     ] = None,
     vfs: Annotated[bool, typer.Option("--vfs", help="Only VFs.")] = False,
+    output: Annotated[OutputFormat, FORMAT_OPTION] = OutputFormat.TABLE,
 ) -> int:
     """List every network PCI function with its names, PF/VF relation, driver, MACs, group and readiness."""
     options = CheckOptions(manager=for_)
-
     try:
         pf_query = None if pf is None else DeviceQuery.parse(pf)
     except InputError as error:
         return fail("list", output, ExitCode.USAGE, "input", f"--pf: {error}")
+
     def body(root: SysfsRoot) -> int:
         from pcie_failover.commands.listing import NoSuchPfError, run_list
 

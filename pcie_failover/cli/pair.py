@@ -17,6 +17,7 @@ from pcie_failover.cli.app import (
     emit,
     fail,
     guarded,
+    note,
 )
 from pcie_failover.model.address import DeviceQuery, InputError, MacAddress, parse_unicast_mac
 from pcie_failover.model.check import CheckOptions, Manager
@@ -176,7 +177,7 @@ def _save_pair(
     except (RegisterError, RecordError, UnsafePathError, OSError) as error:
         code = ExitCode.NOT_READY if isinstance(error, RegisterError) and error.not_ready else ExitCode.USAGE
         return fail("pair", OutputFormat.TABLE, code, "input", f"--save: {error}")
-    sys.stderr.write(f"pcie-failover pair: registered {name} -> {saved.path}\n")
+    note("pair", f"registered {name} -> {saved.path}")
     return int(ExitCode.READY)
 
 
