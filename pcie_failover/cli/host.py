@@ -65,9 +65,13 @@ def check(
         report = run_check(root, query, options, strict)
         if output is OutputFormat.JSON:
             from pcie_failover.render.json_doc import render_check
+
+            emit(render_check(report))
         else:
-            from pcie_failover.render.table import render_check
-        emit(render_check(report))
+            from pcie_failover.cli.terminal import terminal_layout
+            from pcie_failover.render.table import render_check as render_table
+
+            emit(render_table(report, terminal_layout()))
         return int(exit_code_of(report.verdict))
 
     return guarded("check", output, body)
@@ -99,9 +103,13 @@ def list_devices(
             return fail("list", output, ExitCode.USAGE, "input", str(error))
         if output is OutputFormat.JSON:
             from pcie_failover.render.json_doc import render_list
+
+            emit(render_list(report))
         else:
-            from pcie_failover.render.table import render_list
-        emit(render_list(report))
+            from pcie_failover.cli.terminal import terminal_layout
+            from pcie_failover.render.table import render_list as render_table
+
+            emit(render_table(report, terminal_layout()))
         return int(ExitCode.READY)
 
     return guarded("list", output, body)

@@ -149,7 +149,11 @@ def lint(
         return fail("lint", output, ExitCode.USAGE, "input", str(error))
     if output is OutputFormat.JSON:
         from pcie_failover.render.lint_json import render_lint
+
+        emit(render_lint(report))
     else:
-        from pcie_failover.render.lint_table import render_lint
-    emit(render_lint(report))
+        from pcie_failover.cli.terminal import terminal_layout
+        from pcie_failover.render.lint_table import render_lint as render_table
+
+        emit(render_table(report, terminal_layout()))
     return int(exit_code_of(report.verdict))

@@ -194,6 +194,7 @@ def _render_pair(spec: PairSpec, output: PairFormat) -> str:
         from pcie_failover.render.libvirt_xml import render_libvirt
 
         return render_libvirt(spec)
+    from pcie_failover.cli.terminal import terminal_layout
     from pcie_failover.render.pair_summary import render_summary
 
-    return render_summary(spec)
+    return render_summary(spec, terminal_layout())

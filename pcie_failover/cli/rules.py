@@ -35,6 +35,10 @@ def rules(
     elif output is LedgerFormat.MARKDOWN:
         from pcie_failover.render.ledger import render_markdown as render
     else:
-        from pcie_failover.render.ledger import render_table as render
+        from pcie_failover.cli.terminal import terminal_layout
+        from pcie_failover.render.ledger import render_table
+
+        emit(render_table(ledger, terminal_layout()))
+        return 0
     emit(render(ledger))
     return 0

@@ -10,6 +10,7 @@ from tabulate import tabulate
 from pcie_failover.commands.rules import Ledger, LedgerEntry, RuleKind
 from pcie_failover.render.escape import escape
 from pcie_failover.render.json_doc import dump, envelope
+from pcie_failover.render.layout import PLAIN, Layout, fit_table, fits, key_value_lines, wrap
 from pcie_failover.rules.base import Source
 
 REGENERATE = ".venv/bin/pcie-failover rules --format markdown > docs/rules.md"
@@ -17,8 +18,14 @@ _KIND_TITLE = {RuleKind.HOST: "Host rules (`check`)", RuleKind.GUEST: "Guest rul
 _REGISTRY = {RuleKind.HOST: "pcie_failover/rules/", RuleKind.GUEST: "pcie_failover/lint/rules/"}
 
 
-def render_table(ledger: Ledger) -> str:
-    """Per rule: a headline row (id, kind and severity, claim), then one row per fact, source and proof."""
+_HEADERS = ["rule", "kind", "claim, fact, upstream source, proving test"]
+
+
+def render_table(ledger: Ledger, layout: Layout = PLAIN) -> str:
+    """Per rule: a headline row (id, kind and severity, claim), then one row per fact, source and proof.
+
+    Narrower than that (layout.width): the last column wrapped narrower, else one block per rule.
+    """
     rows: list[list[str]] = []
     for entry in ledger.entries:
         rows.append([entry.rule_id, f"{entry.kind.value} {entry.severity.value}", entry.title])
@@ -28,11 +35,31 @@ def render_table(ledger: Ledger) -> str:
     escaped = [[escape(cell) for cell in row] for row in rows]
     table = tabulate(
         escaped,
-        headers=["rule", "kind", "claim, fact, upstream source, proving test"],
+        headers=_HEADERS,
         tablefmt="simple",
         maxcolwidths=[None, None, 100],  # long facts wrap instead of widening every line
     )
+    width = layout.width
+    if width is not None and not fits(table, width):
+        narrow = fit_table(escaped, _HEADERS, {2: 100}, width)
+        table = "" if narrow is None else tabulate(narrow, headers=_HEADERS, tablefmt="simple")
+        table = "\n".join(line.rstrip() for line in table.splitlines())
+        if narrow is None or not fits(table, width):
+            return _rule_blocks(ledger, width, layout)
     return "\n".join(line.rstrip() for line in table.splitlines()) + "\n"
+
+
+def _rule_blocks(ledger: Ledger, width: int, layout: Layout) -> str:
+    """Per rule: `id  kind severity`, its claim wrapped, then fact, sources and proofs as `key  value` lines."""
+    blocks = []
+    for entry in ledger.entries:
+        lines = wrap(f"{entry.kind.value} {entry.severity.value}", width, f"{escape(entry.rule_id)}  ", "  ")
+        lines += wrap(escape(entry.title), width, "  ", "  ")
+        values = [("fact", entry.fact)] + [("source", str(s)) for s in entry.sources]
+        values += [("proof", proof) for proof in entry.proofs]
+        lines += key_value_lines([(key, escape(value), None) for key, value in values], width, layout)
+        blocks.append("\n".join(lines) + "\n")
+    return "\n".join(blocks)
 
 
 def _source_json(source: Source) -> dict[str, str]:

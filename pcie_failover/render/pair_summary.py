@@ -1,8 +1,14 @@
-"""The pair for a human: what will be created, the MAC, host steps and warnings; pure, spec -> str."""
+"""The pair for a human: what will be created, the MAC, host steps and warnings; pure, spec -> str.
+
+With a width (render.layout), prose lines wrap with a hanging indent and a host step too wide
+becomes its `# description` line, then the command continued with ` \\` at word boundaries
+(never inside single quotes), so that it still pastes into a shell as one command.
+"""
 
 from __future__ import annotations
 
 from pcie_failover.pair.model import MACVTAP_FD, BackendKind, MacSource, PairSpec, RootPort, macvtap_name
+from pcie_failover.render.layout import PLAIN, Layout, wrap
 from pcie_failover.render.pair_notes import note_lines, shell_command
 
 _MAC_SOURCE = {
@@ -24,7 +30,36 @@ def _backend(spec: PairSpec) -> str:
     return f"{backend.kind.value} {backend.device}" if backend.device else str(backend.kind.value)
 
 
-def render_summary(spec: PairSpec) -> str:
+def _shell_words(command: str) -> list[str]:
+    """`command` cut at the spaces where a backslash-newline keeps its meaning: outside single quotes."""
+    words, start, quoted, double = [], 0, False, False
+    for index, char in enumerate(command):
+        if char == "'" and not double:
+            quoted = not quoted
+        elif char == '"' and not quoted:
+            double = not double
+        elif char == " " and not quoted:
+            words.append(command[start:index])
+            start = index + 1
+    return [word for word in [*words, command[start:]] if word]
+
+
+def _step_lines(command: str, description: str, width: int) -> list[str]:
+    """`  command    # description` when it fits; else the description as a comment, then the command."""
+    line = f"  {command}    # {description}"
+    if len(line) <= width:
+        return [line]
+    lines = wrap(description, width, "  # ", "  # ")
+    current = " "
+    for word in _shell_words(command):
+        if len(current) > 1 and len(current) + 1 + len(word) + 2 > width:
+            lines.append(current + " \\")
+            current = "   "
+        current += " " + word
+    return [*lines, current]
+
+
+def render_summary(spec: PairSpec, layout: Layout = PLAIN) -> str:
     """A few paragraphs; `--format qemu|qmp|libvirt|json` prints the spec itself."""
     standby, primary = spec.standby, spec.primary
     backend = _backend(spec)
@@ -47,4 +82,19 @@ def render_summary(spec: PairSpec) -> str:
         lines += [f"  {shell_command(step)}    # {step.description}" for step in prep.steps]
         lines += [f"  (done: {done})" for done in prep.skipped]
     lines += ["", "--format qemu, qmp, libvirt or json prints the devices."]
-    return "\n".join(lines) + "\n"
+    width = layout.width
+    if width is None:
+        return "\n".join(lines) + "\n"
+    steps = {
+        f"  {shell_command(s)}    # {s.description}": (shell_command(s), s.description)
+        for p in spec.prep
+        for s in p.steps
+    }
+    shown: list[str] = []
+    for line in lines:
+        if line in steps:
+            shown += _step_lines(*steps[line], width)
+        else:
+            lead = line[: len(line) - len(line.lstrip(" "))]
+            shown += wrap(line.lstrip(" "), width, lead, lead + "  ") or [""]
+    return "\n".join(shown) + "\n"

@@ -1,4 +1,10 @@
-"""Human-readable tables (tabulate): pure, report -> str; every cell and headline is escaped (render.escape)."""
+"""Human-readable tables (tabulate): pure, report -> str; every cell and headline is escaped (render.escape).
+
+With a Layout (render.layout) whose width the natural table exceeds, `check` (and `lint`) first
+narrow the message and fix columns, then fall back to one line per check and its mark, the
+message and fix wrapped under it; `list` to one block of `key  value` lines per device.
+Colour paints the status marks, a VF's readiness and the verdict, after escaping.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,20 @@ from tabulate import tabulate
 from pcie_failover.model.report import CheckReport, DeviceSummary, ListedDevice, ListReport
 from pcie_failover.model.results import RuleResult, Status, Verdict
 from pcie_failover.render.escape import escape, escape_lines
+from pcie_failover.render.layout import (
+    GREEN,
+    MAGENTA,
+    PLAIN,
+    RED,
+    YELLOW,
+    Layout,
+    fit_table,
+    fits,
+    key_value_lines,
+    paint,
+    wrap,
+    wrap_paragraphs,
+)
 
 MARK = {
     Status.PASS: "pass",
@@ -17,6 +37,8 @@ MARK = {
     Status.UNKNOWN: "unknown",
     Status.SKIP: "skip",
 }
+TONE = {"FAIL": RED, "WARN": YELLOW, "unknown": MAGENTA, "pass": GREEN}  # by mark, the text every table shows
+VERDICT_TONE = {Verdict.READY: GREEN, Verdict.NOT_READY: RED, Verdict.UNDETERMINED: MAGENTA}
 _VERDICT = {
     Verdict.READY: "ready: this device can be the failover primary",
     Verdict.NOT_READY: "not ready: fix the FAIL rows",
@@ -61,21 +83,61 @@ def escaped_rows(rows: Sequence[Sequence[object]], multiline: frozenset[int] = f
     ]
 
 
-def results_table(head: str, rows: list[list[str]], verdict: str) -> str:
-    """A headline, the rows under the check/status/message/how-to-fix headers, and the verdict line."""
-    table = tabulate(
-        escaped_rows(rows, multiline=frozenset({2, 3})),
-        headers=["check", "status", "message", "how to fix"],
-        tablefmt="simple",
-        maxcolwidths=[None, None, 60, None],
-    )
-    return f"{escape(head)}\n\n{table}\n\nverdict: {verdict}\n"
+_RESULT_HEADERS = ["check", "status", "message", "how to fix"]
 
 
-def render_check(report: CheckReport) -> str:
+def results_table(
+    head: str, rows: list[list[str]], verdict: str, layout: Layout = PLAIN, tone: str | None = None
+) -> str:
+    """A headline, the rows under the check/status/message/how-to-fix headers, and the verdict line.
+
+    Narrower than the table (layout.width): the message and fix columns wrapped narrower, else one
+    line per check (`  id ...... FAIL`) with its message and `fix:` wrapped under it.
+    """
+    cells = escaped_rows(rows, multiline=frozenset({2, 3}))
+    if layout == PLAIN:
+        table = tabulate(cells, headers=_RESULT_HEADERS, tablefmt="simple", maxcolwidths=[None, None, 60, None])
+        return f"{escape(head)}\n\n{table}\n\nverdict: {verdict}\n"
+    painted = [[row[0], paint(row[1], TONE.get(row[1]), layout), *row[2:]] for row in cells]
+    width = layout.width
+    body = tabulate(painted, headers=_RESULT_HEADERS, tablefmt="simple", maxcolwidths=[None, None, 60, None])
+    if width is not None and not fits(body, width):
+        narrow = fit_table(painted, _RESULT_HEADERS, {2: 60, 3: None}, width)
+        body = "" if narrow is None else tabulate(narrow, headers=_RESULT_HEADERS, tablefmt="simple")
+        if narrow is None or not fits(body, width):
+            body = "\n".join(result_lines(cells, width, layout))
+    headline = "\n".join(wrap(escape(head), width, "", "  "))
+    closing = "\n".join(wrap(escape(verdict), width, "verdict: ", "  ", tone=tone, layout=layout))
+    return f"{headline}\n\n{body}\n\n{closing}\n"
+
+
+def result_lines(cells: list[list[str]], width: int, layout: Layout) -> list[str]:
+    """Escaped check/status/message/hint rows as virt-host-validate-like lines: `  id ...... MARK`, the marks
+    aligned where the width allows, then the message and `fix: hint` wrapped with a hanging indent."""
+    marks = max((len(row[1]) for row in cells), default=0)
+    column = min(2 + max((len(row[0]) for row in cells), default=0) + 5, width - marks)
+    lines: list[str] = []
+    for check, mark, message, hint in cells:
+        lead = f"  {check} "
+        shown = paint(mark, TONE.get(mark), layout)
+        dots = column - len(lead) - 1
+        if dots >= 3:
+            lines.append(f"{lead}{'.' * dots} {shown}")
+        elif len(lead) + len(mark) <= width:
+            lines.append(lead + shown)
+        else:  # an id as wide as the terminal: the mark under it
+            lines += [lead.rstrip(), f"    {shown}"]
+        lines += wrap_paragraphs(message, width, "    ", "    ")
+        if hint:
+            lines += wrap_paragraphs(hint, width, "    fix: ", "         ")
+    return lines
+
+
+def render_check(report: CheckReport, layout: Layout = PLAIN) -> str:
     """One row per rule: check, status, message, hint."""
     head = _headline(report.device, report.pf_netdev) if report.device else f"{report.query}: no such device"
-    return results_table(head, result_rows(report.results), _VERDICT[report.verdict])
+    verdict = report.verdict
+    return results_table(head, result_rows(report.results), _VERDICT[verdict], layout, VERDICT_TONE[verdict])
 
 
 def _count(value: int | None) -> str:
@@ -91,9 +153,18 @@ def _readiness(item: ListedDevice) -> str:
     return item.verdict.value + (f" ({','.join(item.failing)})" if item.failing else "")
 
 
-def render_list(report: ListReport) -> str:
-    """One row per network-class function."""
+_LIST_HEADERS = [
+    "device", "id", "role", "driver", "override", "vfs", "interface", "mac", "admin mac", "group", "numa",
+    "primary?", "name",
+]  # fmt: skip
+_READINESS = 11  # the primary? column
+_BLOCK_ORDER = (12, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10)  # a block: the name first, then the table's order
+
+
+def render_list(report: ListReport, layout: Layout = PLAIN) -> str:
+    """One row per network-class function; narrower than the table (layout.width): one block per function."""
     rows = []
+    tones: list[str | None] = []
     for item in report.devices:
         d = item.summary
         relation = f"VF {d.vf_index if d.vf_index is not None else '?'} of {d.pf}" if d.pf else item.role.upper()
@@ -115,8 +186,26 @@ def render_list(report: ListReport) -> str:
                 _name(d) or "-",
             ]
         )
-    headers = [
-        "device", "id", "role", "driver", "override", "vfs", "interface", "mac", "admin mac", "group", "numa",
-        "primary?", "name",
-    ]  # fmt: skip
-    return tabulate(escaped_rows(rows), headers=headers, tablefmt="simple") + "\n"
+        tones.append(VERDICT_TONE[item.verdict] if item.role == "vf" else None)
+    if layout == PLAIN:
+        return tabulate(escaped_rows(rows), headers=_LIST_HEADERS, tablefmt="simple") + "\n"
+    cells = escaped_rows(rows)
+    painted = [
+        [*row[:_READINESS], paint(row[_READINESS], tone, layout), *row[_READINESS + 1 :]]
+        for row, tone in zip(cells, tones, strict=True)
+    ]
+    table = tabulate(painted, headers=_LIST_HEADERS, tablefmt="simple") + "\n"
+    if layout.width is None or fits(table, layout.width):
+        return table
+    return _list_blocks(cells, tones, layout.width, layout)
+
+
+def _list_blocks(cells: list[list[str]], tones: list[str | None], width: int, layout: Layout) -> str:
+    """Per function: `device  readiness`, then `key  value` lines (name first), blocks apart by a blank line."""
+    blocks = []
+    for row, tone in zip(cells, tones, strict=True):
+        ready = row[_READINESS]  # `-`: no candidate, nothing to say
+        lines = [row[0]] if ready == "-" else wrap(ready, width, f"{row[0]}  ", "  ", tone=tone, layout=layout)
+        lines += key_value_lines([(_LIST_HEADERS[c], row[c], None) for c in _BLOCK_ORDER], width, layout)
+        blocks.append("\n".join(lines) + "\n")
+    return "\n".join(blocks)
