@@ -2,7 +2,7 @@
 
 # isort: off
 # Importing a module registers its commands; the order here is the order of `--help`.
-from pcie_failover.cli import host, pair, lint, inspect, audit, rules, units  # noqa: F401
+from pcie_failover.cli import host, pair, lint, inspect, prepare, audit, rules, units  # noqa: F401
 from pcie_failover.cli.app import app, main
 
 # isort: on

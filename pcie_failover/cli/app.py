@@ -30,7 +30,7 @@ sysfs root); 4 undetermined (nothing failed, but a check that could fail is unkn
 
 PROG = "pcie-failover"
 COMMANDS = (
-    "check", "list", "pair", "capture", "lint", "inspect",
+    "check", "list", "pair", "capture", "lint", "inspect", "prepare",
     "register", "unregister", "audit", "watch", "rules", "install-units",
 )  # fmt: skip
 COMPLETE_VAR = "_PCIE_FAILOVER_COMPLETE"  # click's shell completion protocol: `_<PROG>_COMPLETE=complete_bash`

@@ -1,0 +1,141 @@
+"""`prepare` inside a lab guest with real igb VFs, on the guest kernel's own /sys and netlink.
+
+One guest (vtd-acpi's devices, VT-d on), one igb PF with 4 VFs left to igbvf (each picks a random MAC),
+vfio-pci not loaded. Scenarios, in order, each keeping the CLI's JSON and exit code and the VF's state
+(driver, driver_override, admin MAC as the PF reports it, the VF interface's MAC) in the job share:
+1. fail: modprobe made to fail for vfio-pci (an `install vfio_pci /bin/false` line on a tmpfs over
+   /etc/modprobe.d), prepare VF 0: the MAC step runs, `modprobe vfio-pci` fails, the MAC step is undone;
+2. prep: prepare VF 0 for real, `check` it, prepare it again (a no-op), then `--undo` and `check` again;
+3. inuse: VF 1's interface up with an address: refused;
+4. dry-run: prepare VF 2, and VF 3 through `--dry-run` run as a script: the same end state.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from lab import initramfs
+from lab.capture import PRELUDE, REPO, LabEnv, guest_spec
+from lab.guest import Guest, GuestError
+from lab.topologies import IP, TOPOLOGIES, pf_up
+
+PF = "0000:01:00.0"
+VFS = ("0000:01:10.0", "0000:01:10.2", "0000:01:10.4", "0000:01:10.6")
+MACS = ("52:54:00:6f:55:a0", "52:54:00:6f:55:a1", "52:54:00:6f:55:a2", "52:54:00:6f:55:a3")
+STATE_DIR = "/var/lib/pcie-failover/prepare"
+JOB_TIMEOUT = 900.0
+CLI = f"/host{REPO}/.venv/bin/python -I -m pcie_failover"
+
+HELPERS = f"""
+run() {{
+  out=$1; shift; rc=0
+  {CLI} "$@" > "/job/out/$out.json" 2>"/job/out/$out.err" || rc=$?
+  echo "$out $rc" >> /job/out/exit-codes
+}}
+state() {{
+  d=/sys/bus/pci/devices/$1
+  {{
+    echo "driver=$(basename "$(readlink "$d/driver" || true)")"
+    echo "override=$(cat "$d/driver_override")"
+    echo "admin=$({IP} -d link show dev "$(ifname {PF})" | sed -n "s/^ *vf $2 .*link\\/ether \\([0-9a-f:]*\\).*/\\1/p")"
+    echo "netdev_mac=$(cat "$d"/net/*/address 2>/dev/null || true)"
+  }} > "/job/out/$3.state"
+}}
+"""
+
+
+def job_lines() -> list[str]:
+    """The scenarios (see module)."""
+    vf0, vf1, vf2, vf3 = VFS
+    dev = f"/sys/bus/pci/devices/{PF}"
+    record = f"{STATE_DIR}/{vf0}.json"
+    return [
+        "modprobe igb",
+        "modprobe igbvf",
+        "modprobe virtio_net",
+        *pf_up(PF),
+        f"echo 4 > {dev}/sriov_numvfs",
+        "sleep 2",
+        f"mkdir -p {REPO.parent} && ln -s /host{REPO} {REPO}",
+        "mkdir -p /job/out",
+        f'{IP} -d link show dev "$(ifname {PF})"',
+        # 1. a failure mid-way: vfio-pci cannot be loaded
+        "mount -t tmpfs tmpfs /host/etc/modprobe.d",
+        "echo 'install vfio_pci /bin/false' > /host/etc/modprobe.d/fail.conf",
+        f"state {vf0} 0 fail.before",
+        f"run fail prepare {vf0} --mac {MACS[0]} --format json",
+        f"state {vf0} 0 fail.after",
+        f"ls {STATE_DIR} > /job/out/fail.records 2>&1 || true",
+        "umount /host/etc/modprobe.d",
+        # 2. prepare, check, prepare again, undo, check
+        f"state {vf0} 0 prep.before",
+        f"run prep prepare {vf0} --mac {MACS[0]} --format json",
+        f"state {vf0} 0 prep.after",
+        f"cp {record} /job/out/record1.json",
+        f"run prep.check check {vf0} --mac {MACS[0]} --format json",
+        f"run prep2 prepare {vf0} --mac {MACS[0]} --format json",
+        f"cp {record} /job/out/record2.json",
+        f"state {vf0} 0 prep2.after",
+        f"run undo prepare {vf0} --undo --format json",
+        f"state {vf0} 0 undo.after",
+        f"test ! -e {record} && echo gone > /job/out/undo.record || echo kept > /job/out/undo.record",
+        f"run undo.check check {vf0} --format json",
+        # 3. in use: refused
+        f'{IP} address add 10.9.9.2/24 dev "$(ifname {vf1})"',
+        f'{IP} link set dev "$(ifname {vf1})" up',
+        f"state {vf1} 1 inuse.before",
+        f"run inuse prepare {vf1} --mac {MACS[1]} --format json",
+        f"state {vf1} 1 inuse.after",
+        # 4. prepare vs its --dry-run script
+        f"run real prepare {vf2} --mac {MACS[2]} --format json",
+        f"state {vf2} 2 real.after",
+        f"{CLI} prepare {vf3} --mac {MACS[3]} --dry-run > /job/out/script.sh",
+        'rc=0; sh -e /job/out/script.sh > /job/out/script.log 2>&1 || rc=$?; echo "script $rc" >> /job/out/exit-codes',
+        f"state {vf3} 3 script.after",
+        f"run real.check check {vf2} --mac {MACS[2]} --format json",
+        f"run script.check check {vf3} --mac {MACS[3]} --format json",
+        "dmesg | grep -i -e igb -e vfio > /job/out/dmesg.log || true",
+    ]
+
+
+@dataclass(frozen=True)
+class PrepareRun:
+    """What the guest did: JSON outputs by name, exit codes, VF states, other files."""
+
+    outputs: dict[str, Any]
+    exit_codes: dict[str, int]
+    states: dict[str, dict[str, str]]
+    out: Path
+    trace: str
+
+
+def run_prepare_lab(env: LabEnv, work: Path) -> PrepareRun:
+    """Boot the guest, run every scenario, collect the results."""
+    run = work / "prepare-lab"
+    shutil.rmtree(run, ignore_errors=True)
+    (run / "job").mkdir(parents=True)
+    (run / "job" / "job.sh").write_text(PRELUDE + HELPERS + "\n".join(job_lines()) + "\n")
+    topology = replace(TOPOLOGIES["vtd-acpi"], name="prepare", job=())
+    with Guest(guest_spec(topology, env, run)) as guest:
+        guest.wait_for(initramfs.READY, timeout=120)
+        status = int(guest.wait_for(rf"{initramfs.JOB_EXIT} (\d+)", timeout=JOB_TIMEOUT)[1])
+        guest.wait_exit(timeout=60)
+    out = run / "job" / "out"
+    trace = (run / "job" / "trace.log").read_text(errors="replace")
+    if status != 0:
+        raise GuestError(f"prepare lab job exited {status}; trace tail:\n" + "\n".join(trace.splitlines()[-20:]))
+    codes = dict(line.rsplit(" ", 1) for line in (out / "exit-codes").read_text().splitlines())
+    outputs = {
+        name: json.loads((out / f"{name}.json").read_text() or "null")
+        for name in codes
+        if (out / f"{name}.json").exists()
+    }
+    states = {
+        path.name.removesuffix(".state"): dict(line.split("=", 1) for line in path.read_text().splitlines())
+        for path in out.glob("*.state")
+    }
+    return PrepareRun(outputs, {n: int(c) for n, c in codes.items()}, states, out, trace)

@@ -1,0 +1,191 @@
+"""The one writer of `prepare`: sysfs attribute writes under the live /sys, iproute2, modprobe, driverctl, udev rules.
+
+Nothing else in the tool changes the host. Each write is checked against a short list of what `prepare`
+may write at all before anything is opened:
+- sysfs: `bus/pci/drivers_probe`, `bus/pci/devices/<address>/driver_override` and
+  `bus/pci/drivers/<driver>/{bind,unbind}` only, opened relative to a descriptor of `/sys` (which must
+  be the sysfs mount), `O_WRONLY|O_NOFOLLOW|O_NOCTTY`, and written only when fstat says it is a regular
+  file (a sysfs attribute); the value goes in one write(2), as `echo VALUE >` would write it;
+- programs: `ip`, `modprobe`, `driverctl` from system directories only (never $PATH), with a fixed
+  environment, a timeout, and their arguments as a list (no shell);
+- files: udev rules named `/etc/udev/rules.d/70-pcie-failover-<address>.rules` only, written atomically
+  through adapters/files.py (directory checked, never through a link).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import stat
+import subprocess
+
+from pcie_failover.adapters.files import SafeDirectory, UnsafePathError, atomic_write
+from pcie_failover.model.address import InputError, MacAddress, PciAddress, validate_ifname
+from pcie_failover.prepare.model import Action, ActionKind, WriteError
+
+SYSFS = "/sys"
+_PROGRAMS = {
+    "ip": ("/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"),
+    "modprobe": ("/usr/sbin/modprobe", "/sbin/modprobe", "/usr/bin/modprobe", "/bin/modprobe"),
+    "driverctl": ("/usr/sbin/driverctl", "/sbin/driverctl", "/usr/bin/driverctl"),
+}
+_ENV = {"LC_ALL": "C", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+_TIMEOUT_S = 60.0  # modprobe of vfio-pci and driverctl's rebinding can be slow
+_DRIVER = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}"
+_ADDRESS = r"[0-9a-f]{4,5}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]"
+_ATTRIBUTES = re.compile(
+    rf"bus/pci/drivers_probe|bus/pci/devices/{_ADDRESS}/driver_override|bus/pci/drivers/{_DRIVER}/(?:bind|unbind)"
+)
+_RULE = re.compile(rf"/etc/udev/rules\.d/70-pcie-failover-{_ADDRESS}\.rules")
+_VALUE = re.compile(rf"|{_DRIVER}|{_ADDRESS}")
+_IP_WORD = re.compile(r"[A-Za-z0-9_.:@-]{1,64}")
+
+
+def find_program(name: str) -> str | None:
+    """The program at a system path, or None."""
+    return next((path for path in _PROGRAMS[name] if os.access(path, os.X_OK)), None)
+
+
+def check_attribute(rel: str, value: str) -> None:
+    """Refuse any sysfs path or value outside the few `prepare` writes (WriteError)."""
+    if not _ATTRIBUTES.fullmatch(rel) or ".." in rel.split("/"):
+        raise WriteError(f"refusing to write /sys/{rel!r}: not an attribute prepare writes")
+    if not _VALUE.fullmatch(value):
+        raise WriteError(f"refusing to write {value!r} to /sys/{rel}: not a driver name or PCI address")
+
+
+def _is_sysfs_mount(path: str) -> bool:
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                fields = line.split()
+                if len(fields) > 4 and fields[4] == path and " - sysfs " in line:
+                    return True
+    except OSError:
+        return False
+    return False
+
+
+class LiveWriter:
+    """Writes to the running kernel (see module)."""
+
+    def __init__(self, sysfs: str = SYSFS) -> None:
+        self.sysfs = sysfs
+        self._programs = {name: find_program(name) for name in _PROGRAMS}
+
+    def program(self, name: str) -> str:
+        """The program's path, or its bare name when it is not installed (the printed script says so then)."""
+        return self._programs.get(name) or name
+
+    def execute(self, action: Action) -> None:
+        """Make one write; WriteError (one line) when it cannot be made."""
+        kind, args = action.kind, action.args
+        if kind is ActionKind.SYSFS:
+            self.write_attribute(args[0], args[1])
+        elif kind in (ActionKind.IP, ActionKind.MODPROBE, ActionKind.DRIVERCTL):
+            self._run(kind.value, args)
+        elif kind is ActionKind.VF_ADDRESS:
+            self._vf_address(args[0], args[1])
+        elif kind is ActionKind.FILE_PUT:
+            self._put(args[0], args[1])
+        elif kind is ActionKind.FILE_REMOVE:
+            self._remove(args[0])
+        else:  # pragma: no cover - every kind is handled above
+            raise WriteError(f"unknown write {kind}")
+
+    def write_attribute(self, rel: str, value: str) -> None:
+        """`echo VALUE > /sys/REL`, confined as the module says."""
+        check_attribute(rel, value)
+        if not _is_sysfs_mount(self.sysfs):
+            raise WriteError(f"{self.sysfs} is not the sysfs mount: nothing written")
+        shown = f"{self.sysfs}/{rel}"
+        try:
+            root = os.open(self.sysfs, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError as error:
+            raise WriteError(f"cannot open {self.sysfs}: {error.strerror}") from None
+        try:
+            try:
+                fd = os.open(rel, os.O_WRONLY | os.O_NOFOLLOW | os.O_NOCTTY | os.O_CLOEXEC, dir_fd=root)
+            except OSError as error:
+                raise WriteError(f"cannot open {shown}: {_reason(error)}") from None
+            try:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    raise WriteError(f"{shown} is not a sysfs attribute: nothing written")
+                data = f"{value}\n".encode()
+                try:
+                    written = os.write(fd, data)
+                except OSError as error:
+                    raise WriteError(f"echo {value} > {shown}: {_reason(error)}") from None
+                if written != len(data):
+                    raise WriteError(f"echo {value} > {shown}: short write")
+            finally:
+                os.close(fd)
+        finally:
+            os.close(root)
+
+    def driver_of(self, address: str) -> str:
+        """The driver bound to the device now ("" when none)."""
+        PciAddress.parse(address)
+        try:
+            return os.path.basename(os.readlink(f"{self.sysfs}/bus/pci/devices/{address}/driver"))
+        except OSError:
+            return ""
+
+    def _run(self, name: str, args: tuple[str, ...]) -> None:
+        for arg in args:
+            if not _IP_WORD.fullmatch(arg):
+                raise WriteError(f"refusing to run {name} with the argument {arg!r}")
+        path = self._programs.get(name)
+        command = " ".join((name, *args))
+        if path is None:
+            raise WriteError(f"{command}: {name} is not installed")
+        try:
+            done = subprocess.run(
+                [path, *args], capture_output=True, timeout=_TIMEOUT_S, check=False, env=_ENV, stdin=subprocess.DEVNULL
+            )
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise WriteError(f"{command}: {error}") from None
+        if done.returncode != 0:
+            lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise WriteError(f"{command}: {lines[-1] if lines else f'exit status {done.returncode}'}")
+
+    def _vf_address(self, address: str, mac: str) -> None:
+        """The VF's own interface (found now: a rebind may have renamed it) takes `mac`."""
+        PciAddress.parse(address)
+        MacAddress.parse(mac)
+        try:
+            names = os.listdir(f"{self.sysfs}/bus/pci/devices/{address}/net")
+        except OSError as error:
+            raise WriteError(f"{address} has no network interface to give {mac}: {_reason(error)}") from None
+        if len(names) != 1:
+            raise WriteError(f"{address} has {len(names)} network interfaces, not one, to give {mac}")
+        try:
+            name = validate_ifname(names[0])
+        except InputError as error:
+            raise WriteError(str(error)) from None
+        self._run("ip", ("link", "set", "dev", name, "address", mac))
+
+    def _put(self, path: str, content: str) -> None:
+        if not _RULE.fullmatch(path):
+            raise WriteError(f"refusing to write {path!r}: not a file prepare writes")
+        try:
+            atomic_write(path, content.encode(), 0o644)
+        except (UnsafePathError, OSError) as error:
+            raise WriteError(f"cannot write {path}: {error}") from None
+
+    def _remove(self, path: str) -> None:
+        if not _RULE.fullmatch(path):
+            raise WriteError(f"refusing to remove {path!r}: not a file prepare writes")
+        directory, name = os.path.split(path)
+        try:
+            with SafeDirectory.open(directory) as opened:
+                opened.check_target(name)
+                opened.unlink(name)
+        except (UnsafePathError, OSError) as error:
+            raise WriteError(f"cannot remove {path}: {error}") from None
+
+
+def _reason(error: OSError) -> str:
+    name = errno.errorcode.get(error.errno or 0, "")
+    return f"{error.strerror} ({name})" if name else str(error)

@@ -1,0 +1,1 @@
+"""`prepare`: make a VF ready for failover, reversibly (plan from check's assessment, run with rollback, undo)."""

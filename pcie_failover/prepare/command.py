@@ -1,0 +1,224 @@
+"""`prepare` end to end: assess (check's own reading and rules), plan, record, run with rollback, re-check.
+
+The root and the writer are parameters: the CLI passes the live /sys and the live writer; tests pass a
+built host and a fake writer (the one seam).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from pcie_failover.adapters.files import SafeDirectory, UnsafePathError
+from pcie_failover.commands.check import checked
+from pcie_failover.model.address import DeviceQuery, PciAddress
+from pcie_failover.model.check import CheckInput, CheckOptions
+from pcie_failover.model.host import IommuGroup, PciFunction, Unreadable
+from pcie_failover.model.report import CheckReport
+from pcie_failover.model.results import Verdict
+from pcie_failover.prepare.model import Outcome, Plan, RunResult, Step
+from pcie_failover.prepare.plan import (
+    DRIVERCTL_DIR,
+    Request,
+    Surroundings,
+    merge_records,
+    plan_prepare,
+    plan_undo,
+    udev_rule_path,
+)
+from pcie_failover.prepare.runner import Writer, run_plan
+from pcie_failover.prepare.store import STATE_DIR, RecordError, UndoStore
+from pcie_failover.sysfs import pci
+from pcie_failover.sysfs.root import SysfsRoot
+
+# Exit codes beyond the shared ones (0 ready, 1 not ready/refused, 2 usage, 3 no host).
+ROLLED_BACK = 5
+ROLLBACK_FAILED = 6
+
+
+@dataclass(frozen=True)
+class PrepareReport:
+    """What a `prepare` (or `--undo`) run did, for the renderers."""
+
+    device: str
+    undo: bool
+    dry_run: bool
+    outcome: Outcome
+    plan: Plan
+    result: RunResult | None = None
+    record_path: str | None = None
+    final: CheckReport | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def exit_code(self) -> int:
+        """0 done (and, for prepare, ready); 1 refused or not ready after; 5 rolled back; 6 rollback failed."""
+        if self.outcome is Outcome.REFUSED:
+            return 1
+        if self.outcome is Outcome.ROLLED_BACK:
+            return ROLLED_BACK
+        if self.outcome is Outcome.ROLLBACK_FAILED:
+            return ROLLBACK_FAILED
+        if self.undo or self.dry_run or self.final is None:
+            return 0
+        return 0 if self.final.verdict is Verdict.READY else 1
+
+
+def _read_text(path: str, limit: int = 65536) -> str | None:
+    directory, name = os.path.split(path)
+    try:
+        with SafeDirectory.open(directory) as opened:
+            if opened.lstat(name) is None:
+                return None
+            return opened.read_bounded(name, limit).decode("utf-8", "replace")
+    except UnsafePathError as error:
+        if str(error).endswith("does not exist"):
+            return None
+        raise RecordError(str(error)) from None
+
+
+def read_surroundings(
+    root: SysfsRoot, check_input: CheckInput, persist: str | None, driverctl: bool, config_root: str = ""
+) -> Surroundings:
+    """Group members as read (their driver_override), and the persistence files now (`config_root`: tests)."""
+    members: list[PciFunction] = []
+    group = check_input.group
+    if isinstance(group, IommuGroup) and not isinstance(group.members, Unreadable):
+        for member in group.members:
+            function = pci.read_function(root, member.address)
+            if isinstance(function, PciFunction):
+                members.append(function)
+    device = check_input.device
+    address = str(device.address) if isinstance(device, PciFunction) else None
+    udev = saved = None
+    if address is not None and persist == "udev":
+        udev = _read_text(config_root + udev_rule_path(address))
+    if address is not None and persist == "driverctl":
+        text = _read_text(f"{config_root}{DRIVERCTL_DIR}/pci-{address}")
+        saved = None if text is None else text.strip()
+    return Surroundings(tuple(members), driverctl, udev, saved)
+
+
+def _final(root: SysfsRoot, query: DeviceQuery, options: CheckOptions) -> CheckReport:
+    return checked(root.fresh(), query, options, strict=False)[1]
+
+
+def _address(check_input: CheckInput) -> str:
+    device = check_input.device
+    return str(device.address) if isinstance(device, PciFunction) else check_input.query.text
+
+
+def run_prepare(
+    root: SysfsRoot,
+    query: DeviceQuery,
+    request: Request,
+    writer: Writer,
+    *,
+    dry_run: bool,
+    state_dir: str = STATE_DIR,
+    driverctl: bool = False,
+    config_root: str = "",
+) -> PrepareReport:
+    """Assess, plan, and (unless `dry_run`) record the state before and run the steps with rollback."""
+    options = CheckOptions(mac=request.mac)
+    check_input, report = checked(root, query, options, strict=False)
+    address = _address(check_input)
+    surroundings = read_surroundings(root, check_input, request.persist, driverctl, config_root)
+    plan, record = plan_prepare(check_input, report.results, request, surroundings)
+    if plan.refusals:
+        return PrepareReport(address, False, dry_run, Outcome.REFUSED, plan, final=report)
+    if dry_run:
+        return PrepareReport(address, False, True, Outcome.DRY_RUN, plan, final=report)
+    if not plan.steps:
+        return PrepareReport(address, False, False, Outcome.UNCHANGED, plan, final=report)
+    assert record is not None
+    with UndoStore.opened(state_dir, create=True) as store:
+        assert store is not None
+        existing = store.load(address)
+        path = store.save(merge_records(existing, record))
+        result = run_plan(plan.steps, writer)
+        notes: list[str] = []
+        if result.failed is not None and not result.undo_failed:
+            if existing is None:
+                store.remove(address)
+                notes.append("every step taken was undone: the undo record was removed")
+            else:
+                store.save(existing)
+    final = _final(root, query, options)
+    return PrepareReport(address, False, False, result.outcome, plan, result, path, final, tuple(notes))
+
+
+def run_undo(
+    root: SysfsRoot,
+    query: DeviceQuery,
+    writer: Writer,
+    *,
+    dry_run: bool,
+    state_dir: str = STATE_DIR,
+    driverctl: bool = False,
+    config_root: str = "",
+) -> PrepareReport:
+    """Back to the recorded state; the record goes once every step ran."""
+    options = CheckOptions()
+    check_input, report = checked(root, query, options, strict=False)
+    address = _address(check_input)
+    with UndoStore.opened(state_dir, create=False) as store:
+        record = None
+        if store is not None and isinstance(check_input.device, PciFunction):
+            record = store.load(address)
+        if record is None:
+            plan = Plan(address, kept=(f"no undo record for {address} in {state_dir}: nothing to undo",))
+            return PrepareReport(address, True, dry_run, Outcome.UNCHANGED, plan, final=report)
+        persist = None if record.persist is None else record.persist.kind
+        surroundings = read_surroundings(root, check_input, persist, driverctl, config_root)
+        members = {str(f.address) for f in surroundings.members}
+        missing = [m.address for m in record.group if m.address not in members]
+        extra = tuple(f for a in missing if isinstance(f := pci.read_function(root, pci_address(a)), PciFunction))
+        surroundings = Surroundings(surroundings.members + extra, *_rest(surroundings))
+        plan = plan_undo(check_input, record, surroundings)
+        if plan.refusals:
+            return PrepareReport(address, True, dry_run, Outcome.REFUSED, plan, final=report)
+        if dry_run:
+            return PrepareReport(address, True, True, Outcome.DRY_RUN, plan, final=report)
+        assert store is not None
+        result = run_plan(plan.steps, writer) if plan.steps else RunResult()
+        path = store.path(address)
+        if result.failed is None:
+            store.remove(address)
+    final = _final(root, query, options)
+    outcome = Outcome.UNDONE if result.failed is None else result.outcome
+    if not plan.steps:
+        outcome = Outcome.UNCHANGED
+    note = ("the undo record was removed",) if result.failed is None else ("the undo record was kept",)
+    return PrepareReport(address, True, False, outcome, plan, result, path, final, note)
+
+
+def pci_address(text: str) -> PciAddress:
+    return PciAddress.parse(text)
+
+
+def _rest(surroundings: Surroundings) -> tuple[bool, str | None, str | None]:
+    return surroundings.driverctl, surroundings.udev_rule, surroundings.driverctl_saved
+
+
+def step_rows(report: PrepareReport) -> list[tuple[str, Step, str | None]]:
+    """(status, step, error) for every planned step: planned, ran, failed, undone, undo-failed, not-run."""
+    result = report.result
+    if result is None:
+        return [("planned", step, None) for step in report.plan.steps]
+    ran = set(map(id, result.ran))
+    undone = set(map(id, result.undone))
+    undo_failed = {id(r.step): r.error for r in result.undo_failed}
+    rows: list[tuple[str, Step, str | None]] = []
+    for step in report.plan.steps:
+        if result.failed is not None and step is result.failed.step:
+            rows.append(("failed", step, result.failed.error))
+        elif id(step) in undo_failed:
+            rows.append(("undo-failed", step, undo_failed[id(step)]))
+        elif id(step) in undone:
+            rows.append(("undone", step, None))
+        elif id(step) in ran:
+            rows.append(("ran" if step.undo or result.failed is None else "ran, kept", step, None))
+        else:
+            rows.append(("not-run", step, None))
+    return rows

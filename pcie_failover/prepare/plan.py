@@ -1,0 +1,488 @@
+"""The planner: check's assessment of one VF -> the ordered steps that make it ready, each with its inverse.
+
+Pure: it reads nothing. Which rules fail and why comes from `check` itself (the same CheckInput and
+rule results); this module only turns a fixable finding into writes, and refuses the rest by name.
+Order: the admin MAC and the VF's flags first (set through the PF while the host driver still holds the
+VF: igb keeps an administrator's MAC across the VF's resets), then the driver (vfio-pci loaded first, so
+the VF is never left driverless for want of the module), then persistence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from pcie_failover.model.address import MacAddress
+from pcie_failover.model.check import CheckInput
+from pcie_failover.model.host import IommuGroup, NetDevice, PciFunction, Unreadable, VfAdmin, VfAdminList
+from pcie_failover.model.results import RuleResult, Status
+from pcie_failover.prepare.model import (
+    Action,
+    ActionKind,
+    GroupMemberState,
+    Persist,
+    Plan,
+    Step,
+    UndoRecord,
+)
+from pcie_failover.rules.iommu_group import SAFE_DRIVERS
+from pcie_failover.rules.usage import interface_usage
+from pcie_failover.rules.vf_common import mac_provenance
+
+VFIO = "vfio-pci"
+ZERO_MAC = "00:00:00:00:00:00"
+PROBE = "bus/pci/drivers_probe"
+UDEV_DIR = "/etc/udev/rules.d"
+DRIVERCTL_DIR = "/etc/driverctl.d"
+# Findings `prepare` fixes; any other failing rule refuses (it is not prepare's to fix).
+FIXABLE = frozenset({"driver", "vf-mac", "iommu-group"})
+# Rules whose unknown leaves prepare without the state it must undo to: refuse.
+MUST_KNOW = frozenset({"address", "sriov-vf", "driver", "iommu", "iommu-group", "pf-link", "vf-mac"})
+PERSIST_KINDS = ("driverctl", "udev")
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the operator asked for."""
+
+    mac: MacAddress
+    spoofchk: bool | None = None
+    trust: bool | None = None
+    group: bool = False
+    persist: str | None = None  # driverctl or udev
+
+
+@dataclass(frozen=True)
+class Surroundings:
+    """What the planner needs beyond check's assessment, read by the caller.
+
+    `members`: the other members of the IOMMU group as read (for their driver_override); `driverctl`: installed;
+    `udev_rule`: the content of this VF's rule file now (None: absent); `driverctl_saved`: driverctl's saved
+    override for the VF (None: none).
+    """
+
+    members: tuple[PciFunction, ...] = ()
+    driverctl: bool = False
+    udev_rule: str | None = None
+    driverctl_saved: str | None = None
+
+
+def override_path(address: str) -> str:
+    return f"bus/pci/devices/{address}/driver_override"
+
+
+def driver_path(driver: str, what: str) -> str:
+    return f"bus/pci/drivers/{driver}/{what}"
+
+
+def udev_rule_path(address: str) -> str:
+    return f"{UDEV_DIR}/70-pcie-failover-{address}.rules"
+
+
+def udev_rule(address: str) -> str:
+    """A rule that gives the VF back to vfio-pci whenever it appears (VFs are re-created at each boot)."""
+    sysfs = f"/sys/bus/pci/devices/{address}"
+    return (
+        f"# pcie-failover prepare: only vfio-pci may bind {address} (removed by `pcie-failover prepare --undo`).\n"
+        "# The VF's admin MAC is not kept by this rule: set it again after creating the VFs.\n"
+        f'ACTION=="add", SUBSYSTEM=="pci", KERNEL=="{address}", ATTR{{driver_override}}="vfio-pci", '
+        'RUN+="/usr/sbin/modprobe vfio-pci", '
+        f"RUN+=\"/bin/sh -c 'echo {address} > {sysfs}/driver/unbind; echo {address} > /sys/bus/pci/drivers_probe'\"\n"
+    )
+
+
+def _sysfs(path: str, value: str, expect: tuple[str, str] | None = None) -> Action:
+    return Action(ActionKind.SYSFS, (path, value), expect)
+
+
+def _ip_vf(pf: str, index: int, *settings: str) -> Action:
+    return Action(ActionKind.IP, ("link", "set", "dev", pf, "vf", str(index), *settings))
+
+
+class VfRef(NamedTuple):
+    """A VF as its PF's interface knows it."""
+
+    pf: str
+    vf_index: int
+    device: str
+
+
+def mac_step(vf: VfRef, mac: str, prior: str, origin: str) -> Step:
+    """Set the VF's admin MAC; undo restores what was there (a VF driver's MAC: cleared, then given back to it)."""
+    pf, index, device = vf
+    undo: tuple[Action, ...]
+    if origin == "vf-driver":
+        undo = (_ip_vf(pf, index, "mac", ZERO_MAC), Action(ActionKind.VF_ADDRESS, (device, prior)))
+    else:
+        undo = (_ip_vf(pf, index, "mac", prior),)
+    verb = "clear" if mac == ZERO_MAC else "set"
+    return Step(
+        "vf-mac", device, f"{verb} VF {index}'s admin MAC through {pf}: {mac}", _ip_vf(pf, index, "mac", mac), undo
+    )
+
+
+def flag_step(vf: VfRef, flag: str, on: bool, prior: bool | None) -> Step:
+    pf, index, device = vf
+    word = "on" if on else "off"
+    undo = () if prior is None else (_ip_vf(pf, index, flag, "on" if prior else "off"),)
+    note = None if prior is not None else f"{pf} did not report {flag}: nothing known to restore"
+    return Step(flag, device, f"{flag} {word} on VF {index}", _ip_vf(pf, index, flag, word), undo, note)
+
+
+def modprobe_step(device: str) -> Step:
+    return Step("modprobe", device, "load vfio-pci", Action(ActionKind.MODPROBE, (VFIO,)), (), "vfio-pci stays loaded")
+
+
+def unbind_step(device: str, driver: str) -> Step:
+    return Step(
+        "unbind",
+        device,
+        f"unbind {driver} from {device}",
+        _sysfs(driver_path(driver, "unbind"), device, (device, "")),
+        (_sysfs(driver_path(driver, "bind"), device, (device, driver)),),
+    )
+
+
+def override_step(device: str, value: str | None, prior: str | None) -> Step:
+    text = f"let only {value} bind {device}" if value else f"clear {device}'s driver_override"
+    return Step(
+        "driver-override",
+        device,
+        text,
+        _sysfs(override_path(device), value or ""),
+        (_sysfs(override_path(device), prior or ""),),
+    )
+
+
+def probe_step(device: str, driver: str) -> Step:
+    """drivers_probe binds the driver the override (or the ID tables) name; the runner checks which bound."""
+    return Step(
+        "probe",
+        device,
+        f"probe {device}: {driver} binds it",
+        _sysfs(PROBE, device, (device, driver)),
+        (_sysfs(driver_path(driver, "unbind"), device, (device, "")),),
+    )
+
+
+def _to_vfio(function: PciFunction, vfio_loaded: bool, add_modprobe: bool) -> list[Step]:
+    """Unbind the host driver, driver_override=vfio-pci, drivers_probe: as far as not done yet."""
+    device = str(function.address)
+    steps = [modprobe_step(device)] if add_modprobe and not vfio_loaded else []
+    driver = function.driver if isinstance(function.driver, str) else None
+    override = function.driver_override if isinstance(function.driver_override, str) else None
+    if driver is not None:
+        steps.append(unbind_step(device, driver))
+    if override != VFIO:
+        steps.append(override_step(device, VFIO, override))
+    steps.append(probe_step(device, VFIO))
+    return steps
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _vf_parts(
+    check_input: CheckInput,
+) -> tuple[PciFunction, PciFunction, NetDevice, int, VfAdmin] | str:
+    """The VF, its PF, the PF's interface, the VF index and its admin entry; or why prepare cannot go on."""
+    device = check_input.device
+    located = check_input.located
+    if device is None:
+        return getattr(located, "problem", None) or f"no PCI device {check_input.query.text!r} on this host"
+    if isinstance(device, Unreadable):
+        return f"the device could not be read ({device})"
+    if device.sriov is not None:
+        return f"{device.address} is a PF: prepare moves a VF (a PF with VFs enabled cannot bind vfio-pci)"
+    pf, pf_netdev, index, listing = check_input.pf, check_input.pf_netdev, check_input.vf_index, check_input.vf_admin
+    if pf is None:
+        return f"{device.address} is not an SR-IOV VF: prepare sets a VF's MAC through its PF"
+    if not isinstance(pf, PciFunction) or not isinstance(index, int):
+        return (
+            f"{device.address}'s PF or VF index could not be read ({pf if not isinstance(pf, PciFunction) else index})"
+        )
+    if not isinstance(pf_netdev, NetDevice):
+        return f"{device.address}'s PF {pf.address} has no readable network interface to set the VF's MAC through"
+    if not isinstance(listing, VfAdminList) or listing.get(index) is None:
+        return f"VF {index}'s admin settings are not reported by {pf_netdev.name}: its MAC could not be recorded"
+    entry = listing.get(index)
+    assert entry is not None
+    if entry.mac is None:
+        return f"VF {index}'s admin MAC is not reported by {pf_netdev.name}: it could not be recorded"
+    return device, pf, pf_netdev, index, entry
+
+
+def _refusals(check_input: CheckInput, results: tuple[RuleResult, ...], device: PciFunction) -> list[str]:
+    """Findings prepare does not fix, and a device in use."""
+    refusals = []
+    for result in results:
+        if result.status is Status.FAIL and result.rule_id not in FIXABLE:
+            refusals.append(f"{result.rule_id}: {result.message} (not something prepare changes)")
+        elif result.status is Status.UNKNOWN and result.rule_id in MUST_KNOW:
+            refusals.append(f"{result.rule_id} is unknown: {result.message}")
+    if not device.is_vfio and device.driver is not None:
+        usage = interface_usage(check_input.netdevs)
+        if usage.in_use:
+            refusals.append(f"{device.address} is in use on this host: {usage.why}")
+        elif usage.in_use is None:
+            refusals.append(f"cannot tell whether {device.address} is in use: {usage.why}")
+    if check_input.group is None:
+        refusals.append(f"{device.address} has no IOMMU group: vfio-pci cannot bind it (see check's iommu finding)")
+    return refusals
+
+
+def _group_steps(
+    check_input: CheckInput, device: PciFunction, request: Request, surroundings: Surroundings
+) -> tuple[list[Step], list[str], list[str], list[GroupMemberState]]:
+    """Other members bound to host drivers: refused, or with --group moved to vfio-pci as well (listed)."""
+    group = check_input.group
+    if not isinstance(group, IommuGroup) or isinstance(group.members, Unreadable):
+        return [], [], [], []
+    steps: list[Step] = []
+    refusals: list[str] = []
+    changes: list[str] = []
+    states: list[GroupMemberState] = []
+    read = {function.address: function for function in surroundings.members}
+    for member in group.members:
+        driver = member.driver
+        if not isinstance(driver, str) or driver in SAFE_DRIVERS or member.vfio_dev is True:
+            continue
+        label = f"{member.address} ({driver})"
+        if member.address == device.physfn:
+            refusals.append(f"IOMMU group {group.number} holds {label}, the VF's own PF: it cannot leave its driver")
+            continue
+        usage = interface_usage(member.netdevs)
+        if usage.in_use is not False:
+            why = usage.why if usage.in_use else f"cannot tell whether it is in use: {usage.why}"
+            refusals.append(f"IOMMU group {group.number} holds {label}, in use on this host ({why})")
+            continue
+        function = read.get(member.address)
+        if function is None:
+            refusals.append(f"IOMMU group {group.number} holds {label}, which could not be read")
+            continue
+        change = f"{label}: unbound from {driver} and bound to vfio-pci (same IOMMU group {group.number})"
+        if not request.group:
+            refusals.append(
+                f"IOMMU group {group.number} also holds {label} on a host driver; --group would change: {change}"
+            )
+            continue
+        changes.append(change)
+        states.append(GroupMemberState(str(member.address), driver, _text(function.driver_override)))
+        steps += _to_vfio(function, True, False)
+    return steps, refusals, changes, states
+
+
+def _persist_steps(
+    device: str, request: Request, surroundings: Surroundings, refusals: list[str]
+) -> tuple[list[Step], list[str], Persist | None]:
+    if request.persist == "udev":
+        path, content = udev_rule_path(device), udev_rule(device)
+        if surroundings.udev_rule == content:
+            return [], [f"{path} already keeps vfio-pci across reboots"], Persist("udev", path, None)
+        previous = surroundings.udev_rule
+        undo = (
+            Action(ActionKind.FILE_REMOVE, (path,))
+            if previous is None
+            else Action(ActionKind.FILE_PUT, (path, previous))
+        )
+        step = Step(
+            "persist",
+            device,
+            f"write {path}: vfio-pci again at every boot",
+            Action(ActionKind.FILE_PUT, (path, content)),
+            (undo,),
+        )
+        return [step], [], Persist("udev", path, previous)
+    if request.persist == "driverctl":
+        if not surroundings.driverctl:
+            refusals.append("--persist driverctl: driverctl is not installed (use --persist udev)")
+            return [], [], None
+        if surroundings.driverctl_saved == VFIO:
+            return [], [f"driverctl already keeps {device} on vfio-pci"], Persist("driverctl")
+        return [], [], Persist("driverctl")
+    return [], [], None
+
+
+def plan_prepare(
+    check_input: CheckInput, results: tuple[RuleResult, ...], request: Request, surroundings: Surroundings
+) -> tuple[Plan, UndoRecord | None]:
+    """The steps that make the VF ready for `request`, and the record of its state before them."""
+    parts = _vf_parts(check_input)
+    query = check_input.query.text
+    if isinstance(parts, str):
+        return Plan(query, refusals=(parts,)), None
+    device, _pf, pf_netdev, index, entry = parts
+    address, pf = str(device.address), pf_netdev.name
+    refusals = _refusals(check_input, results, device)
+    admin = entry.mac
+    assert admin is not None
+    origin = "zero" if admin.is_zero else mac_provenance(check_input, admin).origin.value
+    steps: list[Step] = []
+    kept: list[str] = []
+    if admin != request.mac or origin == "vf-driver":
+        steps.append(mac_step(VfRef(pf, index, address), str(request.mac), str(admin), origin))
+    else:
+        kept.append(f"VF {index}'s admin MAC is already {admin}")
+    for flag, wanted, prior in (("spoofchk", request.spoofchk, entry.spoofchk), ("trust", request.trust, entry.trust)):
+        if wanted is None:
+            continue
+        if prior == wanted:
+            kept.append(f"{flag} is already {'on' if wanted else 'off'}")
+        else:
+            steps.append(flag_step(VfRef(pf, index, address), flag, wanted, prior))
+    group_steps, group_refusals, changes, states = _group_steps(check_input, device, request, surroundings)
+    refusals += group_refusals
+    persist_steps, persist_kept, persist = _persist_steps(address, request, surroundings, refusals)
+    vfio_loaded = check_input.vfio_driver_loaded is True
+    if device.is_vfio:
+        kept.append(f"{address} is already on {device.driver}")
+    else:
+        if not vfio_loaded:
+            steps.append(modprobe_step(address))
+        steps += group_steps
+        if persist is not None and persist.kind == "driverctl" and not persist_kept:
+            steps.append(driverctl_step(address, _text(device.driver)))
+        else:
+            steps += _to_vfio(device, True, False)
+    if device.is_vfio and persist is not None and persist.kind == "driverctl" and not persist_kept:
+        steps.append(driverctl_step(address, _text(device.driver)))
+    steps += persist_steps
+    kept += persist_kept
+    plan = Plan(query, () if refusals else tuple(steps), tuple(refusals), tuple(kept), tuple(changes))
+    record = UndoRecord(
+        device=address,
+        pf_netdev=pf,
+        vf_index=index,
+        driver=_text(device.driver),
+        driver_override=_text(device.driver_override),
+        admin_mac=str(admin),
+        mac_origin=origin,
+        spoofchk=entry.spoofchk if request.spoofchk is not None else None,
+        trust=entry.trust if request.trust is not None else None,
+        persist=persist
+        if persist_steps or (persist is not None and persist.kind == "driverctl" and not persist_kept)
+        else None,
+        group=tuple(states),
+    )
+    return plan, record
+
+
+def driverctl_step(device: str, prior_driver: str | None) -> Step:
+    """driverctl binds vfio-pci itself (unbind, override, probe) and saves the override for every boot."""
+    return Step(
+        "driverctl",
+        device,
+        f"driverctl set-override {device} vfio-pci (binds it now and at every boot)",
+        Action(ActionKind.DRIVERCTL, ("set-override", device, VFIO), (device, VFIO)),
+        (Action(ActionKind.DRIVERCTL, ("unset-override", device), (device, prior_driver or "")),),
+    )
+
+
+def _back_to(function: PciFunction, driver: str | None, override: str | None) -> list[Step]:
+    """Unbind what is bound now, restore the override, probe the recorded driver: as far as it differs."""
+    device = str(function.address)
+    current = _text(function.driver)
+    current_override = _text(function.driver_override)
+    if current == driver and current_override == override:
+        return []
+    steps = [unbind_step(device, current)] if current is not None else []
+    if current_override != override:
+        steps.append(override_step(device, override, current_override))
+    if driver is not None:
+        steps.append(probe_step(device, driver))
+    return steps
+
+
+def merge_records(old: UndoRecord | None, new: UndoRecord) -> UndoRecord:
+    """The state before the *first* prepare wins: a second prepare only adds what the first did not change."""
+    if old is None or old.device != new.device:
+        return new
+    members = {m.address for m in old.group}
+    return UndoRecord(
+        device=old.device,
+        pf_netdev=old.pf_netdev,
+        vf_index=old.vf_index,
+        driver=old.driver,
+        driver_override=old.driver_override,
+        admin_mac=old.admin_mac,
+        mac_origin=old.mac_origin,
+        spoofchk=old.spoofchk if old.spoofchk is not None else new.spoofchk,
+        trust=old.trust if old.trust is not None else new.trust,
+        persist=old.persist or new.persist,
+        group=old.group + tuple(m for m in new.group if m.address not in members),
+    )
+
+
+def plan_undo(check_input: CheckInput, record: UndoRecord, surroundings: Surroundings) -> Plan:
+    """From the state now back to the recorded one: MAC and flags, persistence, driver, group, the VF's own MAC."""
+    parts = _vf_parts(check_input)
+    query = check_input.query.text
+    if isinstance(parts, str):
+        return Plan(query, refusals=(parts,))
+    device, _pf, pf_netdev, index, entry = parts
+    address, pf = str(device.address), pf_netdev.name
+    if address != record.device or index != record.vf_index:
+        return Plan(query, refusals=(f"the undo record is for {record.device} VF {record.vf_index}, not {address}",))
+    steps: list[Step] = []
+    kept: list[str] = []
+    admin = str(entry.mac)
+    driver_picked = record.mac_origin == "vf-driver"
+    target = ZERO_MAC if driver_picked or record.mac_origin == "zero" else record.admin_mac
+    if admin != target:
+        origin = "zero" if entry.mac is not None and entry.mac.is_zero else "admin"
+        steps.append(mac_step(VfRef(pf, index, address), target, admin, origin))
+    for flag, recorded, now in (("spoofchk", record.spoofchk, entry.spoofchk), ("trust", record.trust, entry.trust)):
+        if recorded is not None and recorded != now:
+            steps.append(flag_step(VfRef(pf, index, address), flag, recorded, now))
+    persist = record.persist
+    if persist is not None and persist.kind == "udev" and persist.path is not None:
+        now_rule = surroundings.udev_rule
+        if now_rule != persist.previous:
+            undo = (
+                Action(ActionKind.FILE_REMOVE, (persist.path,))
+                if now_rule is None
+                else Action(ActionKind.FILE_PUT, (persist.path, now_rule))
+            )
+            if persist.previous is None:
+                action = Action(ActionKind.FILE_REMOVE, (persist.path,))
+                text = f"remove {persist.path}"
+            else:
+                action = Action(ActionKind.FILE_PUT, (persist.path, persist.previous))
+                text = f"restore {persist.path}"
+            steps.append(Step("persist", address, text, action, (undo,)))
+    driver_steps: list[Step]
+    if persist is not None and persist.kind == "driverctl" and surroundings.driverctl_saved == VFIO:
+        driver_steps = [
+            Step(
+                "driverctl",
+                address,
+                f"driverctl unset-override {address} (unbinds vfio-pci, lets {record.driver or 'no driver'} bind)",
+                Action(ActionKind.DRIVERCTL, ("unset-override", address), (address, record.driver or "")),
+                (Action(ActionKind.DRIVERCTL, ("set-override", address, VFIO), (address, VFIO)),),
+            )
+        ]
+    else:
+        driver_steps = _back_to(device, record.driver, record.driver_override)
+    steps += driver_steps
+    read = {str(function.address): function for function in surroundings.members}
+    for member in record.group:
+        function = read.get(member.address)
+        if function is None:
+            kept.append(f"group member {member.address} is gone: nothing to restore")
+            continue
+        steps += _back_to(function, member.driver, member.driver_override)
+    if driver_picked and record.driver is not None and (driver_steps or admin != record.admin_mac):
+        steps.append(
+            Step(
+                "vf-address",
+                address,
+                f"give {address}'s own interface back the MAC its driver had picked: {record.admin_mac}",
+                Action(ActionKind.VF_ADDRESS, (address, record.admin_mac)),
+                (),
+                "the interface's MAC is left as it is",
+            )
+        )
+    if not steps:
+        kept.append(f"{address} is as recorded: driver {record.driver or 'none'}, admin MAC {admin}")
+    return Plan(query, tuple(steps), (), tuple(kept))

@@ -1,0 +1,143 @@
+"""`prepare` in a lab guest with real igb VFs (lab/prepare_lab.py): one boot, every scenario."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import pytest
+
+from lab.capture import prepare as prepare_lab_env
+from lab.install import LabUnavailableError
+from lab.prepare_lab import MACS, VFS, PrepareRun, run_prepare_lab
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> PrepareRun:
+    if os.geteuid() != 0:
+        pytest.skip("the lab needs root (apt-get, and the guest mounts / over 9p)")
+    work = tmp_path_factory.mktemp("prepare")
+    try:
+        env = prepare_lab_env(work / "cache")
+    except LabUnavailableError as error:
+        pytest.skip(f"lab unavailable: {error}")
+    return run_prepare_lab(env, work)
+
+
+def _steps(document: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(s["id"], s["status"]) for s in document["steps"]]
+
+
+def _checks(document: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    return {c["id"]: (c["status"], c["message"]) for c in document["checks"]}
+
+
+@pytest.mark.lab
+def test_igbvf_vf_with_a_self_assigned_mac_is_prepared_and_checks_ready(lab: PrepareRun) -> None:
+    before, after = lab.states["prep.before"], lab.states["prep.after"]
+    assert before["driver"] == "igbvf"
+    # igbvf picked a random MAC; the PF reports it, or zero when igbvf probed while the PF was resetting (seen here)
+    assert before["admin"] in (before["netdev_mac"], "00:00:00:00:00:00")
+    assert int(before["netdev_mac"][:2], 16) & 0x02  # locally administered: random
+    document = lab.outputs["prep"]
+    assert lab.exit_codes["prep"] == 0, document
+    assert document["outcome"] == "prepared"
+    assert _steps(document) == [
+        ("vf-mac", "ran"),
+        ("modprobe", "ran"),
+        ("unbind", "ran"),
+        ("driver-override", "ran"),
+        ("probe", "ran"),
+    ]  # the failed run before could not load vfio-pci
+    assert document["final"]["verdict"] == "ready"
+    assert after == {"driver": "vfio-pci", "override": "vfio-pci", "admin": MACS[0], "netdev_mac": ""}
+    assert lab.exit_codes["prep.check"] == 0
+    assert lab.outputs["prep.check"]["verdict"] == "ready"
+    assert _checks(lab.outputs["prep.check"])["vf-mac"][0] == "pass"
+
+
+@pytest.mark.lab
+def test_a_second_prepare_changes_nothing(lab: PrepareRun) -> None:
+    document = lab.outputs["prep2"]
+    assert lab.exit_codes["prep2"] == 0
+    assert document["outcome"] == "unchanged"
+    assert document["steps"] == []
+    assert lab.states["prep2.after"] == lab.states["prep.after"]
+    assert (lab.out / "record1.json").read_bytes() == (lab.out / "record2.json").read_bytes()
+    record = json.loads((lab.out / "record1.json").read_text())
+    before = lab.states["prep.before"]
+    assert (record["driver"], record["driver_override"], record["admin_mac"], record["mac_origin"]) == (
+        "igbvf",
+        None,
+        before["admin"],
+        "zero" if before["admin"] == "00:00:00:00:00:00" else "vf-driver",  # what the PF reported then (see above)
+    )
+
+
+@pytest.mark.lab
+def test_undo_gives_the_vf_back_to_igbvf_with_the_mac_state_before(lab: PrepareRun) -> None:
+    document = lab.outputs["undo"]
+    assert lab.exit_codes["undo"] == 0, document
+    assert document["outcome"] == "undone"
+    before, after = lab.states["prep.before"], lab.states["undo.after"]
+    # a recorded zero admin MAC is cleared again; an igbvf-picked one reported by the PF also gets a vf-address step
+    expected = ["vf-mac", "unbind", "driver-override", "probe"]
+    assert [s["id"] for s in document["steps"]] == expected + (
+        [] if before["admin"] == "00:00:00:00:00:00" else ["vf-address"]
+    )
+    assert (after["driver"], after["override"]) == (before["driver"], before["override"]) == ("igbvf", "(null)")
+    assert after["admin"] == after["netdev_mac"]  # not an administrator's: igbvf's own (random) MAC again
+    assert int(after["netdev_mac"][:2], 16) & 0x02
+    assert (lab.out / "undo.record").read_text().strip() == "gone"
+    status, message = _checks(lab.outputs["undo.check"])["vf-mac"]
+    assert status == "fail"
+    assert "may have picked it itself" in message
+
+
+@pytest.mark.lab
+def test_a_vf_with_an_address_in_use_is_refused(lab: PrepareRun) -> None:
+    document = lab.outputs["inuse"]
+    assert lab.exit_codes["inuse"] == 1
+    assert document["outcome"] == "refused"
+    assert any(f"{VFS[1]} is in use on this host" in r and "10.9.9.2/24" in r for r in document["refusals"])
+    before, after = lab.states["inuse.before"], lab.states["inuse.after"]
+    # the PF's report of the MAC may change meanwhile (igbvf re-sends it after `ip link set up`): not prepare's write
+    assert (after["driver"], after["override"], after["netdev_mac"]) == (
+        before["driver"],
+        before["override"],
+        before["netdev_mac"],
+    )
+
+
+@pytest.mark.lab
+def test_a_failure_mid_way_rolls_back(lab: PrepareRun) -> None:
+    document = lab.outputs["fail"]
+    assert lab.exit_codes["fail"] == 5, document
+    assert document["outcome"] == "rolled-back"
+    assert _steps(document) == [
+        ("vf-mac", "undone"),
+        ("modprobe", "failed"),
+        ("unbind", "not-run"),
+        ("driver-override", "not-run"),
+        ("probe", "not-run"),
+    ]
+    assert "modprobe vfio-pci" in document["steps"][1]["error"]
+    assert lab.states["fail.after"] == lab.states["fail.before"]
+    assert document["final"]["verdict"] == "not-ready"
+    assert "0000:01:10.0.json" not in (lab.out / "fail.records").read_text()
+
+
+@pytest.mark.lab
+def test_the_dry_run_script_gives_the_same_end_state(lab: PrepareRun) -> None:
+    assert lab.exit_codes["real"] == 0
+    assert lab.exit_codes["script"] == 0, (lab.out / "script.log").read_text()
+    script = (lab.out / "script.sh").read_text()
+    assert f"vf 3 mac {MACS[3]}" in script
+    real, scripted = lab.states["real.after"], lab.states["script.after"]
+    assert real == {"driver": "vfio-pci", "override": "vfio-pci", "admin": MACS[2], "netdev_mac": ""}
+    assert scripted == {**real, "admin": MACS[3]}
+    assert lab.outputs["real.check"]["verdict"] == lab.outputs["script.check"]["verdict"] == "ready"
+    assert {k: s for k, (s, _) in _checks(lab.outputs["real.check"]).items()} == {
+        k: s for k, (s, _) in _checks(lab.outputs["script.check"]).items()
+    }

@@ -1,0 +1,313 @@
+"""`prepare`'s planner over built hosts: exact steps from check's own assessment, refusals named, undo planned."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from fixtures_sysfs.builder import Host, Netdev
+from fixtures_sysfs.hosts import DEMO_MAC, demo_host, demo_pf
+from pcie_failover.commands.check import checked
+from pcie_failover.model.address import DeviceQuery, MacAddress
+from pcie_failover.model.check import CheckOptions
+from pcie_failover.prepare.command import read_surroundings, run_prepare, step_rows
+from pcie_failover.prepare.model import Action, Outcome, Plan, UndoRecord, WriteError
+from pcie_failover.prepare.plan import Request, Surroundings, merge_records, plan_prepare, plan_undo, udev_rule
+from pcie_failover.prepare.render import script
+from pcie_failover.prepare.report import render_json
+from pcie_failover.sysfs.host import open_root
+from tests.conftest import _VALIDATOR, Run
+from tests.scenarios import _in_use_sibling, _vf, _vfio_unloaded, _with_vf0
+
+MAC = "52:54:00:6f:55:dd"
+PF = "enp94s0f0np0"
+
+
+def _plan(
+    root: Path, device: str, request: Request | None = None, **surroundings: object
+) -> tuple[Plan, UndoRecord | None]:
+    sysfs = open_root(str(root))
+    request = request or Request(MacAddress.parse(MAC))
+    check_input, report = checked(sysfs, DeviceQuery.parse(device), CheckOptions(mac=request.mac), strict=False)
+    read = read_surroundings(sysfs, check_input, None, False)
+    return plan_prepare(check_input, report.results, request, replace(read, **surroundings))  # type: ignore[arg-type]
+
+
+def _commands(plan: Plan) -> list[str]:
+    text = script(plan.device, plan.steps, plan.kept, lambda name: name, False)
+    return [line for line in text.splitlines() if not line.startswith("#") and line != "set -e"]
+
+
+def test_vf_on_its_host_driver_mac_then_driver(host_root: Callable[[Host], Path]) -> None:
+    plan, record = _plan(host_root(demo_host()), "5e:00.3")
+    assert not plan.refusals
+    assert [s.step_id for s in plan.steps] == ["vf-mac", "unbind", "driver-override", "probe"]
+    assert _commands(plan) == [
+        f"ip link set dev {PF} vf 1 mac {MAC}",
+        "echo 0000:5e:00.3 > /sys/bus/pci/drivers/mlx5_core/unbind",
+        "test ! -e /sys/bus/pci/devices/0000:5e:00.3/driver",
+        "echo vfio-pci > /sys/bus/pci/devices/0000:5e:00.3/driver_override",
+        "echo 0000:5e:00.3 > /sys/bus/pci/drivers_probe",
+        'test "$(basename "$(readlink /sys/bus/pci/devices/0000:5e:00.3/driver)")" = vfio-pci',
+    ]
+    assert record is not None
+    assert (record.driver, record.driver_override, record.admin_mac, record.mac_origin) == (
+        "mlx5_core", None, "52:54:00:00:00:01", "vf-driver"
+    )  # fmt: skip
+    # the MAC a VF driver picked comes back through the VF's own interface, after the admin MAC is cleared
+    undo_mac = plan.steps[0].undo
+    assert [a.args for a in undo_mac] == [
+        ("link", "set", "dev", PF, "vf", "1", "mac", "00:00:00:00:00:00"),
+        ("0000:5e:00.3", "52:54:00:00:00:01"),
+    ]
+
+
+def test_unbound_vf_with_vfio_unloaded_loads_it_first(host_root: Callable[[Host], Path]) -> None:
+    plan, _ = _plan(host_root(_vfio_unloaded()), "5e:00.5", Request(MacAddress.parse(MAC), spoofchk=False, trust=True))
+    assert [s.step_id for s in plan.steps] == ["vf-mac", "spoofchk", "trust", "modprobe", "driver-override", "probe"]
+    assert _commands(plan)[:4] == [
+        f"ip link set dev {PF} vf 3 mac {MAC}",
+        f"ip link set dev {PF} vf 3 spoofchk off",
+        f"ip link set dev {PF} vf 3 trust on",
+        "modprobe vfio-pci",
+    ]
+    assert plan.steps[3].undo == ()
+    assert plan.steps[3].undo_note == "vfio-pci stays loaded"
+
+
+def test_ready_vf_with_its_mac_needs_nothing(host_root: Callable[[Host], Path]) -> None:
+    plan, _ = _plan(host_root(demo_host()), "5e:00.2", Request(MacAddress.parse(DEMO_MAC)))
+    assert plan.steps == ()
+    assert plan.refusals == ()
+    assert plan.kept == (f"VF 0's admin MAC is already {DEMO_MAC}", "0000:5e:00.2 is already on vfio-pci")
+
+
+def test_another_mac_on_a_ready_vf_is_only_the_mac(host_root: Callable[[Host], Path]) -> None:
+    plan, _ = _plan(host_root(demo_host()), "5e:00.2")
+    assert _commands(plan) == [f"ip link set dev {PF} vf 0 mac {MAC}"]
+    assert [a.args[-1] for a in plan.steps[0].undo] == [DEMO_MAC]
+
+
+@pytest.mark.parametrize(
+    ("device", "host", "reason"),
+    [
+        ("5e:00.0", demo_host(), "0000:5e:00.0 is a PF"),
+        ("00:1f.6", demo_host(), "0000:00:1f.6 is not an SR-IOV VF"),
+        ("5e:00.7", demo_host(), "no PCI device 0000:5e:00.7 on this host"),
+        ("5e:00.2", _with_vf0(_vf(iommu_group=None)), "has no IOMMU group"),
+        ("5e:00.2", _with_vf0(_vf(reset_method=None)), "reset: "),
+        (
+            "5e:00.2",
+            _in_use_sibling(),
+            "holds 0000:5e:00.3 (mlx5_core), in use on this host (enp94s0f0v1 is up with 10.0.0.2/24)",
+        ),
+    ],
+)
+def test_refusals_name_why(host_root: Callable[[Host], Path], device: str, host: Host, reason: str) -> None:
+    plan, _ = _plan(host_root(host), device)
+    assert plan.steps == () or plan.refusals
+    assert any(reason in r for r in plan.refusals), plan.refusals
+
+
+def _vf1_in_use(**netdev: object) -> Host:
+    base = demo_pf()
+    vf1 = replace(base.vfs[1], netdevs=(replace(Netdev("enp94s0f0v1", "52:54:00:00:00:01"), **netdev),))  # type: ignore[arg-type]
+    return demo_host(pf=replace(base, vfs=(base.vfs[0], vf1, *base.vfs[2:])))
+
+
+@pytest.mark.parametrize(
+    ("netdev", "why"),
+    [
+        ({"addresses": ("10.0.0.9/24",)}, "enp94s0f0v1 is up with 10.0.0.9/24"),
+        ({"routes": ("default",)}, "enp94s0f0v1 carries routes to default"),
+        ({"master": "br0"}, "enp94s0f0v1 is enslaved to br0"),
+    ],
+)
+def test_a_vf_in_use_is_refused(host_root: Callable[[Host], Path], netdev: dict[str, object], why: str) -> None:
+    plan, _ = _plan(host_root(_vf1_in_use(**netdev)), "5e:00.3")
+    assert plan.refusals == (f"0000:5e:00.3 is in use on this host: {why}",)
+
+
+def _unused_sibling() -> Host:
+    base = demo_pf()
+    sibling = replace(base.vfs[1], iommu_group=23, netdevs=(Netdev("enp94s0f0v1", "52:54:00:00:00:01", up=False),))
+    return demo_host(pf=replace(base, vfs=(replace(base.vfs[0], driver=None), sibling, *base.vfs[2:])))
+
+
+def test_group_member_needs_group_and_lists_what_it_changes(host_root: Callable[[Host], Path]) -> None:
+    root = host_root(_unused_sibling())
+    plan, _ = _plan(root, "5e:00.2")
+    assert plan.steps == ()
+    change = "0000:5e:00.3 (mlx5_core): unbound from mlx5_core and bound to vfio-pci (same IOMMU group 23)"
+    assert plan.refusals == (
+        f"IOMMU group 23 also holds 0000:5e:00.3 (mlx5_core) on a host driver; --group would change: {change}",
+    )
+    plan, record = _plan(root, "5e:00.2", Request(MacAddress.parse(MAC), group=True))
+    assert plan.refusals == ()
+    assert plan.group_changes == (change,)
+    assert [(s.step_id, s.device) for s in plan.steps] == [
+        ("vf-mac", "0000:5e:00.2"),
+        ("unbind", "0000:5e:00.3"),
+        ("driver-override", "0000:5e:00.3"),
+        ("probe", "0000:5e:00.3"),
+        ("driver-override", "0000:5e:00.2"),
+        ("probe", "0000:5e:00.2"),
+    ]
+    assert record is not None
+    assert [(m.address, m.driver) for m in record.group] == [("0000:5e:00.3", "mlx5_core")]
+
+
+def test_persist_udev_writes_a_rule_and_keeps_what_was_there(host_root: Callable[[Host], Path]) -> None:
+    request = Request(MacAddress.parse(MAC), persist="udev")
+    plan, record = _plan(host_root(demo_host()), "5e:00.3", request)
+    assert plan.steps[-1].step_id == "persist"
+    assert plan.steps[-1].action.args == (
+        "/etc/udev/rules.d/70-pcie-failover-0000:5e:00.3.rules",
+        udev_rule("0000:5e:00.3"),
+    )
+    assert [a.kind.value for a in plan.steps[-1].undo] == ["file-remove"]
+    assert record is not None
+    assert record.persist is not None
+    assert record.persist.previous is None
+    plan, _ = _plan(
+        host_root(demo_host()),
+        "5e:00.2",
+        replace(request, mac=MacAddress.parse(DEMO_MAC)),
+        udev_rule=udev_rule("0000:5e:00.2"),
+    )
+    assert plan.steps == ()
+
+
+def test_persist_driverctl_binds_through_driverctl_or_refuses(host_root: Callable[[Host], Path]) -> None:
+    request = Request(MacAddress.parse(MAC), persist="driverctl")
+    plan, _ = _plan(host_root(demo_host()), "5e:00.3", request)
+    assert plan.refusals == ("--persist driverctl: driverctl is not installed (use --persist udev)",)
+    plan, _ = _plan(host_root(demo_host()), "5e:00.3", request, driverctl=True)
+    assert _commands(plan) == [
+        f"ip link set dev {PF} vf 1 mac {MAC}",
+        "driverctl set-override 0000:5e:00.3 vfio-pci",
+        'test "$(basename "$(readlink /sys/bus/pci/devices/0000:5e:00.3/driver)")" = vfio-pci',
+    ]
+
+
+def test_hostile_pf_name_is_quoted(host_root: Callable[[Host], Path]) -> None:
+    base = demo_pf()
+    netdev = replace(base.pf.netdevs[0], name="pf;id>pwn")
+    plan, _ = _plan(host_root(demo_host(pf=replace(base, pf=replace(base.pf, netdevs=(netdev,))))), "5e:00.3")
+    assert _commands(plan)[0] == f"ip link set dev 'pf;id>pwn' vf 1 mac {MAC}"
+
+
+def test_undo_plans_back_to_the_record(host_root: Callable[[Host], Path]) -> None:
+    prepared = _with_vf0(_vf(driver_override="vfio-pci"))  # what prepare left: vfio-pci, override, admin MAC
+    sysfs = open_root(str(host_root(prepared)))
+    check_input, _ = checked(sysfs, DeviceQuery.parse("5e:00.2"), CheckOptions(), strict=False)
+    record = UndoRecord("0000:5e:00.2", PF, 0, "mlx5_core", None, "52:54:00:11:22:33", "vf-driver")
+    plan = plan_undo(check_input, record, Surroundings())
+    assert [(s.step_id, s.action.args) for s in plan.steps] == [
+        ("vf-mac", ("link", "set", "dev", PF, "vf", "0", "mac", "00:00:00:00:00:00")),
+        ("unbind", ("bus/pci/drivers/vfio-pci/unbind", "0000:5e:00.2")),
+        ("driver-override", ("bus/pci/devices/0000:5e:00.2/driver_override", "")),
+        ("probe", ("bus/pci/drivers_probe", "0000:5e:00.2")),
+        ("vf-address", ("0000:5e:00.2", "52:54:00:11:22:33")),
+    ]
+    assert plan.steps[3].action.expect_driver == ("0000:5e:00.2", "mlx5_core")
+    admin = replace(record, mac_origin="admin", driver="vfio-pci", driver_override="vfio-pci", admin_mac=DEMO_MAC)
+    assert plan_undo(check_input, admin, Surroundings()).steps == ()
+
+
+def test_the_first_record_wins() -> None:
+    first = UndoRecord("0000:5e:00.2", PF, 0, "igbvf", None, "02:00:00:00:00:01", "vf-driver")
+    second = UndoRecord("0000:5e:00.2", PF, 0, "vfio-pci", "vfio-pci", MAC, "unproven", spoofchk=True)
+    merged = merge_records(first, second)
+    assert (merged.driver, merged.admin_mac, merged.spoofchk) == ("igbvf", "02:00:00:00:00:01", True)
+
+
+def _main(*args: str) -> int:
+    from pcie_failover.cli import main
+
+    return main(list(args))
+
+
+def test_cli_refuses_a_copied_tree_and_wants_a_mac(
+    host_root: Callable[[Host], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = str(host_root(demo_host()))
+    assert _main("prepare", "5e:00.3", "--mac", MAC, "--sysfs-root", root) == 2
+    assert (
+        capsys.readouterr().err
+        == "pcie-failover prepare: prepare changes the running host: --sysfs-root must be /sys\n"
+    )
+    assert _main("prepare", "5e:00.3") == 2
+    assert "--mac is required" in capsys.readouterr().err
+    assert _main("prepare", "5e:00.3", "--undo", "--mac", MAC) == 2
+    assert "--undo takes only the device" in capsys.readouterr().err
+    assert _main("prepare", "5e:00.3", "--mac", "01:00:5e:00:00:01") == 2
+    assert _main("--sysfs-root", root, "prepare", "5e:00.3", "--mac", MAC, "--format", "json") == 2
+    assert Run(2, capsys.readouterr().out, "").json["error"]["kind"] == "usage"
+
+
+class _Writer:
+    """The fake writer (the runner's seam): fails the writes named."""
+
+    def __init__(self, fail: tuple[str, ...] = ()) -> None:
+        self.fail = fail
+        self.log: list[tuple[str, ...]] = []
+        self.drivers: dict[str, str] = {}
+
+    def execute(self, action: Action) -> None:
+        self.log.append(action.args)
+        if action.args == self.fail:
+            raise WriteError("modprobe vfio-pci: refused by the test")
+        if action.expect_driver is not None:
+            self.drivers[action.expect_driver[0]] = action.expect_driver[1]
+
+    def driver_of(self, address: str) -> str:
+        return self.drivers.get(address, "")
+
+    def program(self, name: str) -> str:
+        return f"/usr/sbin/{name}"
+
+
+def test_rollback_removes_the_new_record_and_the_document_validates(
+    host_root: Callable[[Host], Path], tmp_path: Path
+) -> None:
+    sysfs = open_root(str(host_root(_vfio_unloaded())))
+    request = Request(MacAddress.parse(MAC))
+    writer = _Writer(("vfio-pci",))
+    report = run_prepare(
+        sysfs, DeviceQuery.parse("5e:00.3"), request, writer, dry_run=False, state_dir=str(tmp_path / "s")
+    )
+    assert report.outcome is Outcome.ROLLED_BACK
+    assert report.exit_code == 5
+    assert [row[0] for row in step_rows(report)] == ["undone", "failed", "not-run", "not-run", "not-run"]
+    assert not (tmp_path / "s" / "0000:5e:00.3.json").exists()
+    document = json.loads(render_json(report, writer.program, "/sys"))
+    _VALIDATOR.validate(document)
+    assert document["final"]["verdict"] == "not-ready"
+    dry = run_prepare(sysfs, DeviceQuery.parse("5e:00.3"), request, writer, dry_run=True, state_dir=str(tmp_path / "s"))
+    _VALIDATOR.validate(json.loads(render_json(dry, writer.program, "/sys")))
+    refused = run_prepare(
+        sysfs, DeviceQuery.parse("5e:00.0"), request, writer, dry_run=False, state_dir=str(tmp_path / "s")
+    )
+    assert refused.exit_code == 1
+    _VALIDATOR.validate(json.loads(render_json(refused, writer.program, "/sys")))
+
+
+def test_a_run_keeps_the_record_of_the_state_before(host_root: Callable[[Host], Path], tmp_path: Path) -> None:
+    sysfs = open_root(str(host_root(demo_host())))
+    report = run_prepare(
+        sysfs, DeviceQuery.parse("5e:00.3"), Request(MacAddress.parse(MAC)), _Writer(), dry_run=False,
+        state_dir=str(tmp_path / "s"),
+    )  # fmt: skip
+    assert report.outcome is Outcome.PREPARED  # the built host does not change: the re-check still fails
+    assert report.exit_code == 1
+    record = json.loads((tmp_path / "s" / "0000:5e:00.3.json").read_text())
+    assert (record["driver"], record["admin_mac"], record["mac_origin"]) == (
+        "mlx5_core",
+        "52:54:00:00:00:01",
+        "vf-driver",
+    )
