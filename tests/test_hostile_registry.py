@@ -431,7 +431,7 @@ def test_watch_refuses_an_unsafe_textfile_directory_or_registry(user: str, share
     state = _own_directory(shared, "state", user)
     unsafe = _unsafe_outputs(shared, _other_uid(user))
     watch = ("watch", "--registry", str(registry), "--state-dir", str(state))
-    runs = run_as(user, [(*watch, "--textfile-dir", p) for p, _ in unsafe.values()])
+    runs = run_as(user, [(*watch, "--format", "prometheus", "--textfile-dir", p) for p, _ in unsafe.values()])
     for (case, (_, message)), run in zip(unsafe.items(), runs, strict=True):
         assert (run.code, run.out, run.stderr) == (2, b"", f"pcie-failover watch: {message}\n"), case
     registry.chmod(0o777)
