@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pcie_failover.cli import lint as lint_cli
+from pcie_failover.adapters import vm_config
 from tests.conftest import Run
 from tests.test_lint_rules import XML_GOOD, domain
 
@@ -94,7 +94,7 @@ def test_virsh_that_cannot_run_or_hangs_is_one_line(
             "pcie-failover lint: cannot run virsh: Permission denied\n"
         )
     virsh("exec /bin/sleep 30")
-    monkeypatch.setattr(lint_cli, "VIRSH_TIMEOUT", 1.0)
+    monkeypatch.setattr(vm_config, "VIRSH_TIMEOUT", 1.0)
     run = cli("--sysfs-root", DEMO, "lint", "--domain", "vm1")
     assert (run.code, run.err) == (2, "pcie-failover lint: virsh dumpxml vm1 did not finish within 1 s\n")
 

@@ -29,7 +29,6 @@ from pcie_failover.sysfs.root import SysfsRoot
 
 if TYPE_CHECKING:
     from pcie_failover.audit.registry import Registry
-    from pcie_failover.render.layout import Layout
 
 REGISTER_EXIT_CODES = f"""Exit codes: 0 registered; 1 refused: a check failed (--force registers it anyway);
 2 usage error or malformed input, no such device, no usable admin MAC (pass --mac), a pair of that name
@@ -94,13 +93,11 @@ def _auditor(
     """One audit with these options, as often as it is called (coalesced runs, watch)."""
     from pcie_failover.commands.audit import audit_once
 
-    if output is AuditFormat.TABLE and textfile_dir is None:
+    layout = None
+    if output is AuditFormat.TABLE:
         from pcie_failover.cli.terminal import terminal_layout
-        from pcie_failover.render.layout import PLAIN
 
         layout = terminal_layout()
-        if layout != PLAIN:
-            return _table_auditor(root, registry, device, layout, journal, strict)
 
     def once() -> int:
         return audit_once(
@@ -112,25 +109,8 @@ def _auditor(
             journal=journal,
             strict=strict,
             emit=emit,
+            layout=layout,
         )
-
-    return once
-
-
-def _table_auditor(
-    root: SysfsRoot, registry: Registry, device: PciAddress | None, layout: Layout, journal: bool, strict: bool
-) -> Callable[[], int]:
-    """audit_once's table branch for a terminal: the table laid out for its width and colour."""
-    from pcie_failover.audit.report import audit_exit_code
-    from pcie_failover.commands.audit import run_audit
-    from pcie_failover.render.audit_text import render_audit_table, render_journal
-
-    def once() -> int:
-        report = run_audit(root, registry, device, strict)
-        emit(render_audit_table(report, layout))
-        if journal:
-            sys.stderr.write(render_journal(report))
-        return int(audit_exit_code(report))
 
     return once
 

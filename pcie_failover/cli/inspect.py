@@ -52,7 +52,7 @@ def _root(no_host: bool) -> tuple[SysfsRoot | None, str]:
 
 def _config(pid: int | None, version: str, no_host: bool, qemu_args: str | None) -> Config:
     """QEMU's command line (its pid's, or `qemu_args`) through lint: guest rules, and `check` of each primary."""
-    from pcie_failover.cli.lint import _read_config, _read_pid
+    from pcie_failover.adapters.vm_config import read_config, read_pid
     from pcie_failover.commands.lint import run_lint
     from pcie_failover.inspect.model import Config
     from pcie_failover.lint.model import ConfigKind
@@ -63,7 +63,7 @@ def _config(pid: int | None, version: str, no_host: bool, qemu_args: str | None)
     source = qemu_args if qemu_args is not None else f"/proc/{pid}/cmdline"
     root, why_not = _root(no_host)
     try:
-        text = _read_config(qemu_args) if qemu_args is not None else _read_pid(pid or 0)
+        text = read_config(qemu_args) if qemu_args is not None else read_pid(pid or 0)
         return Config(
             source, run_lint(text, ConfigKind.QEMU, source=source, root=root, why_not=why_not, version=version), None
         )
@@ -73,7 +73,7 @@ def _config(pid: int | None, version: str, no_host: bool, qemu_args: str | None)
 
 def _domain_config(name: str, version: str, no_host: bool) -> Config:
     """The domain's XML (`virsh dumpxml -- NAME`, as `lint --domain` reads it) through lint."""
-    from pcie_failover.cli.lint import read_domain, virsh_command
+    from pcie_failover.adapters.vm_config import read_domain, virsh_command
     from pcie_failover.commands.lint import run_lint
     from pcie_failover.inspect.model import Config
     from pcie_failover.lint.model import ConfigKind

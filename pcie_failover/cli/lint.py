@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import shlex
-import subprocess
-import sys
 from typing import Annotated
 
 import typer
 
+from pcie_failover.adapters.vm_config import read_config, read_domain, read_pid, virsh_command
 from pcie_failover.cli.app import (
     FORMAT_OPTION,
     INTERNAL_EXIT_CODE,
@@ -27,78 +25,6 @@ LINT_EXIT_CODES = f"""Exit codes: 0 the failover configuration works (warnings i
 primary's host check failed; 2 usage error, a configuration that cannot be read or parsed (hostile XML
 included), or virsh could not dump --domain; 4 undetermined (nothing failed, but a check that could fail
 is unknown, e.g. no PCI tree); {INTERNAL_EXIT_CODE}."""
-VIRSH_TIMEOUT = 60.0  # seconds for `virsh dumpxml`: a hung libvirtd is an error, not a hang
-
-
-def _text(data: bytes, what: str) -> str:
-    """`data` as text, when at most MAX_CONFIG_BYTES of UTF-8; raise InputError otherwise."""
-    from pcie_failover.commands.lint import MAX_CONFIG_BYTES
-
-    if len(data) > MAX_CONFIG_BYTES:
-        raise InputError(f"{what} is larger than {MAX_CONFIG_BYTES} bytes")
-    try:
-        return data.decode()
-    except UnicodeDecodeError:
-        raise InputError(f"{what} is not UTF-8 text") from None
-
-
-def _read_config(path: str) -> str:
-    """The text of FILE (`-`: stdin), at most MAX_CONFIG_BYTES; raise InputError otherwise."""
-    from pcie_failover.commands.lint import MAX_CONFIG_BYTES
-
-    try:
-        if path == "-":
-            data = sys.stdin.buffer.read(MAX_CONFIG_BYTES + 1)
-        else:
-            with open(path, "rb") as handle:
-                data = handle.read(MAX_CONFIG_BYTES + 1)
-    except OSError as error:
-        raise InputError(f"cannot read {path}: {error.strerror}") from None
-    return _text(data, path)
-
-
-def virsh_command(name: str) -> str:
-    """How the report names a domain read with virsh: the command, shell-quoted."""
-    return f"virsh dumpxml {shlex.quote(name)}"
-
-
-def read_domain(name: str) -> str:
-    """Domain NAME's XML from `virsh dumpxml -- NAME` (NAME one argument, no shell); raise InputError otherwise."""
-    command = virsh_command(name)
-    try:
-        done = subprocess.run(
-            ["virsh", "dumpxml", "--", name],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=VIRSH_TIMEOUT,
-            check=False,
-        )
-    except FileNotFoundError:
-        raise InputError("--domain needs virsh (Debian: libvirt-clients), not found on PATH") from None
-    except subprocess.TimeoutExpired:
-        raise InputError(f"{command} did not finish within {VIRSH_TIMEOUT:.0f} s") from None
-    except OSError as error:
-        raise InputError(f"cannot run virsh: {error.strerror}") from None
-    if done.returncode != 0:
-        said = [line.strip() for line in done.stderr.decode(errors="replace").splitlines() if line.strip()]
-        raise InputError(f"{command} failed (exit {done.returncode}): {'; '.join(said) or 'no message'}")
-    return _text(done.stdout, command)
-
-
-def _read_pid(pid: int) -> str:
-    """The argv of QEMU process PID, from /proc/PID/cmdline; raise InputError when gone or not QEMU."""
-    from pcie_failover.lint.qemu_words import is_qemu_binary
-
-    if pid <= 0:
-        raise InputError(f"--pid {pid} is not a process id")
-    try:
-        text = _read_config(f"/proc/{pid}/cmdline")
-    except InputError:
-        raise InputError(f"--pid {pid}: no such process (or its command line cannot be read)") from None
-    command = text.partition("\0")[0]
-    if not is_qemu_binary(command):
-        raise InputError(f"--pid {pid} is not QEMU (its command is {command!r})")
-    return text
 
 
 @app.command(epilog=LINT_EXIT_CODES)
@@ -138,12 +64,12 @@ def lint(
             why_not = str(error)
     try:
         if pid is not None:
-            source, text = f"/proc/{pid}/cmdline", _read_pid(pid)
+            source, text = f"/proc/{pid}/cmdline", read_pid(pid)
         elif domain is not None:
             source, text = virsh_command(domain), read_domain(domain)
         else:
             source = next(given for given in (qemu_args, domain_xml) if given is not None)
-            text = _read_config(source)
+            text = read_config(source)
         report = run_lint(text, kind, source=source, root=root, why_not=why_not, version=qemu_version)
     except InputError as error:
         return fail("lint", output, ExitCode.USAGE, "input", str(error))

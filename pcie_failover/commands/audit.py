@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from pcie_failover.adapters.files import SafeDirectory
 from pcie_failover.audit.record import PairRecord
@@ -22,6 +23,9 @@ from pcie_failover.sysfs.host import netlink_for
 from pcie_failover.sysfs.iommu import GROUPS
 from pcie_failover.sysfs.pci import device_link
 from pcie_failover.sysfs.root import SysfsRoot
+
+if TYPE_CHECKING:
+    from pcie_failover.render.layout import Layout
 
 TEXTFILE = "pcie_failover.prom"
 
@@ -99,8 +103,11 @@ def audit_once(
     journal: bool,
     strict: bool,
     emit: Callable[[str], None],
+    layout: Layout | None = None,
 ) -> int:
     """One audit: render it (stdout, or the textfile collector's file), log it, return the exit code.
+
+    `layout` lays the table out for a terminal (width, colour); None is the plain table.
 
     For the textfile, the audit and the write hold an flock on the textfile directory itself (no lock
     file is left where node_exporter reads), so a slower, older audit never replaces a newer one.
@@ -112,7 +119,7 @@ def audit_once(
             directory.atomic_write(TEXTFILE, lambda out: out.write(data), 0o644)
     else:
         report = run_audit(root, registry, device, strict)
-        emit(_render(report, output))
+        emit(_render(report, output, layout))
     if journal:
         from pcie_failover.render.audit_text import render_journal
 
@@ -120,7 +127,7 @@ def audit_once(
     return int(audit_exit_code(report))
 
 
-def _render(report: AuditReport, output: str) -> str:
+def _render(report: AuditReport, output: str, layout: Layout | None = None) -> str:
     if output == "prometheus":
         from pcie_failover.render.prometheus import render_prometheus
 
@@ -131,4 +138,4 @@ def _render(report: AuditReport, output: str) -> str:
         return render_audit(report)
     from pcie_failover.render.audit_text import render_audit_table
 
-    return render_audit_table(report)
+    return render_audit_table(report) if layout is None else render_audit_table(report, layout)
