@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lab import initramfs
-from lab.guest import GUEST_CMDLINE, GuestSpec
+from lab.guest import GUEST_CMDLINE, Guest, GuestSpec
 from lab.install import Kernel
 
 READY = "LAB-FAILOVER-READY"
@@ -31,6 +31,15 @@ while true; do sleep 3600; done
 MASTER = r"failover master:(\S+) registered"
 STANDBY = r"failover standby slave:(\S+) registered"
 PRIMARY = r"failover primary slave:(\S+) registered"
+BOOT = 120.0  # seconds for a TCG guest to boot and load its drivers
+
+
+def paired(guest: Guest) -> dict[str, str]:
+    """Wait for net_failover's three registrations, in order; return the interface of each role."""
+    master = guest.wait_for(MASTER, timeout=BOOT)[1]
+    standby = guest.wait_for(STANDBY, timeout=30)[1]
+    primary = guest.wait_for(PRIMARY, timeout=30)[1]
+    return {"master": master, "standby": standby, "primary": primary}
 
 
 def build_initramfs(kernel: Kernel, cache: Path) -> Path:

@@ -17,7 +17,7 @@ from typing import Any
 from lab import initramfs
 from lab.capture import PRELUDE, REPO, LabEnv, guest_spec
 from lab.guest import Guest, GuestError
-from lab.topologies import IP, PRIMARY_MAC, TOPOLOGIES
+from lab.topologies import IP, PRIMARY_MAC, TOPOLOGIES, Topology
 
 PF = "0000:01:00.0"
 VF = "0000:01:10.0"
@@ -119,6 +119,29 @@ class LiveRun:
     trace: str
 
 
+def run_job(env: LabEnv, topology: Topology, run: Path, what: str, timeout: float = JOB_TIMEOUT) -> tuple[Path, str]:
+    """Boot `topology` on `run`'s prepared `job/` and wait for the job: its out/ and trace (GuestError if it failed)."""
+    with Guest(guest_spec(topology, env, run)) as guest:
+        guest.wait_for(initramfs.READY, timeout=120)
+        status = int(guest.wait_for(rf"{initramfs.JOB_EXIT} (\d+)", timeout=timeout)[1])
+        guest.wait_exit(timeout=60)
+    trace = (run / "job" / "trace.log").read_text(errors="replace")
+    if status != 0:
+        raise GuestError(f"{what} job exited {status}; trace tail:\n" + "\n".join(trace.splitlines()[-20:]))
+    return run / "job" / "out", trace
+
+
+def job_results(out: Path) -> tuple[dict[str, int], dict[str, Any]]:
+    """The job's exit code per CLI run (`exit-codes`) and each run's JSON document (null when empty)."""
+    codes = dict(line.rsplit(" ", 1) for line in (out / "exit-codes").read_text().splitlines())
+    outputs = {
+        name: json.loads((out / f"{name}.json").read_text() or "null")
+        for name in codes
+        if (out / f"{name}.json").exists()
+    }
+    return {name: int(code) for name, code in codes.items()}, outputs
+
+
 def run_live_cli(env: LabEnv, devices: tuple[str, ...], work: Path) -> LiveRun:
     """Boot the vtd-acpi guest, run every step, and collect the results into `work`."""
     run = work / "live-cli"
@@ -126,14 +149,6 @@ def run_live_cli(env: LabEnv, devices: tuple[str, ...], work: Path) -> LiveRun:
     (run / "job").mkdir(parents=True)
     (run / "job" / "job.sh").write_text(job_script(devices))
     (run / "job" / "check_all.py").write_text(CHECK_ALL)
-    with Guest(guest_spec(TOPOLOGIES["vtd-acpi"], env, run)) as guest:
-        guest.wait_for(initramfs.READY, timeout=120)
-        status = int(guest.wait_for(rf"{initramfs.JOB_EXIT} (\d+)", timeout=JOB_TIMEOUT)[1])
-        guest.wait_exit(timeout=60)
-    out = run / "job" / "out"
-    trace = (run / "job" / "trace.log").read_text(errors="replace")
-    if status != 0:
-        raise GuestError(f"live CLI job exited {status}; trace tail:\n" + "\n".join(trace.splitlines()[-15:]))
-    codes = dict(line.rsplit(" ", 1) for line in (out / "exit-codes").read_text().splitlines())
-    outputs = {name: json.loads((out / f"{name}.json").read_text() or "null") for name in codes}
-    return LiveRun(outputs, {name: int(code) for name, code in codes.items()}, out / "snapshot.tar.gz", trace)
+    out, trace = run_job(env, TOPOLOGIES["vtd-acpi"], run, "live CLI")
+    codes, outputs = job_results(out)
+    return LiveRun(outputs, codes, out / "snapshot.tar.gz", trace)

@@ -12,15 +12,13 @@ vfio-pci not loaded. Scenarios, in order, each keeping the CLI's JSON and exit c
 
 from __future__ import annotations
 
-import json
 import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from lab import initramfs
-from lab.capture import PRELUDE, REPO, LabEnv, guest_spec
-from lab.guest import Guest, GuestError
+from lab.capture import PRELUDE, REPO, LabEnv
+from lab.live_cli import job_results, run_job
 from lab.topologies import IP, TOPOLOGIES, pf_up
 
 PF = "0000:01:00.0"
@@ -119,23 +117,10 @@ def run_prepare_lab(env: LabEnv, work: Path) -> PrepareRun:
     shutil.rmtree(run, ignore_errors=True)
     (run / "job").mkdir(parents=True)
     (run / "job" / "job.sh").write_text(PRELUDE + HELPERS + "\n".join(job_lines()) + "\n")
-    topology = replace(TOPOLOGIES["vtd-acpi"], name="prepare", job=())
-    with Guest(guest_spec(topology, env, run)) as guest:
-        guest.wait_for(initramfs.READY, timeout=120)
-        status = int(guest.wait_for(rf"{initramfs.JOB_EXIT} (\d+)", timeout=JOB_TIMEOUT)[1])
-        guest.wait_exit(timeout=60)
-    out = run / "job" / "out"
-    trace = (run / "job" / "trace.log").read_text(errors="replace")
-    if status != 0:
-        raise GuestError(f"prepare lab job exited {status}; trace tail:\n" + "\n".join(trace.splitlines()[-20:]))
-    codes = dict(line.rsplit(" ", 1) for line in (out / "exit-codes").read_text().splitlines())
-    outputs = {
-        name: json.loads((out / f"{name}.json").read_text() or "null")
-        for name in codes
-        if (out / f"{name}.json").exists()
-    }
+    out, trace = run_job(env, replace(TOPOLOGIES["vtd-acpi"], name="prepare", job=()), run, "prepare lab", JOB_TIMEOUT)
+    codes, outputs = job_results(out)
     states = {
         path.name.removesuffix(".state"): dict(line.split("=", 1) for line in path.read_text().splitlines())
         for path in out.glob("*.state")
     }
-    return PrepareRun(outputs, {n: int(c) for n, c in codes.items()}, states, out, trace)
+    return PrepareRun(outputs, codes, states, out, trace)

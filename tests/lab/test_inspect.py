@@ -7,48 +7,29 @@ with `inspect --watch` following the source throughout; one more guest has its p
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from lab import failover, inspect_guest
-from lab.capture import REPO, prepare
+from lab.capture import REPO, LabEnv
 from lab.guest import Guest
 from lab.inspect_record import load_and_pair, migrate
-from lab.install import Kernel, LabUnavailableError
 from lab.qmp import Event
 
-BOOT = 120.0
 MIGRATION = 300.0
 CLI = [sys.executable, "-m", "pcie_failover"]  # `pcie-failover inspect ...`
 
 
-@dataclass(frozen=True)
-class Lab:
-    """The guest kernel and the inspect initramfs."""
-
-    kernel: Kernel
-    initrd: Path
-
-
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    """Skip unless root with QEMU 10 and a guest kernel; build the initramfs once."""
-    if os.geteuid() != 0:
-        pytest.skip("the lab needs root (apt-get, QEMU)")
-    cache = tmp_path_factory.mktemp("cache")
-    try:
-        env = prepare(cache)
-        yield Lab(env.kernel, inspect_guest.build_initramfs(env.kernel, cache))
-    except LabUnavailableError as error:
-        pytest.skip(f"lab unavailable: {error}")
+def lab(lab_env: LabEnv) -> LabEnv:
+    """The lab environment with the inspect guest's initramfs (virtio_net loaded on request)."""
+    return replace(lab_env, initrd=inspect_guest.build_initramfs(lab_env.kernel, lab_env.cache))
 
 
 def inspect(guest: Guest) -> tuple[int, dict[str, Any]]:
@@ -87,7 +68,7 @@ def _status(value: str) -> Any:
 
 
 @pytest.mark.lab
-def test_states_through_a_migration(lab: Lab, tmp_path: Path) -> None:  # noqa: PLR0915 (one boot, every state)
+def test_states_through_a_migration(lab: LabEnv, tmp_path: Path) -> None:  # noqa: PLR0915 (one boot, every state)
     args = inspect_guest.lab_args()
     socket = tmp_path / "migrate.sock"
     source = Guest(inspect_guest.spec("insp-src", tmp_path / "src", lab.kernel, lab.initrd, args))
@@ -95,7 +76,7 @@ def test_states_through_a_migration(lab: Lab, tmp_path: Path) -> None:  # noqa: 
         inspect_guest.spec("insp-dst", tmp_path / "dst", lab.kernel, lab.initrd, [*args, "-incoming", f"unix:{socket}"])
     )
     with source, target:
-        source.wait_for(inspect_guest.WAITING, timeout=BOOT)
+        source.wait_for(inspect_guest.WAITING, timeout=failover.BOOT)
         code, document = inspect(source)
         pair = pair_of(document)
         assert (code, pair["verdict"], pair["negotiated"], pair["primary"]["plugged"]) == (
@@ -166,10 +147,10 @@ def test_states_through_a_migration(lab: Lab, tmp_path: Path) -> None:  # noqa: 
 
 
 @pytest.mark.lab
-def test_primary_qemu_cannot_plug_where_the_guest_looks(lab: Lab, tmp_path: Path) -> None:
+def test_primary_qemu_cannot_plug_where_the_guest_looks(lab: LabEnv, tmp_path: Path) -> None:
     args = inspect_guest.lab_args(primary_slot=3)
     with Guest(inspect_guest.spec("insp-slot3", tmp_path, lab.kernel, lab.initrd, args)) as guest:
-        guest.wait_for(inspect_guest.WAITING, timeout=BOOT)
+        guest.wait_for(inspect_guest.WAITING, timeout=failover.BOOT)
         inspect_guest.load_driver(tmp_path)
         guest.qmp.wait_event("FAILOVER_NEGOTIATED", timeout=60)
         guest.wait_for(failover.STANDBY, timeout=60)

@@ -6,48 +6,28 @@ emulated e1000e with the same id, bus, MAC and failover_pair_id (lab/failover.py
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from lab import failover
-from lab.capture import FIXTURES, prepare
+from lab.capture import FIXTURES, LabEnv
 from lab.guest import Guest
-from lab.install import Kernel, LabUnavailableError
 from lab.qmp import Event
 from pcie_failover.cli import main
 
 SYSFS = FIXTURES / "vtd-acpi" / "sysfs"
 VF = "0000:01:10.0"  # on vfio-pci with admin MAC 52:54:00:6f:55:cc in that capture
 MAC = "52:54:00:6f:55:cc"
-BOOT = 120.0
 MIGRATION = 240.0
 
 
-@dataclass(frozen=True)
-class Lab:
-    """The guest kernel and the failover initramfs."""
-
-    kernel: Kernel
-    initrd: Path
-
-
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    """Skip unless root with QEMU 10 and a guest kernel; build the failover initramfs once."""
+def lab(failover_env: LabEnv) -> LabEnv:
+    """The failover guest's environment, when the capture whose VF the pair names is there."""
     if not SYSFS.is_dir():
         pytest.skip(f"no capture at {SYSFS}")
-    if os.geteuid() != 0:
-        pytest.skip("the lab needs root (apt-get, QEMU)")
-    cache = tmp_path_factory.mktemp("cache")
-    try:
-        env = prepare(cache)
-        yield Lab(env.kernel, failover.build_initramfs(env.kernel, cache))
-    except LabUnavailableError as error:
-        pytest.skip(f"lab unavailable: {error}")
+    return failover_env
 
 
 def _pair(output: str, capsys: pytest.CaptureFixture[str]) -> str:
@@ -59,14 +39,6 @@ def _pair(output: str, capsys: pytest.CaptureFixture[str]) -> str:
     return out
 
 
-def _paired(guest: Guest) -> dict[str, str]:
-    """Wait for net_failover's three registrations, in order; return the interface of each role."""
-    master = guest.wait_for(failover.MASTER, timeout=BOOT)[1]
-    standby = guest.wait_for(failover.STANDBY, timeout=30)[1]
-    primary = guest.wait_for(failover.PRIMARY, timeout=30)[1]
-    return {"master": master, "standby": standby, "primary": primary}
-
-
 def _status(value: str) -> object:
     def where(event: Event) -> bool:
         data = event.get("data")
@@ -76,7 +48,7 @@ def _status(value: str) -> object:
 
 
 @pytest.mark.lab
-def test_qemu_args_pair_and_migrate(lab: Lab, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_qemu_args_pair_and_migrate(lab: LabEnv, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     args = failover.swap_primary(failover.split_args(_pair("qemu", capsys)), MAC)
     socket = tmp_path / "migrate.sock"
     source = Guest(failover.spec("pair-src", tmp_path / "src", lab.kernel, lab.initrd, args))
@@ -84,7 +56,7 @@ def test_qemu_args_pair_and_migrate(lab: Lab, tmp_path: Path, capsys: pytest.Cap
         failover.spec("pair-dst", tmp_path / "dst", lab.kernel, lab.initrd, [*args, "-incoming", f"unix:{socket}"])
     )
     with source, target:
-        roles = _paired(source)  # the modules load before the init says it is ready
+        roles = failover.paired(source)  # the modules load before the init says it is ready
         assert len(set(roles.values())) == 3
         source.wait_for(failover.READY, timeout=30)
         for guest in (source, target):
@@ -101,19 +73,19 @@ def test_qemu_args_pair_and_migrate(lab: Lab, tmp_path: Path, capsys: pytest.Cap
 
 
 @pytest.mark.lab
-def test_qmp_commands_hotplug_a_pair(lab: Lab, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_qmp_commands_hotplug_a_pair(lab: LabEnv, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ports = [a for a in failover.split_args(_pair("qemu", capsys)) if a.startswith("pcie-root-port,")]
     assert len(ports) == 2
     argv = [word for port in ports for word in ("-device", port)]
     commands = failover.qmp_commands(_pair("qmp", capsys))
     assert [c["execute"] for c in commands] == ["netdev_add", "device_add", "device_add"]
     with Guest(failover.spec("pair-qmp", tmp_path, lab.kernel, lab.initrd, argv)) as guest:
-        guest.wait_for(failover.READY, timeout=BOOT)
+        guest.wait_for(failover.READY, timeout=failover.BOOT)
         guest.qmp.execute("netdev_add", {"type": "user", "id": failover.PRIMARY_NETDEV, "restrict": True})
         for command in commands:
             arguments = command["arguments"]
             if arguments.get("driver") == "vfio-pci":
                 arguments = failover.emulated_primary(arguments, commands[1]["arguments"]["mac"])
             guest.qmp.execute(command["execute"], arguments)
-        roles = _paired(guest)
+        roles = failover.paired(guest)
         assert len(set(roles.values())) == 3

@@ -19,31 +19,15 @@ from pathlib import Path
 import pytest
 
 from lab import failover
+from lab.capture import LabEnv
 from lab.guest import Guest
-from lab.install import LabUnavailableError
 from pcie_failover.cli import main
-from tests.lab.test_pair_failover import BOOT, Lab, _paired
 
 FIXTURES = Path(__file__).resolve().parent.parent.parent / "fixtures_sysfs"
 DEMO = str(FIXTURES / "demo-host")
 LOWER = "enp94s0f1np1"  # the demo host's second PF port: not the primary's PF
 MAC = "52:54:00:6f:55:cc"
 MACVTAP = "mvt5254006f55cc"
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    """Skip unless root with QEMU 10, a guest kernel and macvtap support; build the failover initramfs once."""
-    if os.geteuid() != 0:
-        pytest.skip("the lab needs root (apt-get, QEMU, ip link)")
-    from lab.capture import prepare
-
-    cache = tmp_path_factory.mktemp("cache")
-    try:
-        env = prepare(cache)
-        yield Lab(env.kernel, failover.build_initramfs(env.kernel, cache))
-    except LabUnavailableError as error:
-        pytest.skip(f"lab unavailable: {error}")
 
 
 @pytest.fixture
@@ -83,7 +67,7 @@ def _vhost(value: str) -> str:
 @pytest.mark.lab
 @pytest.mark.usefixtures("lower")
 def test_qemu_args_with_the_printed_host_steps_pair(
-    lab: Lab, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    failover_env: LabEnv, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     create, up, open_fd = _host_steps(capsys)
     assert open_fd == f'exec 3<>"/dev/tap$(cat /sys/class/net/{MACVTAP}/ifindex)"'
@@ -94,15 +78,20 @@ def test_qemu_args_with_the_printed_host_steps_pair(
     wrapper.chmod(0o755)
     args = [_vhost(a) for a in failover.swap_primary(failover.split_args(_pair("qemu", capsys)), MAC)]
     assert "tap,id=hostnet0,vhost=on,fd=3" in [a.replace("vhost=off", "vhost=on") for a in args]
-    spec = replace(failover.spec("pair-macvtap", tmp_path / "guest", lab.kernel, lab.initrd, args), qemu=str(wrapper))
+    spec = replace(
+        failover.spec("pair-macvtap", tmp_path / "guest", failover_env.kernel, failover_env.initrd, args),
+        qemu=str(wrapper),
+    )
     with Guest(spec) as guest:
-        roles = _paired(guest)
+        roles = failover.paired(guest)
         assert len(set(roles.values())) == 3
 
 
 @pytest.mark.lab
 @pytest.mark.usefixtures("lower")
-def test_qmp_getfd_and_netdev_add_pair(lab: Lab, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_qmp_getfd_and_netdev_add_pair(
+    failover_env: LabEnv, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     create, up, _ = _host_steps(capsys)
     subprocess.run(["sh", "-c", f"{create} && {up}"], check=True)
     ports = [a for a in failover.split_args(_pair("qemu", capsys)) if a.startswith("pcie-root-port,")]
@@ -110,8 +99,8 @@ def test_qmp_getfd_and_netdev_add_pair(lab: Lab, tmp_path: Path, capsys: pytest.
     commands = failover.qmp_commands(_pair("qmp", capsys))
     assert [c["execute"] for c in commands] == ["getfd", "netdev_add", "device_add", "device_add"]
     index = Path(f"/sys/class/net/{MACVTAP}/ifindex").read_text().strip()
-    with Guest(failover.spec("pair-macvtap-qmp", tmp_path, lab.kernel, lab.initrd, argv)) as guest:
-        guest.wait_for(failover.READY, timeout=BOOT)
+    with Guest(failover.spec("pair-macvtap-qmp", tmp_path, failover_env.kernel, failover_env.initrd, argv)) as guest:
+        guest.wait_for(failover.READY, timeout=failover.BOOT)
         guest.qmp.execute("netdev_add", {"type": "user", "id": failover.PRIMARY_NETDEV, "restrict": True})
         for command in commands:
             arguments = command["arguments"]
@@ -126,5 +115,5 @@ def test_qmp_getfd_and_netdev_add_pair(lab: Lab, tmp_path: Path, capsys: pytest.
             if arguments.get("driver") == "vfio-pci":
                 arguments = failover.emulated_primary(arguments, MAC)
             guest.qmp.execute(command["execute"], arguments)
-        roles = _paired(guest)
+        roles = failover.paired(guest)
         assert len(set(roles.values())) == 3

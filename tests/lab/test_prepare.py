@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 import pytest
 
-from lab.capture import prepare as prepare_lab_env
-from lab.install import LabUnavailableError
+from lab.capture import LabEnv
 from lab.prepare_lab import MACS, VFS, PrepareRun, run_prepare_lab
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> PrepareRun:
-    if os.geteuid() != 0:
-        pytest.skip("the lab needs root (apt-get, and the guest mounts / over 9p)")
-    work = tmp_path_factory.mktemp("prepare")
-    try:
-        env = prepare_lab_env(work / "cache")
-    except LabUnavailableError as error:
-        pytest.skip(f"lab unavailable: {error}")
-    return run_prepare_lab(env, work)
+def lab(lab_env: LabEnv, tmp_path_factory: pytest.TempPathFactory) -> PrepareRun:
+    """One boot of the igb guest, every scenario run in it."""
+    return run_prepare_lab(lab_env, tmp_path_factory.mktemp("prepare"))
 
 
 def _steps(document: dict[str, Any]) -> list[tuple[str, str]]:
