@@ -8,7 +8,7 @@ from pcie_failover.audit.record import PairRecord
 from pcie_failover.audit.resolve import Resolved
 from pcie_failover.model.address import PciAddress
 from pcie_failover.model.report import CheckReport
-from pcie_failover.model.results import ExitCode, Verdict
+from pcie_failover.model.results import ExitCode, Verdict, exit_code_of
 
 _RANK = {Verdict.READY: 0, Verdict.UNDETERMINED: 1, Verdict.NOT_READY: 2}
 
@@ -46,11 +46,7 @@ class AuditReport:
         verdicts = [p.verdict for p in self.pairs] + ([Verdict.UNDETERMINED] if self.problems else [])
         return max(verdicts, key=_RANK.__getitem__, default=Verdict.READY)
 
-
-def audit_exit_code(report: AuditReport) -> ExitCode:
-    """0 all ready (or none registered), 1 any not ready, 4 otherwise undetermined."""
-    return {
-        Verdict.READY: ExitCode.READY,
-        Verdict.NOT_READY: ExitCode.NOT_READY,
-        Verdict.UNDETERMINED: ExitCode.UNDETERMINED,
-    }[report.verdict]
+    @property
+    def exit_code(self) -> ExitCode:
+        """0 all ready (or none registered), 1 any not ready, 4 otherwise undetermined."""
+        return exit_code_of(self.verdict)

@@ -8,15 +8,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pcie_failover.adapters.files import SafeDirectory
+from pcie_failover.assessment import assess
 from pcie_failover.audit.record import PairRecord
 from pcie_failover.audit.registry import Registry
-from pcie_failover.audit.report import AuditReport, PairAudit, audit_exit_code
+from pcie_failover.audit.report import AuditReport, PairAudit
 from pcie_failover.audit.resolve import foreign, resolve, shared
 from pcie_failover.model.address import DeviceQuery, PciAddress
 from pcie_failover.model.check import CheckOptions
-from pcie_failover.model.report import check_report
-from pcie_failover.model.results import verdict_of
-from pcie_failover.rules import run_host_rules
 from pcie_failover.sysfs import attributes as attr
 from pcie_failover.sysfs.check_input import HostReader
 from pcie_failover.sysfs.host import netlink_for
@@ -78,9 +76,7 @@ def run_audit(
             continue
         options = CheckOptions(manager=record.manager, mac=record.mac)
         query = DeviceQuery(str(resolved.address), resolved.address, None)
-        check_input = reader.check_input(query, options, found=resolved.address)
-        results = run_host_rules(check_input)
-        report = check_report(check_input, results, verdict_of(results, strict), root.path, strict)
+        report = assess(reader.check_input(query, options, found=resolved.address), root.path, strict=strict)
         pairs.append(PairAudit(record, resolved, report, sharing.get(record.name, ())))
     return AuditReport(
         sysfs_root=root.path,
@@ -124,7 +120,7 @@ def audit_once(
         from pcie_failover.render.audit_text import render_journal
 
         sys.stderr.write(render_journal(report))
-    return int(audit_exit_code(report))
+    return int(report.exit_code)
 
 
 def _render(report: AuditReport, output: str, layout: Layout | None = None) -> str:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from pcie_failover.assessment import assess
 from pcie_failover.model.address import DeviceQuery
 from pcie_failover.model.check import CheckInput, CheckOptions
 from pcie_failover.model.host import PciFunction
-from pcie_failover.model.report import CheckReport, check_report
-from pcie_failover.model.results import verdict_of
-from pcie_failover.rules import run_host_rules
+from pcie_failover.model.report import CheckReport
 from pcie_failover.sysfs.check_input import read_check_input
 from pcie_failover.sysfs.host import netlink_for
 from pcie_failover.sysfs.names import device_names
@@ -17,10 +16,9 @@ from pcie_failover.sysfs.root import SysfsRoot
 def checked(root: SysfsRoot, query: DeviceQuery, options: CheckOptions, strict: bool) -> tuple[CheckInput, CheckReport]:
     """The whole check of one proposed primary, with what was read (for pair and register)."""
     check_input = read_check_input(root, query, options, netlink_for(root))
-    results = run_host_rules(check_input)
     device = check_input.device
     names = device_names(root, device) if isinstance(device, PciFunction) else None
-    return check_input, check_report(check_input, results, verdict_of(results, strict), root.path, strict, names=names)
+    return check_input, assess(check_input, root.path, strict=strict, names=names)
 
 
 def run_check(root: SysfsRoot, query: DeviceQuery, options: CheckOptions, strict: bool) -> CheckReport:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from pcie_failover.commands.check import run_check
+from pcie_failover.commands.check import checked, run_check
 from pcie_failover.lint.libvirt_parse import parse_libvirt
 from pcie_failover.lint.model import ConfigKind, Device, HostFacts, LintInput, VmConfig
 from pcie_failover.lint.qemu_parse import parse_qemu
@@ -13,10 +13,8 @@ from pcie_failover.lint.report import HostItem, LintReport
 from pcie_failover.lint.rules import run_lint_rules
 from pcie_failover.model.address import DeviceQuery, InputError, MacAddress, PciAddress, validate_ifname
 from pcie_failover.model.check import CheckOptions, Manager
-from pcie_failover.model.host import VfAdminList
 from pcie_failover.model.report import CheckReport
-from pcie_failover.model.results import Verdict, verdict_of
-from pcie_failover.sysfs.host import netlink_for
+from pcie_failover.model.results import Verdict
 from pcie_failover.sysfs.root import SysfsRoot
 
 MAX_CONFIG_BYTES = 1 << 20
@@ -35,15 +33,6 @@ def parse_version(text: str) -> tuple[int, int, int]:
     if found is None:
         raise InputError(f"--qemu-version {text!a} is not MAJOR.MINOR[.MICRO]")
     return int(found[1]), int(found[2]), int(found[3] or 0)
-
-
-def _admin_mac(root: SysfsRoot, report: CheckReport) -> MacAddress | None:
-    device, pf_netdev = report.device, report.pf_netdev
-    if device is None or device.vf_index is None or pf_netdev is None:
-        return None
-    listing = netlink_for(root).vf_admin(pf_netdev)
-    entry = listing.get(device.vf_index) if isinstance(listing, VfAdminList) else None
-    return None if entry is None else entry.mac
 
 
 def _options(config: VmConfig, primary: Device) -> CheckOptions:
@@ -66,22 +55,22 @@ def _options(config: VmConfig, primary: Device) -> CheckOptions:
     )
 
 
-def _check(root: SysfsRoot, primary: Device, options: CheckOptions) -> CheckReport:
-    """`check` of a primary's host device, with libvirt's part where libvirt does it.
+def _check(root: SysfsRoot, primary: Device, options: CheckOptions) -> tuple[CheckReport, MacAddress | None]:
+    """`check` of a primary's host device, with libvirt's part where libvirt does it, and the VF's admin MAC.
 
     libvirt's virHostdevPreparePCIDevices() binds only managed devices (else "Unmanaged PCI device ... must be
     manually detached") and sets the admin MAC only of an <interface type='hostdev'> (virHostdevSetNetConfig()),
     never of a plain <hostdev>: where the two differ, vf-mac is judged as its own manager would.
     """
     query = DeviceQuery(str(primary.host), primary.host, None)
-    report = run_check(root, query, options, strict=False)
+    check_input, report = checked(root, query, options, strict=False)
     if primary.binds_vfio == primary.sets_mac:
-        return report
+        return report, check_input.admin_mac
     mac_manager = Manager.LIBVIRT if primary.sets_mac else Manager.QEMU
     libvirt = run_check(root, query, replace(options, manager=mac_manager), strict=False)
     mac_rule = {r.rule_id: r for r in libvirt.results}.get(_VF_MAC)
     results = tuple(mac_rule if r.rule_id == _VF_MAC and mac_rule else r for r in report.results)
-    return replace(report, results=results, verdict=verdict_of(results))
+    return replace(report, results=results), check_input.admin_mac
 
 
 def _host_items(
@@ -102,9 +91,8 @@ def _host_items(
             verdict = None if why_not == "--no-host" else Verdict.UNDETERMINED
             items.append(HostItem(primary.name, str(primary.host), None, verdict, f"not checked: {why_not}"))
             continue
-        report = _check(root, primary, _options(config, primary))
+        report, macs[primary.host] = _check(root, primary, _options(config, primary))
         items.append(HostItem(primary.name, str(primary.host), report, report.verdict, None))
-        macs[primary.host] = _admin_mac(root, report)
     return items, macs
 
 

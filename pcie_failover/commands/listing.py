@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TypeGuard
 
+from pcie_failover.assessment import assess
 from pcie_failover.model.address import DeviceQuery, MacAddress, PciAddress
 from pcie_failover.model.check import CheckInput, CheckOptions, Located
 from pcie_failover.model.host import DeviceNames, PciFunction, Unreadable
 from pcie_failover.model.report import ListedDevice, ListReport, summarize
-from pcie_failover.model.results import Status, verdict_of
-from pcie_failover.rules import run_host_rules
+from pcie_failover.model.results import Status
 from pcie_failover.sysfs import attributes as attr
 from pcie_failover.sysfs.check_input import HostReader, locate
 from pcie_failover.sysfs.host import netlink_for
@@ -93,7 +93,7 @@ def run_list(root: SysfsRoot, options: CheckOptions, pf: DeviceQuery | None = No
         if not isinstance(function, PciFunction) or (vfs and function.physfn is None):
             continue
         check_input = reader.check_input(DeviceQuery(str(address), address, None), options, found=function)
-        results = run_host_rules(check_input)
+        report = assess(check_input, root.path)
         ids = ids_of(function)
         if ids is not None and ids not in known:
             known[ids] = source.lookup([function]).get(ids)
@@ -107,8 +107,8 @@ def run_list(root: SysfsRoot, options: CheckOptions, pf: DeviceQuery | None = No
                 ),
                 role=_role(function),
                 mac=interface_mac or admin,
-                verdict=verdict_of(results),
-                failing=tuple(r.rule_id for r in results if r.status is Status.FAIL),
+                verdict=report.verdict,
+                failing=tuple(r.rule_id for r in report.results if r.status is Status.FAIL),
                 interface_mac=interface_mac,
                 admin_mac=admin,
                 driver_override=function.driver_override if isinstance(function.driver_override, str) else None,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from pcie_failover.model.check import CheckInput, CheckOptions
 from pcie_failover.model.host import DeviceNames, NetDevice, PciFunction, Slot, Unreadable
-from pcie_failover.model.results import RuleResult, Verdict
+from pcie_failover.model.results import ExitCode, RuleResult, Verdict, exit_code_of, verdict_of
 
 SCHEMA_VERSION = "1.1"
 
@@ -63,7 +63,7 @@ def summarize(
 
 @dataclass(frozen=True)
 class CheckReport:
-    """`check`: one device, every host rule, a verdict."""
+    """`check`: one device, every host rule; its verdict and exit code follow from the results (and `strict`)."""
 
     query: str
     options: CheckOptions
@@ -72,13 +72,21 @@ class CheckReport:
     device: DeviceSummary | None
     pf_netdev: str | None
     results: tuple[RuleResult, ...]
-    verdict: Verdict
+
+    @property
+    def verdict(self) -> Verdict:
+        """Not ready on any fail (or, strict, any warn); undetermined on an unknown that could have failed."""
+        return verdict_of(self.results, self.strict)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """0 ready, 1 not ready, 4 undetermined."""
+        return exit_code_of(self.verdict)
 
 
 def check_report(
     check_input: CheckInput,
     results: tuple[RuleResult, ...],
-    verdict: Verdict,
     sysfs_root: str,
     strict: bool,
     *,
@@ -98,7 +106,6 @@ def check_report(
         device=summary,
         pf_netdev=pf_netdev.name if isinstance(pf_netdev, NetDevice) else None,
         results=results,
-        verdict=verdict,
     )
 
 
@@ -127,3 +134,8 @@ class ListReport:
     devices: tuple[ListedDevice, ...]
     pf: str | None  # `--pf` as given: only that PF and its VFs were listed
     vfs: bool  # `--vfs`: only VFs were listed
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """Always 0: a listing is an inventory, its devices' readiness is in the report, not in the exit code."""
+        return ExitCode.READY

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pcie_failover.model.address import InputError, MacAddress, PciAddress, validate_ifname
 from pcie_failover.model.check import Manager
 from pcie_failover.model.report import CheckReport
-from pcie_failover.model.results import RuleResult
+from pcie_failover.model.results import ExitCode, RuleResult, Verdict
 from pcie_failover.pair.ports import ChassisSlot
 
 
@@ -163,3 +163,12 @@ class PairReport:
     check: CheckReport
     request: PairRequest
     spec: PairSpec | None  # None: refused (a check failed and no --force)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """1 when refused or a check failed (the spec printed anyway with --force), else 0: the spec was printed.
+
+        A refusal is never 0, even when no device could be read and so no check failed.
+        """
+        refused = self.spec is None or self.check.verdict is Verdict.NOT_READY
+        return ExitCode.NOT_READY if refused else ExitCode.READY
