@@ -6,10 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pcie_failover.audit.record import PairRecord, PrimaryIdentity
-from pcie_failover.model.address import InputError, MacAddress, PciAddress
-from pcie_failover.sysfs import attributes as attr
-from pcie_failover.sysfs.net import NET, interface_device
-from pcie_failover.sysfs.pci import SLOTS, device_link
+from pcie_failover.model.address import PciAddress
+from pcie_failover.sysfs.net import interface_with_mac
+from pcie_failover.sysfs.pci import identity_at, slot_function, virtfn
 from pcie_failover.sysfs.root import SysfsRoot
 
 
@@ -22,39 +21,11 @@ class Resolved:
 
 
 def _matches(root: SysfsRoot, address: PciAddress, identity: PrimaryIdentity) -> bool:
-    base = device_link(address)
-    if not root.exists(base):
+    found = identity_at(root, address)
+    if found is None:
         return False
-    vendor = attr.required(root, f"{base}/vendor", attr.hex_int)
-    device = attr.required(root, f"{base}/device", attr.hex_int)
-    same_ids = (identity.vendor in (None, vendor)) and (identity.device in (None, device))
-    if identity.pf_bdf is None:
-        return same_ids
-    physfn = attr.link_name(root, f"{base}/physfn")
-    return same_ids and physfn == str(identity.pf_bdf)
-
-
-def _pf_by_mac(root: SysfsRoot, mac: MacAddress) -> PciAddress | None:
-    names = attr.listing(root, NET)
-    for name in names if isinstance(names, tuple) else ():
-        if attr.optional(root, f"{NET}/{name}/address", str) == str(mac):
-            found = interface_device(root, name)
-            if isinstance(found, PciAddress):
-                return found
-    return None
-
-
-def _pf_by_slot(root: SysfsRoot, slot: str, function: int) -> PciAddress | None:
-    address = attr.required(root, f"{SLOTS}/{slot}/address", str)
-    if not isinstance(address, str):
-        return None
-    parts = address.split(":")
-    try:
-        domain, bus = int(parts[0], 16), int(parts[1], 16)
-        device = int(parts[2], 16) if len(parts) > 2 else 0
-    except (IndexError, ValueError):
-        return None
-    return PciAddress(domain, bus, device, function)
+    same_ids = (identity.vendor in (None, found.vendor)) and (identity.device in (None, found.device))
+    return same_ids and (identity.pf_bdf is None or found.physfn == str(identity.pf_bdf))
 
 
 def resolve(root: SysfsRoot, identity: PrimaryIdentity) -> Resolved:
@@ -63,17 +34,13 @@ def resolve(root: SysfsRoot, identity: PrimaryIdentity) -> Resolved:
         return Resolved(identity.bdf, "at its registered address")
     if identity.vf_index is None or identity.pf_bdf is None:
         return Resolved(None, f"{identity.bdf} is gone or is another device, and it has no PF to find it by")
-    pf = _pf_by_mac(root, identity.pf_mac) if identity.pf_mac is not None else None
+    pf = interface_with_mac(root, identity.pf_mac) if identity.pf_mac is not None else None
     how = "PF interface MAC"
     if pf is None and identity.pf_slot is not None:
-        pf, how = _pf_by_slot(root, identity.pf_slot, identity.pf_bdf.function), f"slot {identity.pf_slot}"
+        pf, how = slot_function(root, identity.pf_slot, identity.pf_bdf.function), f"slot {identity.pf_slot}"
     if pf is None:
         return Resolved(None, f"{identity.bdf} is gone or is another device, and its PF was not found")
-    target = attr.link_name(root, f"{device_link(pf)}/virtfn{identity.vf_index}")
-    try:
-        address = PciAddress.parse(target) if isinstance(target, str) else None
-    except InputError:
-        address = None
+    address = virtfn(root, pf, identity.vf_index)
     if address is None:
         return Resolved(None, f"PF {pf} (found by {how}) has no VF {identity.vf_index}: were its VFs recreated?")
     return Resolved(address, f"moved from {identity.bdf}: VF {identity.vf_index} of PF {pf} (found by {how})")

@@ -15,11 +15,9 @@ from pcie_failover.audit.report import AuditReport, PairAudit
 from pcie_failover.audit.resolve import foreign, resolve, shared
 from pcie_failover.model.address import DeviceQuery, PciAddress
 from pcie_failover.model.check import CheckOptions
-from pcie_failover.sysfs import attributes as attr
 from pcie_failover.sysfs.check_input import HostReader
 from pcie_failover.sysfs.host import netlink_for
-from pcie_failover.sysfs.iommu import GROUPS
-from pcie_failover.sysfs.pci import device_link
+from pcie_failover.sysfs.iommu import group_of
 from pcie_failover.sysfs.root import SysfsRoot
 
 if TYPE_CHECKING:
@@ -30,13 +28,7 @@ TEXTFILE = "pcie_failover.prom"
 
 def _touches(root: SysfsRoot, primary: PciAddress, pf: PciAddress | None, device: PciAddress) -> bool:
     """Whether `device` is the primary, its PF, or in the primary's IOMMU group."""
-    if device in (primary, pf):
-        return True
-    group = attr.link_name(root, f"{device_link(primary)}/iommu_group")
-    if not isinstance(group, str):
-        return False
-    members = attr.listing(root, f"{GROUPS}/{group}/devices")
-    return isinstance(members, tuple) and str(device) in members
+    return device in (primary, pf) or device in group_of(root, primary)
 
 
 def run_audit(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import TypeGuard
 
 from pcie_failover.assessment import assess
@@ -11,11 +10,10 @@ from pcie_failover.model.check import CheckInput, CheckOptions, Located
 from pcie_failover.model.host import DeviceNames, PciFunction, Unreadable
 from pcie_failover.model.report import ListedDevice, ListReport, summarize
 from pcie_failover.model.results import Status
-from pcie_failover.sysfs import attributes as attr
 from pcie_failover.sysfs.check_input import HostReader, locate
 from pcie_failover.sysfs.host import netlink_for
 from pcie_failover.sysfs.names import Ids, ids_of, names_for
-from pcie_failover.sysfs.pci import DEVICES, read_function, virtfns
+from pcie_failover.sysfs.pci import functions_of_class, read_function, virtfns
 from pcie_failover.sysfs.root import SysfsRoot
 
 NETWORK_CLASS = 0x02
@@ -44,27 +42,9 @@ def _is_network(pci_class: int | Unreadable) -> TypeGuard[int]:
     return isinstance(pci_class, int) and pci_class >> 16 == NETWORK_CLASS
 
 
-def _network(root: SysfsRoot, names: Iterable[str]) -> list[tuple[PciAddress, int]]:
-    """The addresses among `names` of functions whose class is a network controller (0x02xxxx), with their class."""
-    found: list[tuple[PciAddress, int]] = []
-    for name in names:
-        address = PciAddress.try_parse(name)
-        if address is None:
-            continue
-        pci_class = attr.required(root, f"{DEVICES}/{name}/class", attr.hex_int)
-        if _is_network(pci_class):
-            found.append((address, pci_class))
-    return found
-
-
-def _all_network(root: SysfsRoot) -> list[tuple[PciAddress, int]]:
-    names = attr.listing(root, DEVICES)
-    return _network(root, names if isinstance(names, tuple) else ())
-
-
 def network_functions(root: SysfsRoot) -> list[PciAddress]:
     """Addresses of the functions whose class is a network controller (0x02xxxx)."""
-    return [address for address, _ in _all_network(root)]
+    return [address for address, _ in functions_of_class(root, NETWORK_CLASS)]
 
 
 def pf_and_vfs(root: SysfsRoot, query: DeviceQuery) -> list[tuple[PciAddress, int]]:
@@ -78,12 +58,12 @@ def pf_and_vfs(root: SysfsRoot, query: DeviceQuery) -> list[tuple[PciAddress, in
     if not isinstance(pf, PciFunction) or pf.sriov is None or not _is_network(pf.pci_class):
         of = f" (a VF of {pf.physfn})" if isinstance(pf, PciFunction) and isinstance(pf.physfn, PciAddress) else ""
         raise NoSuchPfError(f"--pf {query.text}: {located.address} is not an SR-IOV network PF{of}")
-    return _network(root, sorted(str(a) for a in {pf.address, *virtfns(root, pf.path)}))
+    return functions_of_class(root, NETWORK_CLASS, sorted(str(a) for a in {pf.address, *virtfns(root, pf.path)}))
 
 
 def run_list(root: SysfsRoot, options: CheckOptions, pf: DeviceQuery | None = None, vfs: bool = False) -> ListReport:
     """Check every network function, or `pf` and its VFs; `vfs`: VFs only (a device that vanishes is left out)."""
-    candidates = _all_network(root) if pf is None else pf_and_vfs(root, pf)
+    candidates = functions_of_class(root, NETWORK_CLASS) if pf is None else pf_and_vfs(root, pf)
     reader = HostReader(root, netlink_for(root))
     source = names_for(root)
     known: dict[Ids, DeviceNames | None] = {}  # looked up once per distinct id: a big host has a handful

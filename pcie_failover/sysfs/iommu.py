@@ -7,7 +7,7 @@ from pcie_failover.model.host import GroupMember, IommuPlatform, NetDevice, Unre
 from pcie_failover.netinfo.source import NetlinkSource
 from pcie_failover.sysfs import attributes as attr
 from pcie_failover.sysfs.net import read_netdev
-from pcie_failover.sysfs.pci import driver_link, resolve_device, vfio_owned
+from pcie_failover.sysfs.pci import device_link, driver_link, resolve_device, vfio_owned
 from pcie_failover.sysfs.root import SysfsRoot
 
 GROUPS = "kernel/iommu_groups"
@@ -50,6 +50,13 @@ def read_group(root: SysfsRoot, number: str) -> tuple[str | None | Unreadable, t
     else:
         addresses = tuple(a for a in (PciAddress.try_parse(n) for n in names) if a is not None)
     return attr.optional(root, f"{base}/name", str), addresses
+
+
+def group_of(root: SysfsRoot, address: PciAddress) -> tuple[PciAddress, ...]:
+    """The members of the IOMMU group of the function at `address` (itself included); () when not known."""
+    group = attr.link_name(root, f"{device_link(address)}/iommu_group")
+    members = read_group(root, group)[1] if isinstance(group, str) else ()
+    return members if isinstance(members, tuple) else ()
 
 
 def remapping_disabled(kernel_cmdline: str | None) -> tuple[str, ...]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import posixpath
 
-from pcie_failover.model.address import PciAddress
+from pcie_failover.model.address import MacAddress, PciAddress
 from pcie_failover.model.host import LowerDevice, NetDevice, StandbyBackend, Unreadable
 from pcie_failover.netinfo.source import NetlinkSource
 from pcie_failover.sysfs import attributes as attr
@@ -42,6 +42,17 @@ def interface_device(root: SysfsRoot, name: str) -> PciAddress | None | Unreadab
         if address is not None:
             return address
         path = posixpath.dirname(path)
+    return None
+
+
+def interface_with_mac(root: SysfsRoot, mac: MacAddress) -> PciAddress | None:
+    """The PCI function of the first interface whose current address is `mac`; None when there is none."""
+    names = attr.listing(root, NET)
+    for name in names if isinstance(names, tuple) else ():
+        if attr.optional(root, f"{NET}/{name}/address", str) == str(mac):
+            found = interface_device(root, name)
+            if isinstance(found, PciAddress):
+                return found
     return None
 
 

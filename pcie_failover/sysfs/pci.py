@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from pcie_failover.model.address import PciAddress
 from pcie_failover.model.config_space import ConfigSpace, PortType, parse_config
@@ -223,16 +225,77 @@ def read_ports(root: SysfsRoot, path: str) -> tuple[UpstreamPort, ...]:
     return tuple(ports)
 
 
-def _slot_matches(text: str, domain: int, bus: int, device: int) -> bool:
-    parts = text.split(":")
+def slot_numbers(text: str) -> list[int] | None:
+    """A slot's `address` (`DDDD:BB` or `DDDD:BB:DD`) as numbers; None when it is neither."""
     try:
-        values = [int(p, 16) for p in parts]
+        values = [int(p, 16) for p in text.split(":")]
     except ValueError:
+        return None
+    return values if len(values) in (2, 3) else None
+
+
+def _slot_matches(text: str, domain: int, bus: int, device: int) -> bool:
+    values = slot_numbers(text)
+    if values is None:
         return False
     if len(values) == 2:
         return values == [domain, bus]
     # pciehp registers slot number 0 for the port's only slot; acpiphp and shpchp the device number.
-    return len(values) == 3 and values[:2] == [domain, bus] and values[2] in (0, device)
+    return values[:2] == [domain, bus] and values[2] in (0, device)
+
+
+def slot_function(root: SysfsRoot, slot: str, function: int) -> PciAddress | None:
+    """The address of function `function` of the device in slot `slot` (device 0 for a port's only slot)."""
+    address = attr.required(root, f"{SLOTS}/{slot}/address", str)
+    values = slot_numbers(address) if isinstance(address, str) else None
+    if values is None:
+        return None
+    return PciAddress(values[0], values[1], values[2] if len(values) == 3 else 0, function)
+
+
+def virtfn(root: SysfsRoot, pf: PciAddress, index: int) -> PciAddress | None:
+    """VF `index` of the PF at `pf`, where its `virtfnN` link leads (None: no such VF, or unreadable)."""
+    target = attr.link_name(root, f"{device_link(pf)}/virtfn{index}")
+    return PciAddress.try_parse(target) if isinstance(target, str) else None
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What tells one function from another at the same address: its ids and, for a VF, its PF's address."""
+
+    vendor: int | Unreadable
+    device: int | Unreadable
+    physfn: str | None | Unreadable
+
+
+def identity_at(root: SysfsRoot, address: PciAddress) -> Identity | None:
+    """The ids of the function at `address`; None when there is none."""
+    base = device_link(address)
+    if not root.exists(base):
+        return None
+    return Identity(
+        vendor=attr.required(root, f"{base}/vendor", attr.hex_int),
+        device=attr.required(root, f"{base}/device", attr.hex_int),
+        physfn=attr.link_name(root, f"{base}/physfn"),
+    )
+
+
+def functions_of_class(
+    root: SysfsRoot, base_class: int, names: Iterable[str] | None = None
+) -> list[tuple[PciAddress, int]]:
+    """The functions (among `names`, else all of bus/pci/devices) whose class has `base_class`, with their class."""
+    if names is None:
+        listed = attr.listing(root, DEVICES)
+        names = listed if isinstance(listed, tuple) else ()
+    found: list[tuple[PciAddress, int]] = []
+    for name in names:
+        address = PciAddress.try_parse(name)
+        if address is None:
+            continue
+        pci_class = attr.required(root, f"{DEVICES}/{name}/class", attr.hex_int)
+        if isinstance(pci_class, int) and pci_class >> 16 == base_class:
+            found.append((address, pci_class))
+    return found
 
 
 def _read_slot(root: SysfsRoot, name: str) -> Slot | Unreadable:
