@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pcie_failover.model.results import Severity
-from pcie_failover.rules.base import Rule, Source
+from pcie_failover.model.rule import Rule, Source
 
 
 class RuleKind(enum.Enum):

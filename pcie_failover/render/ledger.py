@@ -8,10 +8,10 @@ from typing import Any
 from tabulate import tabulate
 
 from pcie_failover.commands.rules import Ledger, LedgerEntry, RuleKind
+from pcie_failover.model.rule import Source
 from pcie_failover.render.escape import escape
 from pcie_failover.render.json_doc import dump, envelope
 from pcie_failover.render.layout import PLAIN, Layout, fit_table, fits, key_value_lines, wrap
-from pcie_failover.rules.base import Source
 
 REGENERATE = ".venv/bin/pcie-failover rules --format markdown > docs/rules.md"
 _KIND_TITLE = {RuleKind.HOST: "Host rules (`check`)", RuleKind.GUEST: "Guest rules (`lint`)"}

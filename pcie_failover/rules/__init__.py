@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pcie_failover.model.check import CheckInput
 from pcie_failover.model.results import RuleResult
+from pcie_failover.model.rule import Rule
 from pcie_failover.rules import (
     address,
     driver,
@@ -20,7 +21,6 @@ from pcie_failover.rules import (
     vf_mac,
     vf_vlan,
 )
-from pcie_failover.rules.base import Rule
 
 HOST_RULES: tuple[Rule[CheckInput], ...] = (
     address.RULE,

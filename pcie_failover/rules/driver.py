@@ -7,7 +7,8 @@ import shlex
 from pcie_failover.model.check import CheckInput, Manager
 from pcie_failover.model.host import PciFunction, Unreadable
 from pcie_failover.model.results import Severity, Status
-from pcie_failover.rules.base import Finding, Rule, Source, host_path, target, unknown
+from pcie_failover.model.rule import Finding, Rule, Source
+from pcie_failover.rules.base import host_path, target, unknown
 from pcie_failover.rules.usage import interface_usage
 
 _LIBVIRT_BINDS = "libvirt (<interface type='hostdev' managed='yes'>) binds vfio-pci when the VM starts"

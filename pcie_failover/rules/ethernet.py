@@ -5,7 +5,8 @@ from __future__ import annotations
 from pcie_failover.model.check import CheckInput
 from pcie_failover.model.host import Unreadable
 from pcie_failover.model.results import Severity, Status
-from pcie_failover.rules.base import Finding, Rule, Source, target, unknown
+from pcie_failover.model.rule import Finding, Rule, Source
+from pcie_failover.rules.base import target, unknown
 
 ETHERNET = 0x0200
 _NAMES = {

@@ -7,7 +7,8 @@ import shlex
 from pcie_failover.model.check import CheckInput
 from pcie_failover.model.host import GroupMember, PciFunction, Unreadable
 from pcie_failover.model.results import Severity, Status
-from pcie_failover.rules.base import Finding, Rule, Source, target, unknown
+from pcie_failover.model.rule import Finding, Rule, Source
+from pcie_failover.rules.base import target, unknown
 from pcie_failover.rules.usage import interface_usage
 
 # Drivers that do not do DMA on the host's behalf (drivers/iommu/iommu.c, drivers/vfio/group.c).

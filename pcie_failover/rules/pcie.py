@@ -5,7 +5,8 @@ from __future__ import annotations
 from pcie_failover.model.check import CheckInput
 from pcie_failover.model.config_space import ConfigSpace, PortType
 from pcie_failover.model.results import Severity, Status
-from pcie_failover.rules.base import Finding, Rule, Source, target
+from pcie_failover.model.rule import Finding, Rule, Source
+from pcie_failover.rules.base import target
 
 _HINT = "a failover primary must be a PCI Express function: choose a VF of a PCIe SR-IOV NIC"
 

@@ -7,7 +7,8 @@ import shlex
 from pcie_failover.model.check import CheckInput
 from pcie_failover.model.host import Unreadable
 from pcie_failover.model.results import Severity, Status
-from pcie_failover.rules.base import Finding, Rule, Source, unknown
+from pcie_failover.model.rule import Finding, Rule, Source
+from pcie_failover.rules.base import unknown
 from pcie_failover.rules.vf_common import pf_interface
 
 # PF drivers whose VFs carry no traffic while the PF is down: each warns "Bring the PF device up

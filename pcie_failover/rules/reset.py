@@ -8,7 +8,8 @@ from pcie_failover.model.check import CheckInput
 from pcie_failover.model.config_space import ConfigSpace
 from pcie_failover.model.host import Unreadable
 from pcie_failover.model.results import Severity, Status
-from pcie_failover.rules.base import Finding, Rule, Source, host_path, target, unknown
+from pcie_failover.model.rule import Finding, Rule, Source
+from pcie_failover.rules.base import host_path, target, unknown
 
 FUNCTION_RESETS = frozenset({"flr", "af_flr", "pm", "device_specific", "acpi"})
 

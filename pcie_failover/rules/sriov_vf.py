@@ -7,7 +7,8 @@ import shlex
 from pcie_failover.model.check import CheckInput
 from pcie_failover.model.host import NetDevice, PciFunction, Unreadable
 from pcie_failover.model.results import Severity, Status
-from pcie_failover.rules.base import Finding, Rule, Source, host_path, target, unknown
+from pcie_failover.model.rule import Finding, Rule, Source
+from pcie_failover.rules.base import host_path, target, unknown
 
 
 def _pf_interface(check_input: CheckInput) -> str:

@@ -7,7 +7,8 @@ import shlex
 from pcie_failover.model.check import CheckInput
 from pcie_failover.model.host import LowerDevice, PciFunction, StandbyBackend, Unreadable
 from pcie_failover.model.results import Severity, Status
-from pcie_failover.rules.base import Finding, Rule, Source, unknown
+from pcie_failover.model.rule import Finding, Rule, Source
+from pcie_failover.rules.base import unknown
 from pcie_failover.rules.vf_common import pf_word
 
 _SWITCH = "the PF's embedded switch may keep steering the VM's MAC to the unplugged VF"

@@ -10,7 +10,8 @@ from pcie_failover.model.address import MacAddress
 from pcie_failover.model.check import CheckInput
 from pcie_failover.model.host import NetDevice, PciFunction, Unreadable, VfAdmin
 from pcie_failover.model.results import Status
-from pcie_failover.rules.base import Finding, target, unknown
+from pcie_failover.model.rule import Finding
+from pcie_failover.rules.base import target, unknown
 
 
 @dataclass(frozen=True)

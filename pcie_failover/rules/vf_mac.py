@@ -8,7 +8,7 @@ from pcie_failover.model.address import MacAddress
 from pcie_failover.model.check import CheckInput, Manager
 from pcie_failover.model.host import PciFunction
 from pcie_failover.model.results import Severity, Status
-from pcie_failover.rules.base import Finding, Rule, Source
+from pcie_failover.model.rule import Finding, Rule, Source
 from pcie_failover.rules.vf_common import MacOrigin, VfEntry, mac_provenance, vf_entry
 
 _LIBVIRT_SETS = "libvirt sets it from the hostdev interface's <mac> when the VM starts"

@@ -6,7 +6,7 @@ import shlex
 
 from pcie_failover.model.check import CheckInput
 from pcie_failover.model.results import Severity, Status
-from pcie_failover.rules.base import Finding, Rule, Source
+from pcie_failover.model.rule import Finding, Rule, Source
 from pcie_failover.rules.vf_common import vf_entry
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pcie_failover.lint.model import LintInput, machine_version
 from pcie_failover.lint.rules.base import LintRule
 from pcie_failover.model.results import Severity, Status
-from pcie_failover.rules.base import Finding, Source
+from pcie_failover.model.rule import Finding, Source
 
 GLOBAL = "ich9-lpc.acpi-pci-hotplug-with-bridge-support"
 HINT = "-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off (or QEMU 6.2+)"

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from pcie_failover.lint.model import Device, LintInput, VmConfig
 from pcie_failover.model.results import Status
-from pcie_failover.rules.base import Finding, Rule
+from pcie_failover.model.rule import Finding, Rule
 
 LintRule = Rule[LintInput]  # the host rules' `Rule`, over a parsed VM
 

@@ -7,7 +7,7 @@ from collections import defaultdict
 from pcie_failover.lint.model import Device, LintInput
 from pcie_failover.lint.rules.base import LintRule, verdict
 from pcie_failover.model.results import Severity, Status
-from pcie_failover.rules.base import Finding, Source
+from pcie_failover.model.rule import Finding, Source
 
 HINT = "give each pcie-root-port / xio3130-downstream its own chassis=N,slot=N (QEMU's default is 0/0 for all)"
 

@@ -7,7 +7,7 @@ import re
 from pcie_failover.lint.model import VIRTIO_MODELS, ConfigKind, LintInput
 from pcie_failover.lint.rules.base import LintRule, verdict
 from pcie_failover.model.results import Severity, Status
-from pcie_failover.rules.base import Finding, Source
+from pcie_failover.model.rule import Finding, Source
 
 USER_ALIAS = re.compile(r"ua-[A-Za-z0-9_-]+")  # libvirt drops any other user alias when the domain is defined
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pcie_failover.lint.model import VIRTIO_MODELS, ConfigKind, LintInput, Teaming
 from pcie_failover.lint.rules.base import LintRule, verdict
 from pcie_failover.model.results import Severity, Status
-from pcie_failover.rules.base import Finding, Source
+from pcie_failover.model.rule import Finding, Source
 
 HINT = (
     "standby: <interface type='bridge|network|ethernet'><model type='virtio'/><teaming type='persistent'/>"

@@ -6,7 +6,7 @@ from pcie_failover.lint.model import ConfigKind, Device, LintInput
 from pcie_failover.lint.rules.base import LintRule, no_primary, pairs
 from pcie_failover.model.address import MacAddress
 from pcie_failover.model.results import Severity, Status
-from pcie_failover.rules.base import Finding, Source
+from pcie_failover.model.rule import Finding, Source
 
 HINT = "use one MAC for both: the standby's mac= and the VF's admin MAC (ip link set dev PF vf N mac MAC)"
 

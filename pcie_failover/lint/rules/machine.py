@@ -5,7 +5,7 @@ from __future__ import annotations
 from pcie_failover.lint.model import LintInput, machine_is_pcie
 from pcie_failover.lint.rules.base import LintRule
 from pcie_failover.model.results import Severity, Status
-from pcie_failover.rules.base import Finding, Source
+from pcie_failover.model.rule import Finding, Source
 
 HINT = "use -machine q35 (libvirt: <type machine='q35'>); aarch64: -machine virt"
 

@@ -7,7 +7,7 @@ from collections import defaultdict
 from pcie_failover.lint.model import Device, LintInput
 from pcie_failover.lint.rules.base import LintRule, no_primary, pairs, verdict
 from pcie_failover.model.results import Severity
-from pcie_failover.rules.base import Finding, Source
+from pcie_failover.model.rule import Finding, Source
 
 
 def check(lint_input: LintInput) -> Finding:

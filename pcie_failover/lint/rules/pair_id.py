@@ -5,7 +5,7 @@ from __future__ import annotations
 from pcie_failover.lint.model import Device, LintInput, VmConfig
 from pcie_failover.lint.rules.base import LintRule, verdict
 from pcie_failover.model.results import Severity, Status
-from pcie_failover.rules.base import Finding, Source
+from pcie_failover.model.rule import Finding, Source
 
 HINT = "give the standby `virtio-net-pci,id=ID,failover=on` and the primary `failover_pair_id=ID`"
 _NOT_HIDDEN = "QEMU does not hide the primary: it is an ordinary NIC, never unplugged for migration"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pcie_failover.lint.model import BusKind, LintInput
 from pcie_failover.lint.rules.base import LintRule, bus_of, no_primary, verdict
 from pcie_failover.model.results import Severity
-from pcie_failover.rules.base import Finding, Source
+from pcie_failover.model.rule import Finding, Source
 
 HINT = "give the primary a pcie-root-port of its own; move the other devices to theirs"
 

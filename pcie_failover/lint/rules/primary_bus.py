@@ -5,7 +5,7 @@ from __future__ import annotations
 from pcie_failover.lint.model import BusKind, ConfigKind, Device, LintInput, VmConfig, machine_is_pcie
 from pcie_failover.lint.rules.base import LintRule, bus_of, no_primary, verdict
 from pcie_failover.model.results import Severity
-from pcie_failover.rules.base import Finding, Source
+from pcie_failover.model.rule import Finding, Source
 
 HINT = (
     "put the primary alone at addr=0x0 of its own pcie-root-port (or xio3130-downstream port) with hotplug on:\n"

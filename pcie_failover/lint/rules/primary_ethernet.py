@@ -5,7 +5,7 @@ from __future__ import annotations
 from pcie_failover.lint.model import LintInput
 from pcie_failover.lint.rules.base import LintRule, no_primary
 from pcie_failover.model.results import Severity, Status
-from pcie_failover.rules.base import Finding, Source
+from pcie_failover.model.rule import Finding, Source
 
 # QEMU's emulated NICs (class 0x0200) and common devices of other classes.
 ETHERNET = frozenset({"e1000", "e1000e", "igb", "rtl8139", "ne2k_pci", "pcnet", "vmxnet3", "i82559er", "tulip"})

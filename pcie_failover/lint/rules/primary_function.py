@@ -5,7 +5,7 @@ from __future__ import annotations
 from pcie_failover.lint.model import LintInput
 from pcie_failover.lint.rules.base import LintRule, no_primary, verdict
 from pcie_failover.model.results import Severity
-from pcie_failover.rules.base import Finding, Source
+from pcie_failover.model.rule import Finding, Source
 
 HINT = "use addr=0x0 without multifunction=on (libvirt: function='0x0', no multifunction='on')"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pcie_failover.lint.model import BusKind, Device, LintInput, VmConfig
 from pcie_failover.lint.rules.base import LintRule, bus_of, verdict
 from pcie_failover.model.results import Severity, Status
-from pcie_failover.rules.base import Finding, Source
+from pcie_failover.model.rule import Finding, Source
 
 HINT = "use addr=0x0 on the port (libvirt: slot='0x0'); a port has one slot, so give each device its own port"
 

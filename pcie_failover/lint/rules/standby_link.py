@@ -5,7 +5,7 @@ from __future__ import annotations
 from pcie_failover.lint.model import LintInput
 from pcie_failover.lint.rules.base import LintRule
 from pcie_failover.model.results import Severity, Status
-from pcie_failover.rules.base import Finding, Source
+from pcie_failover.model.rule import Finding, Source
 
 HINT = (
     "set the standby's link up before migrating (virsh domif-setlink VM IF up), as net_failover.rst's script "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pcie_failover.lint.model import LintInput
 from pcie_failover.lint.rules.base import LintRule, verdict
 from pcie_failover.model.results import Severity, Status
-from pcie_failover.rules.base import Finding, Source
+from pcie_failover.model.rule import Finding, Source
 
 HINT = "set mac=<the VF's MAC> on the standby (libvirt: <mac address='...'/>)"
 
