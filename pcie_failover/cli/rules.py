@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from pcie_failover.cli.app import INTERNAL_EXIT_CODE, app, emit
-from pcie_failover.commands.rules import RuleKind
+from pcie_failover.model.rule import RuleKind
 
 RULES_EXIT_CODES = f"Exit codes: 0 the ledger was printed; 2 usage error; {INTERNAL_EXIT_CODE}."
 

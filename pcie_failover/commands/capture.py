@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import BinaryIO
 
 from pcie_failover.adapters.files import SafeDirectory
 from pcie_failover.model.address import PciAddress
+from pcie_failover.model.report import CaptureResult
 from pcie_failover.netinfo.source import SIDECAR
 from pcie_failover.snapshot.archive import write_archive
 from pcie_failover.snapshot.selection import select
@@ -18,16 +18,6 @@ from pcie_failover.sysfs.root import SysfsRoot
 STDOUT = "-"
 SELECTING, ARCHIVING = "selecting", "archiving"
 Progress = Callable[[str, int, int], None]  # (stage, devices done, of how many): SELECTING 0 of those named
-
-
-@dataclass(frozen=True)
-class CaptureResult:
-    """Where the snapshot went and what it holds."""
-
-    path: str
-    devices: int
-    entries: int
-    netlink: bool
 
 
 def run_capture(

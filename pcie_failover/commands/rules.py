@@ -2,42 +2,10 @@
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
-from pcie_failover.model.results import Severity
-from pcie_failover.model.rule import Rule, Source
-
-
-class RuleKind(enum.Enum):
-    """Which registry: host rules (`check`), guest rules (`lint`), or both."""
-
-    HOST = "host"
-    GUEST = "guest"
-    ALL = "all"
-
-
-@dataclass(frozen=True)
-class LedgerEntry:
-    """One rule as the ledger shows it: what it claims, where upstream enforces it, which tests prove it."""
-
-    rule_id: str
-    kind: RuleKind  # HOST or GUEST
-    severity: Severity
-    title: str
-    fact: str
-    sources: tuple[Source, ...]
-    proofs: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Ledger:
-    """Every rule of the asked registries, in their report order (host rules first)."""
-
-    kind: RuleKind
-    entries: tuple[LedgerEntry, ...]
+from pcie_failover.model.rule import Ledger, LedgerEntry, Rule, RuleKind
 
 
 def _entries(kind: RuleKind, rules: Iterable[Rule[Any]]) -> list[LedgerEntry]:

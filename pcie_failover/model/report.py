@@ -139,3 +139,13 @@ class ListReport:
     def exit_code(self) -> ExitCode:
         """Always 0: a listing is an inventory, its devices' readiness is in the report, not in the exit code."""
         return ExitCode.READY
+
+
+@dataclass(frozen=True)
+class CaptureResult:
+    """Where the snapshot went and what it holds."""
+
+    path: str
+    devices: int
+    entries: int
+    netlink: bool

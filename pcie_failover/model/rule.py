@@ -3,6 +3,7 @@ checks, the upstream fact it mirrors, a pure check, and what it found."""
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -58,3 +59,32 @@ class Rule(Generic[InputT]):
         if status is Status.FAIL and self.severity is not Severity.FAIL:
             status = Status.WARN
         return RuleResult(self.rule_id, self.severity, status, finding.message, finding.hint)
+
+
+class RuleKind(enum.Enum):
+    """Which registry: host rules (`check`), guest rules (`lint`), or both."""
+
+    HOST = "host"
+    GUEST = "guest"
+    ALL = "all"
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One rule as the ledger shows it: what it claims, where upstream enforces it, which tests prove it."""
+
+    rule_id: str
+    kind: RuleKind  # HOST or GUEST
+    severity: Severity
+    title: str
+    fact: str
+    sources: tuple[Source, ...]
+    proofs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """Every rule of the asked registries, in their report order (host rules first)."""
+
+    kind: RuleKind
+    entries: tuple[LedgerEntry, ...]

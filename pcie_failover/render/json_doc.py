@@ -7,13 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 from pcie_failover import __version__
 from pcie_failover.model.check import CheckOptions
-from pcie_failover.model.report import SCHEMA_VERSION, CheckReport, DeviceSummary, ListReport
+from pcie_failover.model.report import SCHEMA_VERSION, CaptureResult, CheckReport, DeviceSummary, ListReport
 from pcie_failover.model.results import RuleResult, Verdict
 
 if TYPE_CHECKING:  # only for annotations: the check path does not import the audit or capture code
     from pcie_failover.audit.record import PairRecord
     from pcie_failover.audit.report import AuditReport
-    from pcie_failover.commands.capture import CaptureResult
 
 
 def envelope(command: str, sysfs_root: str | None) -> dict[str, Any]:

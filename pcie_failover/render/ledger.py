@@ -7,8 +7,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from pcie_failover.commands.rules import Ledger, LedgerEntry, RuleKind
-from pcie_failover.model.rule import Source
+from pcie_failover.model.rule import Ledger, LedgerEntry, RuleKind, Source
 from pcie_failover.render.escape import escape
 from pcie_failover.render.json_doc import dump, envelope
 from pcie_failover.render.layout import PLAIN, Layout, fit_table, fits, key_value_lines, wrap
