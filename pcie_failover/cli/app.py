@@ -23,9 +23,9 @@ from pcie_failover.sysfs.host import NoHostError, open_root
 from pcie_failover.sysfs.root import LIVE_SYSFS, SysfsRoot
 
 INTERNAL_EXIT_CODE = "70 internal error (a bug: one line names it)"
-EXIT_CODES = f"""Exit codes: 0 ready; 1 not ready (a check failed, or with --strict warned);
-2 usage error or malformed input; 3 the host cannot be inspected (no PCI tree at the
-sysfs root); 4 undetermined (nothing failed, but a check that could fail is unknown);
+EXIT_CODES = f"""Exit codes: 0 ready; 1 not ready (a check failed, no such device included, or with
+--strict warned); 2 usage error or malformed input; 3 the host cannot be inspected (no PCI tree at
+the sysfs root); 4 undetermined (nothing failed, but a check that could fail is unknown);
 {INTERNAL_EXIT_CODE}."""
 
 PROG = "pcie-failover"

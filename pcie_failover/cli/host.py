@@ -115,9 +115,9 @@ def list_devices(
     return guarded("list", output, body)
 
 
-CAPTURE_EXIT_CODES = f"""Exit codes: 0 the snapshot was written; 2 usage error, malformed address, an
-output file that cannot be written or exists and is not a regular file; 3 the host cannot
-be inspected (no PCI tree); {INTERNAL_EXIT_CODE}."""
+CAPTURE_EXIT_CODES = f"""Exit codes: 0 the snapshot was written; 2 usage error, malformed address, unknown
+device (no such PCI function or interface), an output file that cannot be written or exists and is
+not a regular file; 3 the host cannot be inspected (no PCI tree); {INTERNAL_EXIT_CODE}."""
 
 
 @app.command(epilog=CAPTURE_EXIT_CODES)
