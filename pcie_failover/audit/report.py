@@ -8,9 +8,7 @@ from pcie_failover.audit.record import PairRecord
 from pcie_failover.audit.resolve import Resolved
 from pcie_failover.model.address import PciAddress
 from pcie_failover.model.report import CheckReport
-from pcie_failover.model.results import ExitCode, Verdict, exit_code_of
-
-_RANK = {Verdict.READY: 0, Verdict.UNDETERMINED: 1, Verdict.NOT_READY: 2}
+from pcie_failover.model.results import ExitCode, Verdict, exit_code_of, worst
 
 
 @dataclass(frozen=True)
@@ -44,7 +42,7 @@ class AuditReport:
     def verdict(self) -> Verdict:
         """The worst verdict; a registry problem (a file skipped, a missing directory) makes it undetermined at best."""
         verdicts = [p.verdict for p in self.pairs] + ([Verdict.UNDETERMINED] if self.problems else [])
-        return max(verdicts, key=_RANK.__getitem__, default=Verdict.READY)
+        return worst(verdicts)
 
     @property
     def exit_code(self) -> ExitCode:

@@ -22,7 +22,7 @@ from pcie_failover.cli.app import (
 )
 from pcie_failover.model.address import DeviceQuery, InputError, parse_unicast_mac, validate_ifname
 from pcie_failover.model.check import CheckOptions, Manager
-from pcie_failover.model.results import ExitCode, exit_code_of
+from pcie_failover.model.results import ExitCode
 from pcie_failover.render.escape import escape
 from pcie_failover.sysfs.root import SysfsRoot
 
@@ -72,7 +72,7 @@ def check(
             from pcie_failover.render.table import render_check as render_table
 
             emit(render_table(report, terminal_layout()))
-        return int(exit_code_of(report.verdict))
+        return int(report.exit_code)
 
     return guarded("check", output, body)
 
@@ -110,7 +110,7 @@ def list_devices(
             from pcie_failover.render.table import render_list as render_table
 
             emit(render_table(report, terminal_layout()))
-        return int(ExitCode.READY)
+        return int(report.exit_code)
 
     return guarded("list", output, body)
 

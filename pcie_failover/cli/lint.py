@@ -17,7 +17,7 @@ from pcie_failover.cli.app import (
     state,
 )
 from pcie_failover.model.address import InputError
-from pcie_failover.model.results import ExitCode, exit_code_of
+from pcie_failover.model.results import ExitCode
 from pcie_failover.sysfs.host import NoHostError, open_root
 from pcie_failover.sysfs.root import SysfsRoot
 
@@ -82,4 +82,4 @@ def lint(
         from pcie_failover.render.lint_table import render_lint as render_table
 
         emit(render_table(report, terminal_layout()))
-    return int(exit_code_of(report.verdict))
+    return int(report.exit_code)

@@ -128,9 +128,7 @@ def pair(
             report = run_pair(root, query, options, request, layout)
         except InputError as error:
             return fail("pair", errors, ExitCode.USAGE, "input", str(error))
-        code = ExitCode.NOT_READY if any(r.status is Status.FAIL for r in report.check.results) else ExitCode.READY
-        if report.spec is None:
-            code = ExitCode.NOT_READY  # refused (no device could be read): never 0, "the spec was printed"
+        code = report.exit_code
         if output is PairFormat.JSON:
             from pcie_failover.render.pair_json import render_pair
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from pcie_failover.lint.model import VmConfig
 from pcie_failover.model.report import CheckReport
-from pcie_failover.model.results import RuleResult, Verdict, verdict_of
+from pcie_failover.model.results import ExitCode, RuleResult, Verdict, exit_code_of, verdict_of, worst
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,9 @@ class LintReport:
     @property
     def verdict(self) -> Verdict:
         """The worst over the guest rules and the host items."""
-        verdicts = {verdict_of(self.results), *(h.verdict for h in self.hosts if h.verdict is not None)}
-        for worst in (Verdict.NOT_READY, Verdict.UNDETERMINED):
-            if worst in verdicts:
-                return worst
-        return Verdict.READY
+        return worst([verdict_of(self.results), *(h.verdict for h in self.hosts if h.verdict is not None)])
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """0 ready, 1 not ready, 4 undetermined."""
+        return exit_code_of(self.verdict)

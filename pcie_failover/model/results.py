@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -67,6 +68,12 @@ def verdict_of(results: tuple[RuleResult, ...], strict: bool = False) -> Verdict
     if any(r.status is Status.UNKNOWN and r.severity is Severity.FAIL for r in results):
         return Verdict.UNDETERMINED
     return Verdict.READY
+
+
+def worst(verdicts: Iterable[Verdict]) -> Verdict:
+    """Not ready over undetermined over ready; ready when there is none."""
+    found = set(verdicts)
+    return next((v for v in (Verdict.NOT_READY, Verdict.UNDETERMINED) if v in found), Verdict.READY)
 
 
 def exit_code_of(verdict: Verdict) -> ExitCode:
