@@ -58,6 +58,7 @@ def test_register_writes_a_record(cli: Callable[..., Run], registry: str) -> Non
             "vf_index": 0,
         },
         "sysfs_root": os.path.realpath(DEMO),  # a copied tree: the live audit will not take it for this host
+        "mac_from": "vf",  # no --mac: the VF's admin MAC, which is no proof of an administrator's
     }
     assert json.loads(Path(registry, "web1-net0.json").read_text()) == run.json["pair"]
     assert oct(os.stat(registry).st_mode & 0o777) == "0o755"
@@ -450,7 +451,7 @@ def test_the_live_audit_reports_a_pair_of_a_copied_tree(cli: Callable[..., Run],
 
 def test_the_table_shows_what_decides_the_verdict(cli: Callable[..., Run], registry: str) -> None:
     """A warning is listed apart (the pair is ready), or, with --strict, as what is wrong; --device names its miss."""
-    assert _register(cli, registry, "vlan", "5e:00.5", "--vm", "db1").code == 0
+    assert _register(cli, registry, "vlan", "5e:00.5", "--vm", "db1", "--mac", "52:54:00:00:00:03").code == 0
     audit = ("--sysfs-root", DEMO, "audit", "--registry", registry)
     ready = cli(*audit)
     assert (ready.code, ready.out) == (

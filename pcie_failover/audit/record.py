@@ -53,6 +53,7 @@ class PairRecord:
     mac: MacAddress
     manager: Manager
     sysfs_root: str | None = None  # the copied tree it was registered from; None: the live /sys
+    mac_from_vf: bool = False  # `mac` is the VF's admin MAC as read at register, not --mac: no proof of an admin's
 
     def to_json(self) -> dict[str, Any]:
         """The registry file's document (`sysfs_root` only when the pair comes from a copied tree)."""
@@ -76,11 +77,13 @@ class PairRecord:
         }
         if self.sysfs_root is not None:
             document["sysfs_root"] = self.sysfs_root
+        if self.mac_from_vf:
+            document["mac_from"] = "vf"
         return document
 
 
 _PRIMARY_KEYS = frozenset({"bdf", "vendor", "device", "pf", "pf_mac", "pf_slot", "vf_index"})
-_DOCUMENT_KEYS = frozenset({"format", "version", "name", "vm", "mac", "for", "primary", "sysfs_root"})
+_DOCUMENT_KEYS = frozenset({"format", "version", "name", "vm", "mac", "mac_from", "for", "primary", "sysfs_root"})
 _HEX16 = re.compile(r"[0-9a-f]{4}")
 _SLOT = re.compile(r"[A-Za-z0-9_+:-][A-Za-z0-9_.+:-]{0,63}")
 VM_NAME_LIMIT = 128
@@ -122,6 +125,13 @@ def _keys(data: dict[str, Any], allowed: frozenset[str], what: str) -> None:
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise RecordError(f"unexpected {what} field {unknown[0]!a}")
+
+
+def _mac_from_vf(document: dict[str, Any]) -> bool:
+    source = _optional_string(document, "mac_from")
+    if source not in (None, "vf"):
+        raise RecordError(f"mac_from {source!a} is not 'vf'")
+    return source == "vf"
 
 
 def _sysfs_root(document: dict[str, Any]) -> str | None:
@@ -178,6 +188,7 @@ def from_json(document: object) -> PairRecord:
             manager=Manager(manager),
             primary=_primary(document.get("primary")),
             sysfs_root=_sysfs_root(document),
+            mac_from_vf=_mac_from_vf(document),
         )
     except InputError as error:
         raise RecordError(f"malformed record ({error})") from None

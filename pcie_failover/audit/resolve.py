@@ -52,7 +52,7 @@ def foreign(record: PairRecord, root: SysfsRoot) -> bool:
     An audit of a copied tree tries every record (a capture of the live host is audited with the live host's
     pairs); only the live audit refuses the records of a tree.
     """
-    return root.live and record.sysfs_root not in (None, root.path)
+    return root.live and record.sysfs_root not in (None, root.origin)
 
 
 def shared(found: dict[str, Resolved]) -> dict[str, tuple[str, ...]]:

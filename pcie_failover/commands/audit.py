@@ -66,7 +66,8 @@ def run_audit(
         if resolved.address is None:
             pairs.append(PairAudit(record, resolved, None, sharing.get(record.name, ())))
             continue
-        options = CheckOptions(manager=record.manager, mac=record.mac)
+        # a MAC register took from the VF is compared, as check does without --mac, not taken as an admin's
+        options = CheckOptions(manager=record.manager, mac=record.mac, mac_asserted=not record.mac_from_vf)
         query = DeviceQuery(str(resolved.address), resolved.address, None)
         report = assess(reader.check_input(query, options, found=resolved.address), root.path, strict=strict)
         pairs.append(PairAudit(record, resolved, report, sharing.get(record.name, ())))

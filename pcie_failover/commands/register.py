@@ -53,7 +53,7 @@ def run_register(
     """
     if not root.live and os.path.abspath(registry) == DEFAULT_REGISTRY:
         raise RegisterError(
-            f"{root.path} is a copied tree, not this host's /sys: register its pairs with --registry DIR,"
+            f"{root.origin} is a copied tree, not this host's /sys: register its pairs with --registry DIR,"
             f" not in {DEFAULT_REGISTRY} (the live audit would not audit them)"
         )
     check_input, report = checked(root, query, CheckOptions(manager=manager, mac=mac), strict=False)
@@ -65,12 +65,19 @@ def run_register(
         raise RegisterError(
             f"{identity.bdf} is not ready ({', '.join(failing)}): fix it, or register with --force", True
         )
+    from_vf = mac is None
     if mac is None:
         mac = check_input.admin_mac
         if mac is None or mac.is_zero or mac.is_multicast:
             raise RegisterError("--mac is required: the VF has no usable admin MAC to take the VM's MAC from")
     record = PairRecord(
-        name=name, vm=vm, primary=identity, mac=mac, manager=manager, sysfs_root=None if root.live else root.path
+        name=name,
+        vm=vm,
+        primary=identity,
+        mac=mac,
+        manager=manager,
+        sysfs_root=None if root.live else root.origin,
+        mac_from_vf=from_vf,
     )
 
     def same_primary(other: PairRecord) -> bool:

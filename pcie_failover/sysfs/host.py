@@ -37,7 +37,7 @@ def open_root(path: str) -> SysfsRoot:
     except OSError:
         is_file = False
     if is_file:
-        root = SysfsRoot(unpack_capture(path))
+        root = SysfsRoot(unpack_capture(path), path)
         if not root.is_directory(DEVICES):
             raise NoHostError(f"no PCI device tree in {path} ({TOP}/{DEVICES})")
         return root
@@ -51,7 +51,7 @@ def open_root(path: str) -> SysfsRoot:
         is_capture = False
     if not is_capture:
         raise NoHostError(f"no PCI device tree at {path}/{DEVICES}")
-    root = SysfsRoot(capture)
+    root = SysfsRoot(capture, path)
     if not root.is_directory(DEVICES):
         raise NoHostError(f"no PCI device tree at {capture}/{DEVICES}")
     return root

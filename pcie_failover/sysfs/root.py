@@ -61,12 +61,17 @@ def _close_all(fds: OrderedDict[str, int]) -> None:
 class SysfsRoot:
     """A directory laid out like /sys; `live` when it is the running kernel's /sys.
 
+    `origin` is what the user named (absolute): the directory itself, or the capture directory or
+    archive it came from (an archive is unpacked into a temporary directory that does not outlive
+    the run, so a pair registered from it records the archive).
+
     Directory descriptors are cached for the root's lifetime: a long-running caller (watch)
     takes a `fresh()` root for each pass, so a directory the kernel re-created is seen anew.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, origin: str | None = None) -> None:
         self.path = os.path.realpath(path)
+        self.origin = self.path if origin is None else os.path.abspath(origin)
         self.live = self.path == LIVE_SYSFS
         self.reads = 0
         self._dirs: OrderedDict[str, int] = OrderedDict()
@@ -75,7 +80,7 @@ class SysfsRoot:
 
     def fresh(self) -> SysfsRoot:
         """The same root with nothing cached: for each pass of a long-running audit."""
-        return SysfsRoot(self.path)
+        return SysfsRoot(self.path, self.origin)
 
     # -- lookups: every component relative to its directory's descriptor -------------------
 
