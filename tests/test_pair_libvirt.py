@@ -108,7 +108,7 @@ def test_escaped_values_survive(cli: Callable[..., Run]) -> None:
     """Names libvirt's schema would refuse (a Linux bridge may be called this) still parse back exactly."""
     args = ("--pool", "p<&'\"--", "--netdev", "bridge=b<&'\",=", "--primary-id", "ua-vf_0")
     run = cli("--sysfs-root", DEMO, "pair", "5e:00.2", "--for", "libvirt", *args, "--force", "--format", "libvirt")
-    assert "FAIL standby-uplink: the standby backend " in run.out  # no such bridge on the demo host
+    assert "pcie-failover pair: FAIL standby-uplink: the standby backend " in run.err  # no such bridge on the demo host
     standby, primary, network = _parts(run)
     assert standby.find("source").get("bridge") == "b<&'\",="  # type: ignore[union-attr]
     assert primary.find("source").get("network") == "p<&'\"--"  # type: ignore[union-attr]

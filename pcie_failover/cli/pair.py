@@ -139,7 +139,8 @@ def pair(
 
             failed = [line for r in report.check.results if r.status is Status.FAIL for line in finding_lines(r)]
             reason = "\n  ".join(failed) or f"{report.check.query}: no such device"
-            sys.stderr.write(f"pcie-failover pair: refused (--force prints the spec anyway):\n  {reason}\n")
+            forced = "" if report.check.device is None else " (--force prints the spec anyway)"  # none to print
+            sys.stderr.write(f"pcie-failover pair: refused{forced}:\n  {reason}\n")
             return int(code)
         emit(_render_pair(report.spec, output))
         if save is not None and code is ExitCode.READY:
@@ -185,14 +186,23 @@ def _render_pair(spec: PairSpec, output: PairFormat) -> str:
 
         return render_qemu(spec)
     if output is PairFormat.QMP:
-        from pcie_failover.render.qmp_cmds import render_qmp
+        from pcie_failover.render.qmp_cmds import qmp_notes, render_qmp
 
+        _side_notes(qmp_notes(spec))
         return render_qmp(spec)
     if output is PairFormat.LIBVIRT:
         from pcie_failover.render.libvirt_xml import render_libvirt
+        from pcie_failover.render.pair_notes import note_lines
 
+        _side_notes(note_lines(spec))
         return render_libvirt(spec)
     from pcie_failover.cli.terminal import terminal_layout
     from pcie_failover.render.pair_summary import render_summary
 
     return render_summary(spec, terminal_layout())
+
+
+def _side_notes(lines: list[str]) -> None:
+    """Notes beside a machine-read form (QMP commands, domain XML), on standard error: the output stays pure."""
+    for line in lines:
+        note("pair", line)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pcie_failover.model.address import InputError, PciAddress
+from pcie_failover.model.check import Manager
 from pcie_failover.model.report import CheckReport
 from pcie_failover.model.results import RuleResult, Status
 from pcie_failover.pair.ids import require_distinct, user_alias, validate_id
@@ -12,6 +13,7 @@ from pcie_failover.pair.mac import MacChoice
 from pcie_failover.pair.model import PairRequest, PairSpec, Primary, RootPort, Standby
 from pcie_failover.pair.ports import choose_addrs, choose_ports
 from pcie_failover.pair.prep import PrepRequest, VfState, host_prep
+from pcie_failover.rules import vf_mac
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,14 @@ def build_spec(
                 state=state,
             ),
         ),
-        warnings=warnings(report),
+        warnings=_superseded(warnings(report), report.options.manager, state),
         failures=failures(report),
     )
+
+
+def _superseded(found: tuple[RuleResult, ...], manager: Manager, state: VfState) -> tuple[RuleResult, ...]:
+    """The warnings the spec's own host steps do not resolve: when a step sets the VF's MAC through its PF (an
+    administrator's MAC, kept across resets), vf-mac's doubt about the MAC the VF carries now is moot."""
+    if manager is Manager.QEMU and not state.mac_set:
+        return tuple(r for r in found if r.rule_id != vf_mac.RULE.rule_id)
+    return found

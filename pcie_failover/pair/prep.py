@@ -15,6 +15,9 @@ from pcie_failover.pair.model import MACVTAP_FD, Backend, HostPrep, HostStep, ma
 DEST_PF, DEST_VF_INDEX, DEST_VF = "DEST_PF", "DEST_VF_INDEX", "DEST_VF"
 
 
+SOURCE = "source"  # the host the spec was made on; the other HostPrep is the destination
+
+
 @dataclass(frozen=True)
 class VfState:
     """The source VF as read; each field is True only when known (an unknown state keeps its step).
@@ -131,7 +134,7 @@ def host_prep(manager: Manager, request: PrepRequest) -> tuple[HostPrep, HostPre
         same_lower = "" if lower is None else f"; the macvtap's lower device {lower} must exist there too"
         return (
             HostPrep(
-                "source",
+                SOURCE,
                 f"{source}; {owned}",
                 _qemu_steps(request.pf_netdev or "PF_NETDEV", index, request, vf, request.state),
                 _skipped(vf, mac, request.state),
@@ -148,11 +151,11 @@ def host_prep(manager: Manager, request: PrepRequest) -> tuple[HostPrep, HostPre
     if pool is not None:
         where = "any free VF of the destination's pool"
         return (
-            HostPrep("source", libvirt, _pool_steps(pool)),
+            HostPrep(SOURCE, libvirt, _pool_steps(pool)),
             HostPrep("destination", f"{libvirt}; it takes {where} (set <pf dev> to its PF)", _pool_steps(pool)),
         )
     return (
-        HostPrep("source", libvirt, ()),
+        HostPrep(SOURCE, libvirt, ()),
         HostPrep(
             "destination", f"{libvirt}; the domain XML names {vf}: the destination needs that VF (or use --pool)", ()
         ),

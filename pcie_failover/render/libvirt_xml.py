@@ -6,7 +6,6 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from pcie_failover.pair.model import BackendKind, PairSpec
-from pcie_failover.render.pair_notes import note_lines
 
 _INTERFACE_TYPE = {
     BackendKind.TAP: "ethernet",
@@ -81,9 +80,9 @@ def xml_text(element: ET.Element[Any]) -> str:
 
 
 def render_libvirt(spec: PairSpec) -> str:
-    """Notes as comments, the two interfaces for `<devices>`, then the pool's network if any."""
-    parts = [xml_text(_comment(line)) for line in note_lines(spec)]
-    parts += [xml_text(standby_interface(spec)), xml_text(primary_interface(spec))]
+    """The two interfaces for `<devices>`, then the pool's network if any (the notes go to standard error:
+    an XML comment cannot hold the `--` of an option)."""
+    parts = [xml_text(standby_interface(spec)), xml_text(primary_interface(spec))]
     network = hostdev_network(spec)
     if network is not None:
         parts += [xml_text(_comment("the hostdev network: virsh net-define on each host, <pf dev> is that host's PF"))]

@@ -6,6 +6,7 @@ import shlex
 
 from pcie_failover.model.results import RuleResult, Status
 from pcie_failover.pair.model import HostStep, PairSpec
+from pcie_failover.pair.prep import SOURCE
 
 _LABEL = {Status.FAIL: "FAIL", Status.WARN: "WARN", Status.UNKNOWN: "UNKNOWN"}
 
@@ -17,12 +18,23 @@ def finding_lines(result: RuleResult) -> list[str]:
 
 
 def note_lines(spec: PairSpec) -> list[str]:
-    """Why the VF's MAC was not reused (when so), then every failure (only with --force) and warning."""
+    """Why the VF's MAC was not reused (when so), every failure (only with --force) and warning, then the steps
+    this host still needs before QEMU starts, and what the destination needs (the spec alone does not work
+    without them: a MAC the VF does not carry yet fails lint's mac-match)."""
     lines: list[str] = [] if spec.mac_note is None else [f"NOTE mac: {spec.mac_note}"]
     if spec.failures:
         lines.append("NOT READY (printed because of --force): these checks failed")
     for result in (*spec.failures, *spec.warnings):
         lines += finding_lines(result)
+    for prep in spec.prep:
+        if prep.host == SOURCE:
+            lines += [
+                f"HOST before QEMU starts here: {shell_command(step)}    # {step.description}" for step in prep.steps
+            ]
+        elif prep.steps:
+            lines.append(
+                f"HOST destination: its VF needs the same steps, with the MAC {spec.mac} (--format summary lists them)"
+            )
     return lines
 
 

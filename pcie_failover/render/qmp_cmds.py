@@ -77,6 +77,10 @@ def qmp_commands(spec: PairSpec) -> list[dict[str, Any]]:
 
 
 def render_qmp(spec: PairSpec) -> str:
-    """`# ` note lines, then one QMP command per line."""
-    comments = "".join(f"# {line}\n" for line in [*note_lines(spec), *_fd_note(spec)])
-    return comments + "".join(json.dumps(command) + "\n" for command in qmp_commands(spec))
+    """One QMP command per line and nothing else: the output can go to a QMP socket as it is."""
+    return "".join(json.dumps(command) + "\n" for command in qmp_commands(spec))
+
+
+def qmp_notes(spec: PairSpec) -> list[str]:
+    """What goes beside the commands (on standard error): the notes, and for a macvtap how getfd gets its fd."""
+    return [*note_lines(spec), *_fd_note(spec)]
