@@ -160,6 +160,7 @@ SCENARIOS = (
     ),
     Scenario("not-enabled", "iommu", replace(DEMO, iommu=Iommu(enabled=False), kernel_cmdline="root=/dev/sda1"), VF),
     Scenario("amd-not-enabled", "iommu", replace(DEMO, iommu=Iommu(table="IVRS", enabled=False)), VF),
+    Scenario("virtio-iommu-not-enabled", "iommu", replace(DEMO, iommu=Iommu(table="VIOT", enabled=False)), VF),
     Scenario("devicetree-no-smmu", "iommu", replace(DEMO, iommu=Iommu(table=None, enabled=False, devicetree=True)), VF),
     Scenario("noiommu-group", "iommu", replace(DEMO, iommu=Iommu(enabled=False, noiommu_groups=True)), VF),
     Scenario("no-interrupt-remapping", "iommu", replace(DEMO, iommu=Iommu(interrupt_remapping=False)), VF),

@@ -15,6 +15,7 @@ _ENABLE = {
     "DMAR": "add intel_iommu=on (and iommu=pt) to the kernel command line and reboot",
     "IVRS": "AMD-Vi is on by default: remove amd_iommu=off or iommu=off from the kernel command line",
     "IORT": "enable the SMMU driver (arm-smmu-v3) and remove iommu.passthrough/arm-smmu disable options",
+    "VIOT": "load the virtio-iommu driver (module virtio_iommu, CONFIG_VIRTIO_IOMMU)",
 }
 _DISABLING = ("intel_iommu=off", "amd_iommu=off", "iommu=off")
 _ENABLE_REMAPPING = {
