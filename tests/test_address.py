@@ -8,7 +8,7 @@ import pytest
 
 from pcie_failover.model.address import DeviceQuery, InputError, MacAddress, PciAddress, parse_unicast_mac
 from pcie_failover.sysfs import root as root_module
-from tests.conftest import Run
+from tests.support.cli import Run
 
 
 @pytest.mark.parametrize(

@@ -21,8 +21,8 @@ from pcie_failover.audit.coalesce import coalesced
 from pcie_failover.audit.registry import Registry
 from pcie_failover.commands.audit import audit_once
 from pcie_failover.sysfs.root import SysfsRoot
-from tests.conftest import Run
-from tests.golden import compare_entry
+from tests.support.cli import Run
+from tests.support.golden import compare_entry
 
 DEMO = str(Path(__file__).parent.parent / "fixtures_sysfs" / "demo-host")
 LIVE_PCI = Path("/sys/bus/pci/devices")

@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
-from fixtures_sysfs.captures import TOPOLOGIES, capture_root
+from fixtures_sysfs.captures import TOPOLOGIES
 from pcie_failover.snapshot.archive import extract
 from pcie_failover.sysfs.names import NAMES_FILE
-from tests.conftest import Run
+from tests.support.cli import Run
+from tests.support.trees import Captures
 
 LIVE = Path("/sys/bus/pci/devices")
 DEMO = Path(__file__).parent.parent / "fixtures_sysfs" / "demo-host"
@@ -36,8 +37,10 @@ def _devices(cli: Callable[..., Run], root: Path | str) -> list[str]:
 
 
 @pytest.mark.parametrize("topology", TOPOLOGIES)
-def test_snapshot_of_a_capture_checks_the_same(topology: str, cli: Callable[..., Run], tmp_path: Path) -> None:
-    source = capture_root(topology)
+def test_snapshot_of_a_capture_checks_the_same(
+    topology: str, cli: Callable[..., Run], tmp_path: Path, captures: Captures
+) -> None:
+    source = captures(topology)
     run = cli("--sysfs-root", str(source), "capture", "-o", str(tmp_path / "snap.tar.gz"), "--format", "json")
     assert run.code == 0
     assert run.json["netlink"] is True
@@ -48,8 +51,8 @@ def test_snapshot_of_a_capture_checks_the_same(topology: str, cli: Callable[...,
         assert _results(cli, snapshot, device) == _results(cli, source, device), device
 
 
-def test_snapshot_of_one_vf(cli: Callable[..., Run], tmp_path: Path) -> None:
-    source = capture_root("vtd-acpi")
+def test_snapshot_of_one_vf(cli: Callable[..., Run], tmp_path: Path, captures: Captures) -> None:
+    source = captures("vtd-acpi")
     assert cli("--sysfs-root", str(source), "capture", "01:10.0", "-o", str(tmp_path / "vf.tar.gz")).code == 0
     snapshot = _unpack(tmp_path / "vf.tar.gz", tmp_path / "x")
     assert _results(cli, snapshot, "01:10.0") == _results(cli, source, "01:10.0")
@@ -59,7 +62,9 @@ def test_snapshot_of_one_vf(cli: Callable[..., Run], tmp_path: Path) -> None:
     ]  # fmt: skip
 
 
-def test_snapshot_records_the_names_of_its_devices_ids(cli: Callable[..., Run], tmp_path: Path) -> None:
+def test_snapshot_records_the_names_of_its_devices_ids(
+    cli: Callable[..., Run], tmp_path: Path, captures: Captures
+) -> None:
     """A checked capture shows the names the host had (only its devices' ids); a source without names gives none."""
     assert cli("--sysfs-root", str(DEMO), "capture", "5e:00.2", "-o", str(tmp_path / "vf.tar.gz")).code == 0
     snapshot = _unpack(tmp_path / "vf.tar.gz", tmp_path / "x")
@@ -69,12 +74,14 @@ def test_snapshot_records_the_names_of_its_devices_ids(cli: Callable[..., Run], 
     }  # not the onboard e1000e's: it is not in the snapshot
     for device in _devices(cli, snapshot):
         assert _results(cli, snapshot, device) == _results(cli, DEMO, device), device
-    assert cli("--sysfs-root", str(capture_root("vtd-acpi")), "capture", "-o", str(tmp_path / "lab.tar.gz")).code == 0
+    assert cli("--sysfs-root", str(captures("vtd-acpi")), "capture", "-o", str(tmp_path / "lab.tar.gz")).code == 0
     assert not (_unpack(tmp_path / "lab.tar.gz", tmp_path / "y") / NAMES_FILE).exists()
 
 
-def test_snapshot_holds_nothing_private_or_side_effecting(cli: Callable[..., Run], tmp_path: Path) -> None:
-    assert cli("--sysfs-root", str(capture_root("vtd-acpi")), "capture", "-o", str(tmp_path / "s.tar.gz")).code == 0
+def test_snapshot_holds_nothing_private_or_side_effecting(
+    cli: Callable[..., Run], tmp_path: Path, captures: Captures
+) -> None:
+    assert cli("--sysfs-root", str(captures("vtd-acpi")), "capture", "-o", str(tmp_path / "s.tar.gz")).code == 0
     with tarfile.open(tmp_path / "s.tar.gz") as tar:
         members = tar.getmembers()
     names = {m.name.rsplit("/", 1)[-1] for m in members}
@@ -85,8 +92,8 @@ def test_snapshot_holds_nothing_private_or_side_effecting(cli: Callable[..., Run
     assert all(not m.linkname.startswith("/") for m in members if m.issym())
 
 
-def test_bad_device_and_unwritable_output(cli: Callable[..., Run], tmp_path: Path) -> None:
-    root = str(capture_root("vtd-acpi"))
+def test_bad_device_and_unwritable_output(cli: Callable[..., Run], tmp_path: Path, captures: Captures) -> None:
+    root = str(captures("vtd-acpi"))
     missing = cli("--sysfs-root", root, "capture", "07:00.0", "-o", str(tmp_path / "s.tar.gz"))
     assert (missing.code, missing.err) == (2, "pcie-failover capture: no PCI device 0000:07:00.0 on this host\n")
     unwritable = cli("--sysfs-root", root, "capture", "-o", str(tmp_path / "no/such/dir/s.tar.gz"))

@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from fixtures_sysfs.captures import capture_root
 from pcie_failover.adapters import unpack
 from pcie_failover.snapshot.archive import extract
-from tests.conftest import Run
-from tests.hostile import ENV, REPO, command, run_as
+from tests.support.cli import Run
+from tests.support.hostile import ENV, REPO, command, run_as
+from tests.support.trees import Captures
 
 DEMO = REPO / "fixtures_sysfs" / "demo-host"
 
@@ -47,10 +47,11 @@ def _without_root(document: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.usefixtures("scratch")
-@pytest.mark.parametrize("source", [DEMO, capture_root("vtd-acpi")], ids=["demo-host", "vtd-acpi"])
+@pytest.mark.parametrize("name", ["demo-host", "vtd-acpi"])
 def test_an_archive_or_its_directory_checks_as_its_unpacked_tree(
-    cli: Callable[..., Run], tmp_path: Path, source: Path
+    cli: Callable[..., Run], tmp_path: Path, name: str, captures: Captures
 ) -> None:
+    source = DEMO if name == "demo-host" else captures(name)
     archive = _capture(cli, source, tmp_path)
     with tarfile.open(archive) as tar:
         extract(tar, tmp_path / "unpacked")

@@ -13,7 +13,7 @@ import pytest
 
 from fixtures_sysfs.builder import Host
 from fixtures_sysfs.hosts import demo_host, demo_pf
-from tests.conftest import Run
+from tests.support.cli import Run
 
 DEMO = str(Path(__file__).parent.parent / "fixtures_sysfs" / "demo-host")
 CX5 = "Mellanox Technologies MT27800 Family [ConnectX-5]"

@@ -14,7 +14,7 @@ import pytest
 from typer._click import Context
 
 from pcie_failover.cli.app import build
-from tests.conftest import Run
+from tests.support.cli import Run
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = str(REPO / "fixtures_sysfs" / "demo-host")

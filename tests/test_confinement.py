@@ -17,7 +17,7 @@ import pytest
 
 from fixtures_sysfs.hosts import demo_host
 from pcie_failover.sysfs.root import SysfsError, SysfsRoot
-from tests.conftest import Run
+from tests.support.cli import Run
 
 SECRET = "SECRET-OUTSIDE-THE-ROOT"
 

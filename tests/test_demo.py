@@ -8,8 +8,8 @@ from pathlib import Path
 
 from fixtures_sysfs.builder import build, walk_tree
 from fixtures_sysfs.hosts import demo_host
-from tests.conftest import Run
-from tests.golden import compare_entry
+from tests.support.cli import Run
+from tests.support.golden import compare_entry
 
 DEMO = Path(__file__).parent.parent / "fixtures_sysfs" / "demo-host"
 

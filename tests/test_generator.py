@@ -16,7 +16,7 @@ from pcie_failover.commands.check import run_check
 from pcie_failover.model.address import DeviceQuery
 from pcie_failover.model.check import CheckOptions
 from pcie_failover.sysfs.host import open_root
-from tests.conftest import Run
+from tests.support.cli import Run
 
 DEVICES = "bus/pci/devices"
 

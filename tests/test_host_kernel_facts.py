@@ -11,8 +11,8 @@ from typing import Any
 
 from fixtures_sysfs.builder import Host, Iommu
 from fixtures_sysfs.hosts import demo_host, demo_pf
-from tests.conftest import Run
 from tests.scenarios import _vf, _with_vf0
+from tests.support.cli import Run
 
 VF = "5e:00.2"
 VF_PATH = "devices/pci0000:5d/0000:5d:00.0/0000:5e:00.2"

@@ -29,7 +29,7 @@ import pytest
 from fixtures_sysfs.builder import build
 from fixtures_sysfs.hosts import demo_host
 from pcie_failover.snapshot.archive import extract
-from tests.hostile import (
+from tests.support.hostile import (
     ENV,
     NOBODY_UID,
     PF_DIR,

@@ -25,7 +25,7 @@ import pytest
 from fixtures_sysfs.builder import build
 from fixtures_sysfs.hosts import demo_host
 from pcie_failover.adapters.files import LOCK_NAME
-from tests.hostile import (
+from tests.support.hostile import (
     NOBODY_UID,
     RAW_CONTROLS,
     VF_DIR,

@@ -25,7 +25,7 @@ import pytest
 from fixtures_sysfs.builder import build
 from fixtures_sysfs.hosts import demo_host
 from pcie_failover.sysfs.root import MAX_LINKS
-from tests.hostile import (
+from tests.support.hostile import (
     PF_DIR,
     RAW_CONTROLS,
     SECRET,

@@ -15,8 +15,8 @@ from pcie_failover.lint.rules import LINT_RULES_BY_ID
 from pcie_failover.model.rule import Rule
 from pcie_failover.render.ledger import REGENERATE
 from pcie_failover.rules import RULES_BY_ID
-from tests.conftest import Run
-from tests.golden import GOLDEN
+from tests.support.cli import Run
+from tests.support.golden import GOLDEN
 
 REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "rules.md"

@@ -17,10 +17,9 @@ import pytest
 from fixtures_sysfs.builder import Host
 from fixtures_sysfs.hosts import demo_host, demo_pf
 from pcie_failover.commands.lint import MAX_CONFIG_BYTES
-from tests.conftest import Run
-from tests.golden import compare_entry
-from tests.test_lint_parse import BILLION_LAUGHS, DTD, EXTERNAL
-from tests.test_lint_rules import GOOD, MAC, PRIMARY, RP1, STANDBY, XML_GOOD, domain
+from tests.support.cli import Run
+from tests.support.golden import compare_entry
+from tests.support.lint_configs import BILLION_LAUGHS, DTD, EXTERNAL, GOOD, MAC, PRIMARY, RP1, STANDBY, XML_GOOD, domain
 
 DEMO = str(Path(__file__).resolve().parent.parent / "fixtures_sysfs" / "demo-host")
 DUMPXML = Path(__file__).parent / "lint_corpus" / "libvirt" / "dumpxml.xml"

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from pcie_failover.adapters import vm_config
-from tests.conftest import Run
-from tests.test_lint_rules import XML_GOOD, domain
+from tests.support.cli import Run
+from tests.support.lint_configs import XML_GOOD, domain
 
 DEMO = str(Path(__file__).resolve().parent.parent / "fixtures_sysfs" / "demo-host")
 Cli = Callable[..., Run]

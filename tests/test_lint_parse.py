@@ -13,6 +13,7 @@ from pcie_failover.lint.options import global_setting, parse_value, pci_addr
 from pcie_failover.lint.qemu_parse import parse_qemu
 from pcie_failover.lint.qemu_words import MAX_WORDS, ConfigError, split_command
 from pcie_failover.model.address import PciAddress
+from tests.support.lint_configs import HOSTILE
 
 CORPUS = Path(__file__).parent / "lint_corpus"
 
@@ -171,22 +172,6 @@ def test_libvirt_qemu_commandline_globals() -> None:
         "<qemu:arg value='ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off'/></qemu:commandline></domain>"
     )
     assert parse_libvirt(xml).globals == {"ich9-lpc.acpi-pci-hotplug-with-bridge-support": "off"}
-
-
-BILLION_LAUGHS = """<?xml version="1.0"?>
-<!DOCTYPE lolz [
- <!ENTITY lol "lol">
- <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
- <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
-]>
-<domain><name>&lol3;</name></domain>
-"""
-EXTERNAL = """<?xml version="1.0"?>
-<!DOCTYPE domain [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
-<domain><name>&xxe;</name></domain>
-"""
-DTD = '<?xml version="1.0"?>\n<!DOCTYPE domain SYSTEM "http://example.invalid/domain.dtd">\n<domain/>\n'
-HOSTILE = {"billion-laughs": BILLION_LAUGHS, "external-entity": EXTERNAL, "dtd": DTD}
 
 
 HOSTILE_WORDS = {

@@ -10,8 +10,8 @@ import pytest
 
 from fixtures_sysfs.builder import Host, Netdev, VfAdmin
 from fixtures_sysfs.hosts import DEMO_MAC, demo_host, demo_pf
-from tests.conftest import Run
-from tests.golden import compare_entry
+from tests.support.cli import Run
+from tests.support.golden import compare_entry
 
 DEMO = str(Path(__file__).resolve().parent.parent / "fixtures_sysfs" / "demo-host")
 VF = "5e:00.2"

@@ -16,7 +16,7 @@ from pcie_failover.pair.model import HostStep
 from pcie_failover.pair.ports import ChassisSlot, choose_addrs, choose_ports
 from pcie_failover.render.pair_notes import shell_command
 from pcie_failover.render.qemu_args import option_value
-from tests.conftest import Run
+from tests.support.cli import Run
 
 DEMO = str(Path(__file__).resolve().parent.parent / "fixtures_sysfs" / "demo-host")
 NASTY = "b,r=<&'\""  # a valid Linux interface name

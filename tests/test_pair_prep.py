@@ -11,7 +11,7 @@ import pytest
 
 from fixtures_sysfs.builder import Function, Host, Netdev
 from fixtures_sysfs.hosts import CX5_VF, DEMO_MAC, MELLANOX, demo_host, demo_pf
-from tests.conftest import Run
+from tests.support.cli import Run
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures_sysfs"
 DEMO = str(FIXTURES / "demo-host")

@@ -16,7 +16,7 @@ from pcie_failover.model.config_space import parse_config
 from pcie_failover.netinfo import iproute_json
 from pcie_failover.netinfo.source import Snapshot, Unavailable, parse_sidecar
 from pcie_failover.pair.ids import validate_id
-from tests.test_properties import EXAMPLES
+from tests.support.fuzzing import EXAMPLES
 
 SETTINGS = settings(max_examples=EXAMPLES * 20, deadline=None)
 json_values = st.recursive(

@@ -25,10 +25,10 @@ from pcie_failover.commands.check import run_check
 from pcie_failover.model.address import DeviceQuery
 from pcie_failover.model.check import CheckOptions
 from pcie_failover.sysfs.root import SysfsError, SysfsRoot
-from tests.conftest import Run
-from tests.hostile import SECRET, archive_problems, run_here, shared_directory
+from tests.support.cli import Run
+from tests.support.fuzzing import EXAMPLES
+from tests.support.hostile import SECRET, archive_problems, run_here, shared_directory
 
-EXAMPLES = int(os.environ.get("PCIE_FAILOVER_PROPERTY_EXAMPLES", "25"))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 drivers = st.sampled_from([None, "vfio-pci", "igbvf", "mlx5_core", "pci-stub", "mlx5_vfio_pci"])

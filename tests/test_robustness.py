@@ -17,7 +17,7 @@ from pcie_failover.model.address import DeviceQuery, MacAddress
 from pcie_failover.model.check import CheckOptions
 from pcie_failover.model.results import Severity, Status, Verdict
 from pcie_failover.sysfs.root import SysfsError, SysfsRoot
-from tests.conftest import Run
+from tests.support.cli import Run
 
 VF_DIR = "devices/pci0000:5d/0000:5d:00.0/0000:5e:00.2"
 PF_DIR = "devices/pci0000:5d/0000:5d:00.0/0000:5e:00.0"

@@ -9,9 +9,9 @@ import pytest
 
 from fixtures_sysfs.builder import Host
 from pcie_failover.rules import RULES_BY_ID
-from tests.conftest import Run
-from tests.golden import compare_entry
 from tests.scenarios import SCENARIOS, Scenario
+from tests.support.cli import Run
+from tests.support.golden import compare_entry
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[f"{s.rule}/{s.name}" for s in SCENARIOS])

@@ -24,8 +24,8 @@ from pcie_failover.cli import terminal
 from pcie_failover.cli.terminal import terminal_layout
 from pcie_failover.render.layout import Layout, fits, strip_colour, visible_len, wrap
 from pcie_failover.render.pair_summary import _step_lines
-from tests.conftest import Run
-from tests.golden import compare_entry
+from tests.support.cli import Run
+from tests.support.golden import compare_entry
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = str(ROOT / "fixtures_sysfs" / "demo-host")

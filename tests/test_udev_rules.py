@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Run
+from tests.support.cli import Run
 
 REPO = Path(__file__).parent.parent
 RULES = REPO / "pcie_failover" / "units"  # shipped in the package; rules/ links to each file

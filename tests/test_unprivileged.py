@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.hostile import shared_directory
+from tests.support.hostile import shared_directory
 
 DEVICES = Path("/sys/bus/pci/devices")
 REPO = Path(__file__).resolve().parent.parent

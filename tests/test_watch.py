@@ -23,7 +23,7 @@ from pcie_failover.cli import main
 from pcie_failover.cli.audit import AuditFormat, _auditor
 from pcie_failover.commands.watch import watch
 from pcie_failover.sysfs.root import SysfsRoot
-from tests.conftest import Run
+from tests.support.cli import Run
 
 
 class PipeEvents:

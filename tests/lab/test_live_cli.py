@@ -16,7 +16,7 @@ from lab.capture import prepare
 from lab.install import LabUnavailableError
 from lab.live_cli import ADMIN_MAC, VF, LiveRun, run_live_cli
 from pcie_failover.snapshot.archive import extract
-from tests.conftest import Run
+from tests.support.cli import Run
 
 
 @pytest.fixture(scope="module")

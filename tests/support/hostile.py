@@ -3,7 +3,7 @@
 Every CLI-level case of tests/test_hostile_*.py runs twice: as root, in this process (the
 suite's usual `cli`, with bytes captured), and as `nobody` (uid/gid 65534, no groups) in a
 child started with `setpriv`, on the same tree in a directory under /dev/shm (or /tmp)
-that `nobody` can read. The child runs this module (`python -m tests.hostile`), which takes a batch of
+that `nobody` can read. The child runs this module (`python -m tests.support.hostile`), which takes a batch of
 argument lists and replies with each run's exit code, stdout and stderr, so a case costs
 one process, not one per command. Runs that need a process of their own (a signal, the
 archive on a real pipe) use `spawn`.
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parent.parent.parent
 SECRET = "SECRET-OUTSIDE-THE-ROOT"
 NOBODY_UID = 65534
 NOBODY = ["setpriv", f"--reuid={NOBODY_UID}", f"--regid={NOBODY_UID}", "--clear-groups"]
@@ -71,7 +71,7 @@ def why_no_nobody() -> str | None:
     if shutil.which("setpriv") is None:
         return "setpriv (util-linux) is not installed"
     done = subprocess.run(
-        [*NOBODY, sys.executable, "-c", "import pcie_failover.cli, tests.hostile"],
+        [*NOBODY, sys.executable, "-c", "import pcie_failover.cli, tests.support.hostile"],
         capture_output=True,
         cwd="/",
         env=ENV,
@@ -131,7 +131,7 @@ def run_as(user: str, argvs: Sequence[Sequence[str]]) -> list[Outcome]:
     if user == "root":
         return run_here(argvs)
     done = subprocess.run(
-        [*NOBODY, sys.executable, "-m", "tests.hostile"],
+        [*NOBODY, sys.executable, "-m", "tests.support.hostile"],
         input=json.dumps([list(argv) for argv in argvs]),
         capture_output=True,
         text=True,
@@ -262,7 +262,7 @@ def _resolve_in_archive(kinds: dict[str, tarfile.TarInfo], name: str) -> list[st
 
 
 def _child() -> None:
-    """`python -m tests.hostile`: run the batch on stdin, reply with base64'd outputs on stdout."""
+    """`python -m tests.support.hostile`: run the batch on stdin, reply with base64'd outputs on stdout."""
     argvs = json.loads(sys.stdin.read())
     real = sys.stdout
     outcomes = run_here(argvs)

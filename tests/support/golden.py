@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 
 
 def compare_entry(name: str, key: str, actual: Any) -> None:
