@@ -6,8 +6,16 @@ vfio-pci not loaded. Scenarios, in order, each keeping the CLI's JSON and exit c
 1. fail: modprobe made to fail for vfio-pci (an `install vfio_pci /bin/false` line on a tmpfs over
    /etc/modprobe.d), prepare VF 0: the MAC step runs, `modprobe vfio-pci` fails, the MAC step is undone;
 2. prep: prepare VF 0 for real, `check` it, prepare it again (a no-op), then `--undo` and `check` again;
-3. inuse: VF 1's interface up with an address: refused;
-4. dry-run: prepare VF 2, and VF 3 through `--dry-run` run as a script: the same end state.
+   2b. held: before the --undo, a process (`sleep`) holds VF 0's /dev/vfio/<group> open: another MAC and
+   --undo are refused naming it, the same MAC is a no-op; then it exits;
+3. inuse: VF 1's interface up with an address: refused; then, with the address gone:
+   3b. ll: VF 1 up with only its IPv6 link-local address (router advertisements off): not in use (a
+   --dry-run plans the steps);
+   3c. upper: a VLAN on VF 1: refused naming it;
+   3d. netns: VF 1's interface moved to another network namespace: refused (igbvf bound, no interface here);
+4. dry-run: prepare VF 2, and VF 3 through `--dry-run` run as a script: the same end state;
+   4b. reg: `--register` into a registry that is a regular file, with --format json: one JSON document;
+5. gone: the VFs destroyed (sriov_numvfs 0), `--undo` of VF 2 (recorded): exit 7, the record kept.
 """
 
 from __future__ import annotations
@@ -78,6 +86,17 @@ def job_lines() -> list[str]:
         f"run prep2 prepare {vf0} --mac {MACS[0]} --format json",
         f"cp {record} /job/out/record2.json",
         f"state {vf0} 0 prep2.after",
+        # 2b. a process holds the VF's VFIO group open
+        f'grp=$(basename "$(readlink /sys/bus/pci/devices/{vf0}/iommu_group)")',
+        'sleep 600 < "/dev/vfio/$grp" &',
+        "holder=$!",
+        "sleep 1",
+        'echo "$holder" > /job/out/held.pid',
+        f"run held prepare {vf0} --mac {MACS[1]} --format json",
+        f"run held.noop prepare {vf0} --mac {MACS[0]} --format json",
+        f"run held.undo prepare {vf0} --undo --format json",
+        f"state {vf0} 0 held.after",
+        'kill "$holder"; wait "$holder" || true',
         f"run undo prepare {vf0} --undo --format json",
         f"state {vf0} 0 undo.after",
         f"test ! -e {record} && echo gone > /job/out/undo.record || echo kept > /job/out/undo.record",
@@ -88,6 +107,32 @@ def job_lines() -> list[str]:
         f"state {vf1} 1 inuse.before",
         f"run inuse prepare {vf1} --mac {MACS[1]} --format json",
         f"state {vf1} 1 inuse.after",
+        # 3b. only an IPv6 link-local address: not in use
+        f'{IP} address flush dev "$(ifname {vf1})"',
+        f'{IP} link set dev "$(ifname {vf1})" down',
+        # no router advertisements: QEMU's user network would give it a site-local (fec0::/64) address
+        f'echo 0 > "/proc/sys/net/ipv6/conf/$(ifname {vf1})/accept_ra"',
+        f'echo 0 > "/proc/sys/net/ipv6/conf/$(ifname {vf1})/autoconf"',
+        f'{IP} link set dev "$(ifname {vf1})" up',
+        "sleep 3",
+        f'{IP} address show dev "$(ifname {vf1})" > /job/out/ll.addr',
+        f"run ll prepare {vf1} --mac {MACS[1]} --dry-run --format json",
+        f'{IP} link set dev "$(ifname {vf1})" down',
+        # 3c. a VLAN on top of it
+        "modprobe 8021q",
+        f'{IP} link add link "$(ifname {vf1})" name vf1v5 type vlan id 5',
+        f"run upper prepare {vf1} --mac {MACS[1]} --format json",
+        f"{IP} link delete vf1v5",
+        # 3d. its interface in another network namespace
+        "unshare -n sleep 600 &",
+        "netns=$!",
+        "sleep 1",
+        f'{IP} link set dev "$(ifname {vf1})" netns "$netns"',
+        f"ls /sys/bus/pci/devices/{vf1}/net > /job/out/netns.ls",
+        f"state {vf1} 1 netns.before",
+        f"run netns prepare {vf1} --mac {MACS[1]} --format json",
+        f"state {vf1} 1 netns.after",
+        'kill "$netns"; wait "$netns" || true',
         # 4. prepare vs its --dry-run script
         f"run real prepare {vf2} --mac {MACS[2]} --format json",
         f"state {vf2} 2 real.after",
@@ -96,6 +141,16 @@ def job_lines() -> list[str]:
         f"state {vf3} 3 script.after",
         f"run real.check check {vf2} --mac {MACS[2]} --format json",
         f"run script.check check {vf3} --mac {MACS[3]} --format json",
+        # 4b. --register fails after the (no-op) prepare: one JSON document says both
+        ": > /job/out/reg.file",
+        "rc=0",
+        f"{CLI} prepare {vf2} --mac {MACS[2]} --register web --registry /job/out/reg.file --format json"
+        ' > /job/out/reg.out 2>/job/out/reg.err || rc=$?; echo "reg.raw $rc" >> /job/out/exit-codes',
+        # 5. the VFs destroyed: --undo of a recorded one says it is gone and keeps the record
+        f"echo 0 > {dev}/sriov_numvfs",
+        "sleep 1",
+        f"run gone prepare {vf2} --undo --format json",
+        f"ls {STATE_DIR} > /job/out/gone.records 2>&1 || true",
         "dmesg | grep -i -e igb -e vfio > /job/out/dmesg.log || true",
     ]
 

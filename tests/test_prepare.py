@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -11,19 +12,31 @@ import pytest
 
 from fixtures_sysfs.builder import Host, Netdev
 from fixtures_sysfs.hosts import DEMO_MAC, demo_host, demo_pf
+from pcie_failover.cli.app import OutputFormat
 from pcie_failover.commands.check import checked
 from pcie_failover.model.address import DeviceQuery, MacAddress
 from pcie_failover.model.check import CheckOptions
-from pcie_failover.prepare.command import read_surroundings, run_prepare, step_rows
-from pcie_failover.prepare.model import Action, Outcome, Plan, UndoRecord, WriteError
-from pcie_failover.prepare.plan import Request, Surroundings, merge_records, plan_prepare, plan_undo, udev_rule
+from pcie_failover.prepare.command import PrepareReport, read_surroundings, run_prepare, run_undo, step_rows
+from pcie_failover.prepare.model import Action, Outcome, Persist, Plan, UndoRecord, WriteError
+from pcie_failover.prepare.plan import (
+    Request,
+    Surroundings,
+    VfRef,
+    mac_step,
+    merge_records,
+    plan_prepare,
+    plan_undo,
+    udev_rule,
+)
 from pcie_failover.prepare.render import script
-from pcie_failover.prepare.report import render_json
+from pcie_failover.prepare.report import render_json, render_text
+from pcie_failover.prepare.store import UndoStore
 from pcie_failover.sysfs.host import open_root
-from tests.conftest import _VALIDATOR, Run
 from tests.scenarios import _in_use_sibling, _vf, _vfio_unloaded, _with_vf0
+from tests.support.cli import VALIDATOR, Run
 
 MAC = "52:54:00:6f:55:dd"
+ZERO = "00:00:00:00:00:00"
 PF = "enp94s0f0np0"
 
 
@@ -194,11 +207,36 @@ def test_persist_driverctl_binds_through_driverctl_or_refuses(host_root: Callabl
     ]
 
 
-def test_hostile_pf_name_is_quoted(host_root: Callable[[Host], Path]) -> None:
+def _hostile_pf(name: str) -> Host:
     base = demo_pf()
-    netdev = replace(base.pf.netdevs[0], name="pf;id>pwn")
-    plan, _ = _plan(host_root(demo_host(pf=replace(base, pf=replace(base.pf, netdevs=(netdev,))))), "5e:00.3")
-    assert _commands(plan)[0] == f"ip link set dev 'pf;id>pwn' vf 1 mac {MAC}"
+    netdev = replace(base.pf.netdevs[0], name=name)
+    return demo_host(pf=replace(base, pf=replace(base.pf, netdevs=(netdev,))))
+
+
+@pytest.mark.parametrize("name", ["pf;id>pwn", "-batch"])
+def test_a_hostile_pf_name_is_refused_as_the_writer_would_dry_run_included(
+    host_root: Callable[[Host], Path], tmp_path: Path, name: str
+) -> None:
+    from pcie_failover.adapters.writer import LiveWriter
+    from pcie_failover.cli.prepare import _render
+    from pcie_failover.prepare.confine import check_action
+
+    root = host_root(_hostile_pf(name))
+    plan, _ = _plan(root, "5e:00.3")
+    refusal = f"refusing to run ip with the argument {name!r}"
+    assert plan.steps == ()
+    assert plan.refusals == (f"{refusal} (step vf-mac): the writer would refuse it, so no step runs",)
+    with pytest.raises(WriteError, match="^" + re.escape(refusal)):
+        check_action(mac_step(VfRef(name, 1, "0000:5e:00.3"), MAC, ZERO, "zero").action)
+    dry = run_prepare(
+        open_root(str(root)), DeviceQuery.parse("5e:00.3"), Request(MacAddress.parse(MAC)), _Writer(), dry_run=True,
+        state_dir=str(tmp_path / "s"),
+    )  # fmt: skip
+    assert dry.outcome is Outcome.REFUSED
+    assert dry.exit_code == 1
+    text = _render(dry, LiveWriter(), OutputFormat.TABLE)
+    assert "ip link set" not in text
+    assert text.splitlines()[0] == "pcie-failover prepare 0000:5e:00.3: refused"
 
 
 def test_undo_plans_back_to_the_record(host_root: Callable[[Host], Path]) -> None:
@@ -286,15 +324,15 @@ def test_rollback_removes_the_new_record_and_the_document_validates(
     assert [row[0] for row in step_rows(report)] == ["undone", "failed", "not-run", "not-run", "not-run"]
     assert not (tmp_path / "s" / "0000:5e:00.3.json").exists()
     document = json.loads(render_json(report, writer.program, "/sys"))
-    _VALIDATOR.validate(document)
+    VALIDATOR.validate(document)
     assert document["final"]["verdict"] == "not-ready"
     dry = run_prepare(sysfs, DeviceQuery.parse("5e:00.3"), request, writer, dry_run=True, state_dir=str(tmp_path / "s"))
-    _VALIDATOR.validate(json.loads(render_json(dry, writer.program, "/sys")))
+    VALIDATOR.validate(json.loads(render_json(dry, writer.program, "/sys")))
     refused = run_prepare(
         sysfs, DeviceQuery.parse("5e:00.0"), request, writer, dry_run=False, state_dir=str(tmp_path / "s")
     )
     assert refused.exit_code == 1
-    _VALIDATOR.validate(json.loads(render_json(refused, writer.program, "/sys")))
+    VALIDATOR.validate(json.loads(render_json(refused, writer.program, "/sys")))
 
 
 def test_a_run_keeps_the_record_of_the_state_before(host_root: Callable[[Host], Path], tmp_path: Path) -> None:
@@ -311,3 +349,157 @@ def test_a_run_keeps_the_record_of_the_state_before(host_root: Callable[[Host], 
         "52:54:00:00:00:01",
         "vf-driver",
     )
+
+
+def test_the_lock_is_taken_before_the_host_is_read(
+    host_root: Callable[[Host], Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two prepares never plan from the same state: the store's lock is held while check reads the host."""
+    import fcntl
+
+    from pcie_failover.commands.check import checked as real
+    from pcie_failover.prepare import command
+
+    state = tmp_path / "s"
+    state.mkdir(mode=0o700)
+    (state / ".lock").write_text("")
+    seen: list[bool] = []
+
+    def probing(*args: object, **kwargs: object) -> object:
+        with open(state / ".lock", "rb") as other:
+            try:
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                seen.append(True)
+            else:
+                fcntl.flock(other, fcntl.LOCK_UN)
+                seen.append(False)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(command, "checked", probing)
+    sysfs = open_root(str(host_root(demo_host())))
+    report = run_prepare(
+        sysfs, DeviceQuery.parse("5e:00.3"), Request(MacAddress.parse(MAC)), _Writer(), dry_run=False,
+        state_dir=str(state),
+    )  # fmt: skip
+    assert report.outcome is Outcome.PREPARED
+    assert seen == [True, False]  # the assessment under the lock; the re-check after the run, once released
+    with UndoStore.opened(str(state)) as store:
+        assert store is not None
+        store.save(UndoRecord("0000:5e:00.2", PF, 0, "vfio-pci", "vfio-pci", DEMO_MAC, "admin"))
+    seen.clear()
+    run_undo(sysfs, DeviceQuery.parse("5e:00.2"), _Writer(), dry_run=False, state_dir=str(state))
+    assert seen[0] is True
+
+
+def test_persist_driverctl_on_a_vf_already_on_vfio_is_recorded_and_undone_without_rebinding(
+    host_root: Callable[[Host], Path], tmp_path: Path
+) -> None:
+    root = host_root(demo_host())
+    request = Request(MacAddress.parse(DEMO_MAC), persist="driverctl")
+    writer = _Writer()
+    writer.drivers["0000:5e:00.2"] = "vfio-pci"
+    report = run_prepare(
+        open_root(str(root)), DeviceQuery.parse("5e:00.2"), request, writer, dry_run=False,
+        state_dir=str(tmp_path / "s"), driverctl=True, config_root=str(tmp_path / "etc-root"),
+    )  # fmt: skip
+    assert report.outcome is Outcome.PREPARED
+    assert writer.log == [("--noprobe", "set-override", "0000:5e:00.2", "vfio-pci")]
+    assert _commands(report.plan) == [
+        "driverctl --noprobe set-override 0000:5e:00.2 vfio-pci",
+        'test "$(basename "$(readlink /sys/bus/pci/devices/0000:5e:00.2/driver)")" = vfio-pci',
+    ]
+    record = json.loads((tmp_path / "s" / "0000:5e:00.2.json").read_text())
+    assert (record["driver"], record["driver_override"], record["persist"]) == (
+        "vfio-pci", None, {"kind": "driverctl", "path": None, "previous": None}
+    )  # fmt: skip
+    # --undo forgets driverctl's saved override and keeps vfio-pci bound, as it was before
+    (tmp_path / "etc-root" / "etc" / "driverctl.d").mkdir(parents=True)
+    (tmp_path / "etc-root" / "etc" / "driverctl.d" / "pci-0000:5e:00.2").write_text("vfio-pci\n")
+    undo = run_undo(
+        open_root(str(root)), DeviceQuery.parse("5e:00.2"), writer, dry_run=False, state_dir=str(tmp_path / "s"),
+        driverctl=True, config_root=str(tmp_path / "etc-root"),
+    )  # fmt: skip
+    assert undo.outcome is Outcome.UNDONE
+    assert [(s.step_id, s.action.args, s.action.expect_driver) for s in undo.plan.steps] == [
+        ("driverctl", ("--noprobe", "unset-override", "0000:5e:00.2"), ("0000:5e:00.2", "vfio-pci")),
+    ]
+    assert not (tmp_path / "s" / "0000:5e:00.2.json").exists()
+    # an override that was there before comes back after driverctl cleared it; the driver is never unbound
+    sysfs = open_root(str(host_root(_with_vf0(_vf(driver_override="vfio-pci")))))
+    check_input, _ = checked(sysfs, DeviceQuery.parse("5e:00.2"), CheckOptions(), strict=False)
+    recorded = UndoRecord(
+        "0000:5e:00.2", PF, 0, "vfio-pci", "vfio-pci", DEMO_MAC, "admin", persist=Persist("driverctl")
+    )
+    plan = plan_undo(check_input, recorded, Surroundings(driverctl=True, driverctl_saved="vfio-pci"))
+    assert _commands(plan) == [
+        "driverctl --noprobe unset-override 0000:5e:00.2",
+        'test "$(basename "$(readlink /sys/bus/pci/devices/0000:5e:00.2/driver)")" = vfio-pci',
+        "echo vfio-pci > /sys/bus/pci/devices/0000:5e:00.2/driver_override",
+    ]
+
+
+def test_undo_of_a_device_that_is_gone_keeps_the_record_and_exits_7(
+    host_root: Callable[[Host], Path], tmp_path: Path
+) -> None:
+    state = tmp_path / "s"
+    with UndoStore.opened(str(state), create=True) as store:
+        assert store is not None
+        store.save(UndoRecord("0000:5e:00.6", PF, 4, "mlx5_core", None, "52:54:00:00:00:04", "vf-driver"))
+    writer = _Writer()
+    report = run_undo(
+        open_root(str(host_root(demo_host()))), DeviceQuery.parse("5e:00.6"), writer, dry_run=False,
+        state_dir=str(state),
+    )  # fmt: skip
+    assert report.outcome is Outcome.DEVICE_GONE
+    assert report.exit_code == 7
+    path = f"{state}/0000:5e:00.6.json"
+    assert report.plan.refusals == (
+        "0000:5e:00.6 is gone: no such PCI device now (were its VFs destroyed, sriov_numvfs lowered?); the undo "
+        f"record {path} is kept: create the VF again and run --undo, or remove the record by hand",
+    )
+    assert writer.log == []
+    assert (state / "0000:5e:00.6.json").exists()
+    document = json.loads(render_json(report, writer.program, "/sys"))
+    VALIDATOR.validate(document)
+    assert (document["outcome"], document["exit_code"], document["undo_record"]) == ("device-gone", 7, path)
+    assert render_text(report).splitlines()[:2] == [
+        "pcie-failover prepare --undo 0000:5e:00.6: device-gone",
+        f"  gone: {report.plan.refusals[0]}",
+    ]
+    # without a record it is still "nothing to undo"
+    other = run_undo(
+        open_root(str(host_root(demo_host()))), DeviceQuery.parse("5e:00.7"), writer, dry_run=False,
+        state_dir=str(state),
+    )  # fmt: skip
+    assert (other.outcome, other.exit_code) == (Outcome.UNCHANGED, 0)
+
+
+def test_register_errors_under_json_are_one_json_document(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+
+    from pcie_failover.cli import prepare as cli_prepare
+    from pcie_failover.commands import register
+
+    plan = Plan("0000:5e:00.2", kept=("0000:5e:00.2 is already on vfio-pci",))
+    done = PrepareReport("0000:5e:00.2", False, False, Outcome.UNCHANGED, plan)
+    monkeypatch.setattr(cli_prepare, "_run", lambda *_: done)
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+
+    def refuse(*_: object, **__: object) -> object:
+        raise register.RegisterError("the registry is not a directory")
+
+    monkeypatch.setattr(register, "run_register", refuse)
+    code = _main("prepare", "5e:00.2", "--mac", DEMO_MAC, "--register", "web", "--format", "json")
+    out = capsys.readouterr().out
+    assert code == 2
+    document = json.loads(out)  # one document: the prepare report, with what --register did
+    VALIDATOR.validate(document)
+    assert document["register"] == {"name": "web", "path": None, "error": "the registry is not a directory"}
+    assert (document["outcome"], document["exit_code"]) == ("unchanged", 2)
+    code = _main("prepare", "5e:00.2", "--mac", DEMO_MAC, "--register", "web")
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.err == "pcie-failover prepare: --register: the registry is not a directory\n"

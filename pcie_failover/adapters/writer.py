@@ -4,24 +4,30 @@ Nothing else in the tool changes the host. Each write is checked against a short
 may write at all before anything is opened:
 - sysfs: `bus/pci/drivers_probe`, `bus/pci/devices/<address>/driver_override` and
   `bus/pci/drivers/<driver>/{bind,unbind}` only, opened relative to a descriptor of `/sys` (which must
-  be the sysfs mount), `O_WRONLY|O_NOFOLLOW|O_NOCTTY`, and written only when fstat says it is a regular
-  file (a sysfs attribute); the value goes in one write(2), as `echo VALUE >` would write it;
+  be the sysfs mount), `O_WRONLY|O_TRUNC|O_NOFOLLOW|O_NOCTTY` (never created), and written only when fstat
+  says it is a regular file (a sysfs attribute); the value goes in one write(2), as `echo VALUE >` would write it;
 - programs: `ip`, `modprobe`, `driverctl` from system directories only (never $PATH), with a fixed
   environment, a timeout, and their arguments as a list (no shell);
 - files: udev rules named `/etc/udev/rules.d/70-pcie-failover-<address>.rules` only, written atomically
   through adapters/files.py (directory checked, never through a link).
+The list itself is prepare/confine.py, which the planner checks too (a plan the writer would refuse is refused
+before anything runs, --dry-run included).
+
+Tests inject a directory standing in for /sys (`require_sysfs_mount=False`), the programs and a directory
+standing in for / under /etc (`config_root`); the CLI passes none of these.
 """
 
 from __future__ import annotations
 
 import errno
 import os
-import re
 import stat
 import subprocess
+from collections.abc import Mapping
 
 from pcie_failover.adapters.files import SafeDirectory, UnsafePathError, atomic_write
 from pcie_failover.model.address import InputError, MacAddress, PciAddress, validate_ifname
+from pcie_failover.prepare.confine import check_action, check_attribute, check_words
 from pcie_failover.prepare.model import Action, ActionKind, WriteError
 
 SYSFS = "/sys"
@@ -32,27 +38,11 @@ _PROGRAMS = {
 }
 _ENV = {"LC_ALL": "C", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
 _TIMEOUT_S = 60.0  # modprobe of vfio-pci and driverctl's rebinding can be slow
-_DRIVER = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}"
-_ADDRESS = r"[0-9a-f]{4,5}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]"
-_ATTRIBUTES = re.compile(
-    rf"bus/pci/drivers_probe|bus/pci/devices/{_ADDRESS}/driver_override|bus/pci/drivers/{_DRIVER}/(?:bind|unbind)"
-)
-_RULE = re.compile(rf"/etc/udev/rules\.d/70-pcie-failover-{_ADDRESS}\.rules")
-_VALUE = re.compile(rf"|{_DRIVER}|{_ADDRESS}")
-_IP_WORD = re.compile(r"[A-Za-z0-9_.:@-]{1,64}")
 
 
 def find_program(name: str) -> str | None:
     """The program at a system path, or None."""
     return next((path for path in _PROGRAMS[name] if os.access(path, os.X_OK)), None)
-
-
-def check_attribute(rel: str, value: str) -> None:
-    """Refuse any sysfs path or value outside the few `prepare` writes (WriteError)."""
-    if not _ATTRIBUTES.fullmatch(rel) or ".." in rel.split("/"):
-        raise WriteError(f"refusing to write /sys/{rel!r}: not an attribute prepare writes")
-    if not _VALUE.fullmatch(value):
-        raise WriteError(f"refusing to write {value!r} to /sys/{rel}: not a driver name or PCI address")
 
 
 def _is_sysfs_mount(path: str) -> bool:
@@ -70,9 +60,18 @@ def _is_sysfs_mount(path: str) -> bool:
 class LiveWriter:
     """Writes to the running kernel (see module)."""
 
-    def __init__(self, sysfs: str = SYSFS) -> None:
+    def __init__(
+        self,
+        sysfs: str = SYSFS,
+        *,
+        require_sysfs_mount: bool = True,
+        programs: Mapping[str, str | None] | None = None,
+        config_root: str = "",
+    ) -> None:
         self.sysfs = sysfs
-        self._programs = {name: find_program(name) for name in _PROGRAMS}
+        self.require_sysfs_mount = require_sysfs_mount
+        self.config_root = config_root
+        self._programs = dict(programs) if programs is not None else {name: find_program(name) for name in _PROGRAMS}
 
     def program(self, name: str) -> str:
         """The program's path, or its bare name when it is not installed (the printed script says so then)."""
@@ -80,6 +79,7 @@ class LiveWriter:
 
     def execute(self, action: Action) -> None:
         """Make one write; WriteError (one line) when it cannot be made."""
+        check_action(action)
         kind, args = action.kind, action.args
         if kind is ActionKind.SYSFS:
             self.write_attribute(args[0], args[1])
@@ -97,7 +97,7 @@ class LiveWriter:
     def write_attribute(self, rel: str, value: str) -> None:
         """`echo VALUE > /sys/REL`, confined as the module says."""
         check_attribute(rel, value)
-        if not _is_sysfs_mount(self.sysfs):
+        if self.require_sysfs_mount and not _is_sysfs_mount(self.sysfs):
             raise WriteError(f"{self.sysfs} is not the sysfs mount: nothing written")
         shown = f"{self.sysfs}/{rel}"
         try:
@@ -106,7 +106,7 @@ class LiveWriter:
             raise WriteError(f"cannot open {self.sysfs}: {error.strerror}") from None
         try:
             try:
-                fd = os.open(rel, os.O_WRONLY | os.O_NOFOLLOW | os.O_NOCTTY | os.O_CLOEXEC, dir_fd=root)
+                fd = os.open(rel, os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW | os.O_NOCTTY | os.O_CLOEXEC, dir_fd=root)
             except OSError as error:
                 raise WriteError(f"cannot open {shown}: {_reason(error)}") from None
             try:
@@ -133,9 +133,7 @@ class LiveWriter:
             return ""
 
     def _run(self, name: str, args: tuple[str, ...]) -> None:
-        for arg in args:
-            if not _IP_WORD.fullmatch(arg):
-                raise WriteError(f"refusing to run {name} with the argument {arg!r}")
+        check_words(name, args)
         path = self._programs.get(name)
         command = " ".join((name, *args))
         if path is None:
@@ -167,17 +165,13 @@ class LiveWriter:
         self._run("ip", ("link", "set", "dev", name, "address", mac))
 
     def _put(self, path: str, content: str) -> None:
-        if not _RULE.fullmatch(path):
-            raise WriteError(f"refusing to write {path!r}: not a file prepare writes")
         try:
-            atomic_write(path, content.encode(), 0o644)
+            atomic_write(self.config_root + path, content.encode(), 0o644)
         except (UnsafePathError, OSError) as error:
             raise WriteError(f"cannot write {path}: {error}") from None
 
     def _remove(self, path: str) -> None:
-        if not _RULE.fullmatch(path):
-            raise WriteError(f"refusing to remove {path!r}: not a file prepare writes")
-        directory, name = os.path.split(path)
+        directory, name = os.path.split(self.config_root + path)
         try:
             with SafeDirectory.open(directory) as opened:
                 opened.check_target(name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import os
+from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -24,16 +25,20 @@ from pcie_failover.model.results import ExitCode
 from pcie_failover.sysfs.root import LIVE_SYSFS
 
 if TYPE_CHECKING:
-    from pcie_failover.prepare.command import PrepareReport
+    from pcie_failover.prepare.command import PrepareReport, Registration
     from pcie_failover.prepare.runner import Writer
 
 PREPARE_EXIT_CODES = f"""Exit codes: 0 done: the VF is ready (or nothing was needed; with --undo: the
-recorded state is back; with --dry-run: the steps were printed); 1 refused, nothing changed (in use,
-a PF, a group member on a host driver without --group, a failing check prepare does not fix), or
-not ready when re-checked after the steps; 2 usage error or malformed input, not root, --sysfs-root
-other than /sys, an unusable undo record or state directory, --register failed; 3 no PCI tree at /sys;
-5 a step failed and every step taken was undone; 6 a step failed and undoing failed too (the report
-names what; the undo record is kept); {INTERNAL_EXIT_CODE}."""
+recorded state is back; with --dry-run: the steps were printed); 1 refused, nothing changed (in use:
+enslaved, an upper device, up with addresses beyond link-local or routes, its interface in another
+network namespace, its VFIO files held open by a process; a PF; an IOMMU group member prepare may not
+move, or one on a host driver without --group; a failing check prepare does not fix; a name the writer
+would refuse), or not ready when re-checked after the steps; 2 usage error or malformed input, not root,
+--sysfs-root other than /sys, an unusable undo record or state directory, --register failed (with
+--format json: in the document's `register`); 3 no PCI tree at /sys; 5 a step failed and every step
+taken was undone; 6 a step failed and undoing failed too (the report names what; the undo record is
+kept); 7 --undo: the recorded device no longer exists (its VFs were destroyed; the record is kept);
+{INTERNAL_EXIT_CODE}."""
 
 
 class Persistence(enum.Enum):
@@ -127,11 +132,15 @@ def prepare(
     report = _run(root, query, request, writer, dry_run, state_dir, find_program("driverctl") is not None, output)
     if isinstance(report, int):
         return report
+    if register is not None and report.exit_code == 0 and not dry_run and request is not None:
+        report = replace(report, registration=_register(register, query, request, registry))
     emit(_render(report, writer, output))
-    code = report.exit_code
-    if register is not None and code == 0 and not dry_run and request is not None:
-        return _register(register, query, request, registry)
-    return code
+    registration = report.registration
+    if registration is not None and output is not OutputFormat.JSON:
+        if registration.error is not None:
+            return fail("prepare", output, ExitCode.USAGE, "input", f"--register: {registration.error}")
+        note("prepare", f"registered {registration.name} -> {registration.path}")
+    return report.exit_code
 
 
 def _run(
@@ -155,22 +164,23 @@ def _run(
         return fail("prepare", output, ExitCode.USAGE, "input", str(error))
 
 
-def _register(name: str, query: DeviceQuery, request: Any, registry: str) -> int:
+def _register(name: str, query: DeviceQuery, request: Any, registry: str) -> Registration:
+    """`pair --save`'s registration of the prepared VF: the file written, or the error (reported by the caller)."""
     from pcie_failover.adapters.files import UnsafePathError
     from pcie_failover.audit.record import RecordError
     from pcie_failover.commands.register import RegisterError, run_register
     from pcie_failover.model.check import Manager
-    from pcie_failover.sysfs.host import open_root
+    from pcie_failover.prepare.command import Registration
+    from pcie_failover.sysfs.host import NoHostError, open_root
 
     try:
         saved = run_register(
             open_root(LIVE_SYSFS), name, query, mac=request.mac, manager=Manager.QEMU, vm=None, registry=registry,
             replace=False, force=False,
         )  # fmt: skip
-    except (RegisterError, RecordError, UnsafePathError, OSError) as error:
-        return fail("prepare", OutputFormat.TABLE, ExitCode.USAGE, "input", f"--register: {error}")
-    note("prepare", f"registered {name} -> {saved.path}")
-    return int(ExitCode.READY)
+    except (RegisterError, RecordError, UnsafePathError, NoHostError, OSError) as error:
+        return Registration(name, error=str(error))
+    return Registration(name, path=str(saved.path))
 
 
 def _render(report: PrepareReport, writer: Writer, output: OutputFormat) -> str:

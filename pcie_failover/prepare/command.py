@@ -1,22 +1,25 @@
 """`prepare` end to end: assess (check's own reading and rules), plan, record, run with rollback, re-check.
 
 The root and the writer are parameters: the CLI passes the live /sys and the live writer; tests pass a
-built host and a fake writer (the one seam).
+built host and a fake writer (the one seam), and a directory standing in for /proc.
+Order: the undo store's lock first (it serialises every prepare on the host, group members included), then
+the host is read, the plan made and the steps run, all under it: two runs never plan from the same state.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pcie_failover.adapters.files import SafeDirectory, UnsafePathError
+from pcie_failover.adapters.proc import PROC, Holders, ProcReader
 from pcie_failover.commands.check import checked
 from pcie_failover.model.address import DeviceQuery, PciAddress
 from pcie_failover.model.check import CheckInput, CheckOptions
-from pcie_failover.model.host import IommuGroup, PciFunction, Unreadable
+from pcie_failover.model.host import IommuGroup, NetDevice, PciFunction, Unreadable
 from pcie_failover.model.report import CheckReport
 from pcie_failover.model.results import Verdict
-from pcie_failover.prepare.model import Outcome, Plan, RunResult, Step
+from pcie_failover.prepare.model import Outcome, Plan, RunResult, Step, UndoRecord
 from pcie_failover.prepare.plan import (
     DRIVERCTL_DIR,
     Request,
@@ -28,12 +31,22 @@ from pcie_failover.prepare.plan import (
 )
 from pcie_failover.prepare.runner import Writer, run_plan
 from pcie_failover.prepare.store import STATE_DIR, RecordError, UndoStore
-from pcie_failover.sysfs import pci
+from pcie_failover.sysfs import occupancy, pci
 from pcie_failover.sysfs.root import SysfsRoot
 
 # Exit codes beyond the shared ones (0 ready, 1 not ready/refused, 2 usage, 3 no host).
 ROLLED_BACK = 5
 ROLLBACK_FAILED = 6
+DEVICE_GONE = 7  # --undo: the recorded device no longer exists (its VFs were destroyed); the record is kept
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What `--register NAME` did after a successful prepare: the pair file written, or why not."""
+
+    name: str
+    path: str | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -49,10 +62,16 @@ class PrepareReport:
     record_path: str | None = None
     final: CheckReport | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    registration: Registration | None = None
 
     @property
     def exit_code(self) -> int:
-        """0 done (and, for prepare, ready); 1 refused or not ready after; 5 rolled back; 6 rollback failed."""
+        """0 done (and, for prepare, ready); 1 refused or not ready after; 2 --register failed; 5 rolled back;
+        6 rollback failed; 7 (--undo) the recorded device is gone."""
+        if self.registration is not None and self.registration.error is not None:
+            return 2
+        if self.outcome is Outcome.DEVICE_GONE:
+            return DEVICE_GONE
         if self.outcome is Outcome.REFUSED:
             return 1
         if self.outcome is Outcome.ROLLED_BACK:
@@ -77,10 +96,42 @@ def _read_text(path: str, limit: int = 65536) -> str | None:
         raise RecordError(str(error)) from None
 
 
+def vfio_files(root: SysfsRoot, check_input: CheckInput) -> frozenset[str]:
+    """The files a VFIO user of the VF holds open: its group's (`/dev/vfio/N`, `noiommu-N`) and its cdev."""
+    device = check_input.device
+    if not isinstance(device, PciFunction) or not device.is_vfio:
+        return frozenset()
+    files: set[str] = set()
+    group = check_input.group
+    if isinstance(group, IommuGroup):
+        files |= {f"/dev/vfio/{group.number}", f"/dev/vfio/noiommu-{group.number}"}
+    cdevs = occupancy.vfio_device_files(root, device.address)
+    files |= set(cdevs) if isinstance(cdevs, tuple) else set()
+    return frozenset(files)
+
+
+def _interfaces(check_input: CheckInput) -> list[str]:
+    """The VF's interfaces and those of the other members of its IOMMU group."""
+    names = [n.name for n in check_input.netdevs] if isinstance(check_input.netdevs, tuple) else []
+    group = check_input.group
+    if isinstance(group, IommuGroup) and not isinstance(group.members, Unreadable):
+        for member in group.members:
+            netdevs: tuple[NetDevice, ...] | Unreadable = member.netdevs
+            names += [n.name for n in netdevs] if isinstance(netdevs, tuple) else []
+    return names
+
+
 def read_surroundings(
-    root: SysfsRoot, check_input: CheckInput, persist: str | None, driverctl: bool, config_root: str = ""
+    root: SysfsRoot,
+    check_input: CheckInput,
+    persist: str | None,
+    driverctl: bool,
+    config_root: str = "",
+    *,
+    proc: ProcReader | None = None,
 ) -> Surroundings:
-    """Group members as read (their driver_override), and the persistence files now (`config_root`: tests)."""
+    """Group members as read (their driver_override), upper devices, the processes holding the VF's VFIO files
+    (`proc`: None reads none), and the persistence files now (`config_root`: tests)."""
     members: list[PciFunction] = []
     group = check_input.group
     if isinstance(group, IommuGroup) and not isinstance(group.members, Unreadable):
@@ -96,7 +147,9 @@ def read_surroundings(
     if address is not None and persist == "driverctl":
         text = _read_text(f"{config_root}{DRIVERCTL_DIR}/pci-{address}")
         saved = None if text is None else text.strip()
-    return Surroundings(tuple(members), driverctl, udev, saved)
+    uppers = tuple((name, occupancy.upper_devices(root, name)) for name in dict.fromkeys(_interfaces(check_input)))
+    holders = Holders() if proc is None else proc.holders(vfio_files(root, check_input))
+    return Surroundings(tuple(members), driverctl, udev, saved, uppers, holders)
 
 
 def _final(root: SysfsRoot, query: DeviceQuery, options: CheckOptions) -> CheckReport:
@@ -106,6 +159,21 @@ def _final(root: SysfsRoot, query: DeviceQuery, options: CheckOptions) -> CheckR
 def _address(check_input: CheckInput) -> str:
     device = check_input.device
     return str(device.address) if isinstance(device, PciFunction) else check_input.query.text
+
+
+def _assess(
+    root: SysfsRoot,
+    query: DeviceQuery,
+    request: Request,
+    *,
+    driverctl: bool,
+    config_root: str,
+    proc: ProcReader,
+) -> tuple[CheckInput, CheckReport, Plan, UndoRecord | None]:
+    check_input, report = checked(root, query, CheckOptions(mac=request.mac), strict=False)
+    surroundings = read_surroundings(root, check_input, request.persist, driverctl, config_root, proc=proc)
+    plan, record = plan_prepare(check_input, report.results, request, surroundings)
+    return check_input, report, plan, record
 
 
 def run_prepare(
@@ -118,22 +186,31 @@ def run_prepare(
     state_dir: str = STATE_DIR,
     driverctl: bool = False,
     config_root: str = "",
+    proc_root: str = PROC,
 ) -> PrepareReport:
-    """Assess, plan, and (unless `dry_run`) record the state before and run the steps with rollback."""
+    """Lock, assess, plan, and (unless `dry_run`) record the state before and run the steps with rollback.
+
+    A dry run takes no lock (it writes nothing, not even the state directory).
+    """
     options = CheckOptions(mac=request.mac)
-    check_input, report = checked(root, query, options, strict=False)
-    address = _address(check_input)
-    surroundings = read_surroundings(root, check_input, request.persist, driverctl, config_root)
-    plan, record = plan_prepare(check_input, report.results, request, surroundings)
-    if plan.refusals:
-        return PrepareReport(address, False, dry_run, Outcome.REFUSED, plan, final=report)
+    proc = ProcReader(proc_root)
     if dry_run:
-        return PrepareReport(address, False, True, Outcome.DRY_RUN, plan, final=report)
-    if not plan.steps:
-        return PrepareReport(address, False, False, Outcome.UNCHANGED, plan, final=report)
-    assert record is not None
+        check_input, report, plan, _record = _assess(
+            root.fresh(), query, request, driverctl=driverctl, config_root=config_root, proc=proc
+        )
+        outcome = Outcome.REFUSED if plan.refusals else Outcome.DRY_RUN
+        return PrepareReport(_address(check_input), False, True, outcome, plan, final=report)
     with UndoStore.opened(state_dir, create=True) as store:
         assert store is not None
+        check_input, report, plan, record = _assess(
+            root.fresh(), query, request, driverctl=driverctl, config_root=config_root, proc=proc
+        )
+        address = _address(check_input)
+        if plan.refusals:
+            return PrepareReport(address, False, False, Outcome.REFUSED, plan, final=report)
+        if not plan.steps:
+            return PrepareReport(address, False, False, Outcome.UNCHANGED, plan, final=report)
+        assert record is not None
         existing = store.load(address)
         path = store.save(merge_records(existing, record))
         result = run_plan(plan.steps, writer)
@@ -148,6 +225,22 @@ def run_prepare(
     return PrepareReport(address, False, False, result.outcome, plan, result, path, final, tuple(notes))
 
 
+def _gone(query: DeviceQuery, store: UndoStore | None, report: CheckReport) -> PrepareReport | None:
+    """--undo of a device that no longer exists but has a record: say so, keep the record (exit 7)."""
+    if query.address is None or store is None:
+        return None
+    address = str(query.address)
+    if store.load(address) is None:
+        return None
+    path = store.path(address)
+    why = (
+        f"{address} is gone: no such PCI device now (were its VFs destroyed, sriov_numvfs lowered?); "
+        f"the undo record {path} is kept: create the VF again and run --undo, or remove the record by hand"
+    )
+    plan = Plan(address, refusals=(why,))
+    return PrepareReport(address, True, False, Outcome.DEVICE_GONE, plan, record_path=path, final=report)
+
+
 def run_undo(
     root: SysfsRoot,
     query: DeviceQuery,
@@ -157,24 +250,30 @@ def run_undo(
     state_dir: str = STATE_DIR,
     driverctl: bool = False,
     config_root: str = "",
+    proc_root: str = PROC,
 ) -> PrepareReport:
-    """Back to the recorded state; the record goes once every step ran."""
+    """Back to the recorded state, under the store's lock; the record goes once every step ran."""
     options = CheckOptions()
-    check_input, report = checked(root, query, options, strict=False)
-    address = _address(check_input)
     with UndoStore.opened(state_dir, create=False) as store:
+        root = root.fresh()
+        check_input, report = checked(root, query, options, strict=False)
+        address = _address(check_input)
         record = None
         if store is not None and isinstance(check_input.device, PciFunction):
             record = store.load(address)
         if record is None:
+            gone = _gone(query, store, report) if check_input.device is None else None
+            if gone is not None:
+                return replace(gone, dry_run=dry_run)
             plan = Plan(address, kept=(f"no undo record for {address} in {state_dir}: nothing to undo",))
             return PrepareReport(address, True, dry_run, Outcome.UNCHANGED, plan, final=report)
         persist = None if record.persist is None else record.persist.kind
-        surroundings = read_surroundings(root, check_input, persist, driverctl, config_root)
+        proc = ProcReader(proc_root)
+        surroundings = read_surroundings(root, check_input, persist, driverctl, config_root, proc=proc)
         members = {str(f.address) for f in surroundings.members}
         missing = [m.address for m in record.group if m.address not in members]
         extra = tuple(f for a in missing if isinstance(f := pci.read_function(root, pci_address(a)), PciFunction))
-        surroundings = Surroundings(surroundings.members + extra, *_rest(surroundings))
+        surroundings = replace(surroundings, members=surroundings.members + extra)
         plan = plan_undo(check_input, record, surroundings)
         if plan.refusals:
             return PrepareReport(address, True, dry_run, Outcome.REFUSED, plan, final=report)
@@ -195,10 +294,6 @@ def run_undo(
 
 def pci_address(text: str) -> PciAddress:
     return PciAddress.parse(text)
-
-
-def _rest(surroundings: Surroundings) -> tuple[bool, str | None, str | None]:
-    return surroundings.driverctl, surroundings.udev_rule, surroundings.driverctl_saved
 
 
 def step_rows(report: PrepareReport) -> list[tuple[str, Step, str | None]]:

@@ -53,6 +53,7 @@ class Outcome(enum.Enum):
     ROLLED_BACK = "rolled-back"
     ROLLBACK_FAILED = "rollback-failed"
     UNDONE = "undone"
+    DEVICE_GONE = "device-gone"  # --undo: the recorded device no longer exists; the record is kept
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,23 @@ the VF is never left driverless for want of the module), then persistence.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
+from pcie_failover.adapters.proc import Holders
 from pcie_failover.model.address import MacAddress
 from pcie_failover.model.check import CheckInput
-from pcie_failover.model.host import IommuGroup, NetDevice, PciFunction, Unreadable, VfAdmin, VfAdminList
+from pcie_failover.model.host import (
+    GroupMember,
+    IommuGroup,
+    NetDevice,
+    PciFunction,
+    Unreadable,
+    VfAdmin,
+    VfAdminList,
+)
 from pcie_failover.model.results import RuleResult, Status
+from pcie_failover.prepare.confine import check_action
 from pcie_failover.prepare.model import (
     Action,
     ActionKind,
@@ -24,9 +34,10 @@ from pcie_failover.prepare.model import (
     Plan,
     Step,
     UndoRecord,
+    WriteError,
 )
+from pcie_failover.prepare.usage import Uppers, network_use, process_use
 from pcie_failover.rules.iommu_group import SAFE_DRIVERS
-from pcie_failover.rules.usage import interface_usage
 from pcie_failover.rules.vf_common import mac_provenance
 
 VFIO = "vfio-pci"
@@ -39,6 +50,11 @@ FIXABLE = frozenset({"driver", "vf-mac", "iommu-group"})
 # Rules whose unknown leaves prepare without the state it must undo to: refuse.
 MUST_KNOW = frozenset({"address", "sriov-vf", "driver", "iommu", "iommu-group", "pf-link", "vf-mac"})
 PERSIST_KINDS = ("driverctl", "udev")
+# Drivers that hold no host interface: a device on one has no netdev to be in use through.
+NO_NETDEV_DRIVERS = frozenset({VFIO, "pci-stub"})
+NETWORK_CLASS = 0x02
+# Writes that change no device (only a file read at boot): allowed while a process holds the VF's VFIO files.
+FILE_KINDS = frozenset({ActionKind.FILE_PUT, ActionKind.FILE_REMOVE})
 
 
 @dataclass(frozen=True)
@@ -58,13 +74,19 @@ class Surroundings:
 
     `members`: the other members of the IOMMU group as read (for their driver_override); `driverctl`: installed;
     `udev_rule`: the content of this VF's rule file now (None: absent); `driverctl_saved`: driverctl's saved
-    override for the VF (None: none).
+    override for the VF (None: none); `uppers`: the upper devices of the VF's and the members' interfaces, by
+    interface; `holders`: the processes holding the group's or the VF's VFIO files open.
     """
 
     members: tuple[PciFunction, ...] = ()
     driverctl: bool = False
     udev_rule: str | None = None
     driverctl_saved: str | None = None
+    uppers: tuple[tuple[str, tuple[str, ...] | Unreadable], ...] = ()
+    holders: Holders = field(default_factory=Holders)
+
+    def upper_map(self) -> Uppers:
+        return dict(self.uppers)
 
 
 def override_path(address: str) -> str:
@@ -213,16 +235,19 @@ def _vf_parts(
     return device, pf, pf_netdev, index, entry
 
 
-def _refusals(check_input: CheckInput, results: tuple[RuleResult, ...], device: PciFunction) -> list[str]:
-    """Findings prepare does not fix, and a device in use."""
+def _refusals(
+    check_input: CheckInput, results: tuple[RuleResult, ...], device: PciFunction, uppers: Uppers
+) -> list[str]:
+    """Findings prepare does not fix, and a device in use through its interfaces (see prepare/usage.py)."""
     refusals = []
     for result in results:
         if result.status is Status.FAIL and result.rule_id not in FIXABLE:
             refusals.append(f"{result.rule_id}: {result.message} (not something prepare changes)")
         elif result.status is Status.UNKNOWN and result.rule_id in MUST_KNOW:
             refusals.append(f"{result.rule_id} is unknown: {result.message}")
-    if not device.is_vfio and device.driver is not None:
-        usage = interface_usage(check_input.netdevs)
+    driver = device.driver
+    if not device.is_vfio and isinstance(driver, str) and driver not in NO_NETDEV_DRIVERS:
+        usage = network_use(check_input.netdevs, driver, uppers)
         if usage.in_use:
             refusals.append(f"{device.address} is in use on this host: {usage.why}")
         elif usage.in_use is None:
@@ -232,10 +257,51 @@ def _refusals(check_input: CheckInput, results: tuple[RuleResult, ...], device: 
     return refusals
 
 
+def _class_name(pci_class: int) -> str:
+    base = pci_class >> 16
+    names = {0x01: "mass storage", 0x03: "display", 0x04: "multimedia", 0x06: "bridge", 0x0C: "serial bus"}
+    return f"class {pci_class:#08x}" + (f", {names[base]}" if base in names else "")
+
+
+def _member_refusal(
+    member: GroupMember, function: PciFunction | None, device: PciFunction, group: str, uppers: Uppers
+) -> str | None:
+    """Why --group may not move this member to vfio-pci (None: a network function proven unused)."""
+    driver = str(member.driver)
+    label = f"{member.address} ({driver})"
+    where = f"IOMMU group {group} holds {label}"
+    if member.address == device.physfn:
+        return f"{where}, the VF's own PF: it cannot leave its driver"
+    if function is None:
+        return f"{where}, which could not be read"
+    sriov = function.sriov
+    if sriov is not None and sriov.num_vfs != 0:
+        enabled = f"{sriov.num_vfs} VFs" if isinstance(sriov.num_vfs, int) else "VFs (sriov_numvfs unreadable)"
+        return f"{where}, an SR-IOV PF with {enabled} enabled: a PF never leaves its driver while its VFs exist"
+    if not isinstance(member.pci_class, int):
+        return f"{where}, whose class could not be read ({member.pci_class}): prepare does not unbind it"
+    if member.pci_class >> 16 != NETWORK_CLASS:
+        path = f"/sys/bus/pci/devices/{member.address}/driver/unbind"
+        return (
+            f"{where}, {_class_name(member.pci_class)}: not a network function, so prepare cannot tell whether "
+            f"it is in use (filesystems, swap, RAID) and will not unbind it; stop whatever uses it and unbind "
+            f"it by hand (echo {member.address} > {path}), or give the VF a slot in another IOMMU group"
+        )
+    usage = network_use(member.netdevs, driver, uppers)
+    if usage.in_use is not False:
+        why = usage.why if usage.in_use else f"cannot tell whether it is in use: {usage.why}"
+        return f"{where}, in use on this host ({why})"
+    return None
+
+
 def _group_steps(
     check_input: CheckInput, device: PciFunction, request: Request, surroundings: Surroundings
 ) -> tuple[list[Step], list[str], list[str], list[GroupMemberState]]:
-    """Other members bound to host drivers: refused, or with --group moved to vfio-pci as well (listed)."""
+    """Other members bound to host drivers: refused, or with --group moved to vfio-pci as well (listed).
+
+    Only network functions proven unused (by the same rules as the VF) may move; a member that is not a network
+    function, a PF with VFs enabled, or the VF's own PF is refused by name, --group or not.
+    """
     group = check_input.group
     if not isinstance(group, IommuGroup) or isinstance(group.members, Unreadable):
         return [], [], [], []
@@ -244,23 +310,18 @@ def _group_steps(
     changes: list[str] = []
     states: list[GroupMemberState] = []
     read = {function.address: function for function in surroundings.members}
+    uppers = surroundings.upper_map()
     for member in group.members:
         driver = member.driver
         if not isinstance(driver, str) or driver in SAFE_DRIVERS or member.vfio_dev is True:
             continue
-        label = f"{member.address} ({driver})"
-        if member.address == device.physfn:
-            refusals.append(f"IOMMU group {group.number} holds {label}, the VF's own PF: it cannot leave its driver")
-            continue
-        usage = interface_usage(member.netdevs)
-        if usage.in_use is not False:
-            why = usage.why if usage.in_use else f"cannot tell whether it is in use: {usage.why}"
-            refusals.append(f"IOMMU group {group.number} holds {label}, in use on this host ({why})")
-            continue
         function = read.get(member.address)
-        if function is None:
-            refusals.append(f"IOMMU group {group.number} holds {label}, which could not be read")
+        refusal = _member_refusal(member, function, device, group.number, uppers)
+        if refusal is not None:
+            refusals.append(refusal)
             continue
+        assert function is not None
+        label = f"{member.address} ({driver})"
         change = f"{label}: unbound from {driver} and bound to vfio-pci (same IOMMU group {group.number})"
         if not request.group:
             refusals.append(
@@ -314,7 +375,7 @@ def plan_prepare(
         return Plan(query, refusals=(parts,)), None
     device, _pf, pf_netdev, index, entry = parts
     address, pf = str(device.address), pf_netdev.name
-    refusals = _refusals(check_input, results, device)
+    refusals = _refusals(check_input, results, device, surroundings.upper_map())
     admin = entry.mac
     assert admin is not None
     origin = "zero" if admin.is_zero else mac_provenance(check_input, admin).origin.value
@@ -346,9 +407,10 @@ def plan_prepare(
         else:
             steps += _to_vfio(device, True, False)
     if device.is_vfio and persist is not None and persist.kind == "driverctl" and not persist_kept:
-        steps.append(driverctl_step(address, _text(device.driver)))
+        steps.append(driverctl_save_step(address, _text(device.driver), _text(device.driver_override)))
     steps += persist_steps
     kept += persist_kept
+    refusals += _run_refusals(address, tuple(steps), surroundings.holders)
     plan = Plan(query, () if refusals else tuple(steps), tuple(refusals), tuple(kept), tuple(changes))
     record = UndoRecord(
         device=address,
@@ -368,6 +430,49 @@ def plan_prepare(
     return plan, record
 
 
+def changes_a_device(step: Step) -> bool:
+    """Whether the step changes a device now (not only a file read at boot, or driverctl's saved override)."""
+    action = step.action
+    if action.kind in FILE_KINDS:
+        return False
+    return not (action.kind is ActionKind.DRIVERCTL and action.args[:1] == ("--noprobe",))
+
+
+def _run_refusals(address: str, steps: tuple[Step, ...], holders: Holders) -> list[str]:
+    """A plan the writer would refuse (refused here the same way, --dry-run included); a VF a process holds open."""
+    refusals: list[str] = []
+    for step in steps:
+        for action in (step.action, *step.undo):
+            try:
+                check_action(action)
+            except WriteError as error:
+                refusals.append(f"{error} (step {step.step_id}): the writer would refuse it, so no step runs")
+    if any(changes_a_device(step) for step in steps):
+        usage = process_use(holders)
+        if usage.in_use:
+            refusals.append(
+                f"{address} is in use: {usage.why}; prepare changes nothing under a running guest or VFIO "
+                "application: stop it first"
+            )
+        elif usage.in_use is None:
+            refusals.append(f"cannot tell whether a process holds {address}'s VFIO files open: {usage.why}")
+    return list(dict.fromkeys(refusals))
+
+
+def driverctl_save_step(device: str, bound: str | None, prior_override: str | None) -> Step:
+    """On a VF already on vfio-pci: driverctl only saves the override (--noprobe: the driver is not rebound)."""
+    return Step(
+        "driverctl",
+        device,
+        f"driverctl --noprobe set-override {device} vfio-pci (saved for every boot; {bound or 'the driver'} stays)",
+        Action(ActionKind.DRIVERCTL, ("--noprobe", "set-override", device, VFIO), (device, bound or "")),
+        (
+            Action(ActionKind.DRIVERCTL, ("--noprobe", "unset-override", device), (device, bound or "")),
+            _sysfs(override_path(device), prior_override or ""),
+        ),
+    )
+
+
 def driverctl_step(device: str, prior_driver: str | None) -> Step:
     """driverctl binds vfio-pci itself (unbind, override, probe) and saves the override for every boot."""
     return Step(
@@ -384,8 +489,8 @@ def _back_to(function: PciFunction, driver: str | None, override: str | None) ->
     device = str(function.address)
     current = _text(function.driver)
     current_override = _text(function.driver_override)
-    if current == driver and current_override == override:
-        return []
+    if current == driver:  # only the override differs (or nothing): the driver stays bound
+        return [] if current_override == override else [override_step(device, override, current_override)]
     steps = [unbind_step(device, current)] if current is not None else []
     if current_override != override:
         steps.append(override_step(device, override, current_override))
@@ -453,15 +558,18 @@ def plan_undo(check_input: CheckInput, record: UndoRecord, surroundings: Surroun
             steps.append(Step("persist", address, text, action, (undo,)))
     driver_steps: list[Step]
     if persist is not None and persist.kind == "driverctl" and surroundings.driverctl_saved == VFIO:
-        driver_steps = [
+        # forget the saved override without rebinding, then the driver as recorded (it may have been vfio-pci)
+        bound = _text(device.driver) or ""
+        steps.append(
             Step(
                 "driverctl",
                 address,
-                f"driverctl unset-override {address} (unbinds vfio-pci, lets {record.driver or 'no driver'} bind)",
-                Action(ActionKind.DRIVERCTL, ("unset-override", address), (address, record.driver or "")),
-                (Action(ActionKind.DRIVERCTL, ("set-override", address, VFIO), (address, VFIO)),),
+                f"driverctl --noprobe unset-override {address} (forgets the saved override; the driver stays)",
+                Action(ActionKind.DRIVERCTL, ("--noprobe", "unset-override", address), (address, bound)),
+                (Action(ActionKind.DRIVERCTL, ("--noprobe", "set-override", address, VFIO), (address, bound)),),
             )
-        ]
+        )
+        driver_steps = _back_to(replace(device, driver_override=None), record.driver, record.driver_override)
     else:
         driver_steps = _back_to(device, record.driver, record.driver_override)
     steps += driver_steps
@@ -485,4 +593,5 @@ def plan_undo(check_input: CheckInput, record: UndoRecord, surroundings: Surroun
         )
     if not steps:
         kept.append(f"{address} is as recorded: driver {record.driver or 'none'}, admin MAC {admin}")
-    return Plan(query, tuple(steps), (), tuple(kept))
+    refusals = _run_refusals(address, tuple(steps), surroundings.holders)
+    return Plan(query, () if refusals else tuple(steps), tuple(refusals), tuple(kept))

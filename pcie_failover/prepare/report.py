@@ -15,7 +15,7 @@ def _final_lines(report: PrepareReport) -> list[str]:
     final = report.final
     if final is None:
         return []
-    if report.outcome in (Outcome.REFUSED, Outcome.DRY_RUN):
+    if report.outcome in (Outcome.REFUSED, Outcome.DRY_RUN, Outcome.DEVICE_GONE):
         return []
     failing = [f"{r.rule_id}: {r.message}" for r in final.results if r.status is Status.FAIL]
     lines = [f"now (re-checked): {final.verdict.value}"]
@@ -25,19 +25,23 @@ def _final_lines(report: PrepareReport) -> list[str]:
 def render_text(report: PrepareReport) -> str:
     """The outcome, every step and what became of it, the undo record, the final state."""
     what = "prepare --undo" if report.undo else "prepare"
-    lines = [f"refused: {r}" for r in report.plan.refusals]
+    word = "gone" if report.outcome is Outcome.DEVICE_GONE else "refused"
+    lines = [f"{word}: {r}" for r in report.plan.refusals]
     lines += [f"already so: {k}" for k in report.plan.kept]
     lines += [f"--group changes: {c}" for c in report.plan.group_changes]
     if report.record_path is not None:
         lines.append(f"undo record: {report.record_path}")
     lines += [*report.notes, *_final_lines(report)]
+    registration = report.registration
+    if registration is not None and registration.error is None:
+        lines.append(f"registered {registration.name}: {registration.path}")
     return text_report(f"pcie-failover {what} {report.device}", report.outcome, step_rows(report), lines)
 
 
 def render_json(report: PrepareReport, program: Programs, sysfs_root: str) -> str:
     """The `prepare` document (schema: $defs/prepare)."""
     final: dict[str, Any] | None = None
-    if report.final is not None and report.outcome not in (Outcome.REFUSED, Outcome.DRY_RUN):
+    if report.final is not None and report.outcome not in (Outcome.REFUSED, Outcome.DRY_RUN, Outcome.DEVICE_GONE):
         final = {"verdict": report.final.verdict.value, "checks": [check_json(r) for r in report.final.results]}
     assessed = None
     if report.final is not None and report.outcome in (Outcome.REFUSED, Outcome.DRY_RUN, Outcome.UNCHANGED):
@@ -56,6 +60,13 @@ def render_json(report: PrepareReport, program: Programs, sysfs_root: str) -> st
         "notes": list(report.notes),
         "assessed_verdict": assessed,
         "final": final,
+        "register": None
+        if report.registration is None
+        else {
+            "name": report.registration.name,
+            "path": report.registration.path,
+            "error": report.registration.error,
+        },
     }
     return document(envelope("prepare", sysfs_root), body)
 

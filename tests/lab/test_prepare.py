@@ -133,3 +133,80 @@ def test_the_dry_run_script_gives_the_same_end_state(lab: PrepareRun) -> None:
     assert {k: s for k, (s, _) in _checks(lab.outputs["real.check"]).items()} == {
         k: s for k, (s, _) in _checks(lab.outputs["script.check"]).items()
     }
+
+
+@pytest.mark.lab
+def test_a_vf_held_open_by_a_process_is_refused_naming_it(lab: PrepareRun) -> None:
+    pid = (lab.out / "held.pid").read_text().strip()
+    for name in ("held", "held.undo"):
+        document = lab.outputs[name]
+        assert lab.exit_codes[name] == 1, document
+        assert document["outcome"] == "refused"
+        assert document["steps"] == []
+        [refusal] = document["refusals"]
+        assert refusal.startswith(f"{VFS[0]} is in use: /dev/vfio/")
+        assert f" is open in pid {pid} (sleep); prepare changes nothing under a running guest" in refusal
+    noop = lab.outputs["held.noop"]
+    assert lab.exit_codes["held.noop"] == 0, noop
+    assert (noop["outcome"], noop["steps"]) == ("unchanged", [])
+    assert lab.states["held.after"] == lab.states["prep.after"]  # nothing changed under the holder
+
+
+@pytest.mark.lab
+def test_only_a_link_local_address_is_not_in_use(lab: PrepareRun) -> None:
+    addresses = (lab.out / "ll.addr").read_text()
+    assert "inet6 fe80::" in addresses
+    assert "inet " not in addresses
+    assert "scope global" not in addresses
+    assert "scope site" not in addresses
+    document = lab.outputs["ll"]
+    assert lab.exit_codes["ll"] == 0, document
+    assert document["outcome"] == "dry-run"
+    assert document["refusals"] == []
+    assert [s["id"] for s in document["steps"]][-3:] == ["unbind", "driver-override", "probe"]
+
+
+@pytest.mark.lab
+def test_a_vf_with_a_vlan_on_it_is_refused_naming_the_vlan(lab: PrepareRun) -> None:
+    document = lab.outputs["upper"]
+    assert lab.exit_codes["upper"] == 1, document
+    [refusal] = document["refusals"]
+    assert refusal.startswith(f"{VFS[1]} is in use on this host: ")
+    assert refusal.endswith("has the upper device vf1v5 (a VLAN, macvlan, ipvlan, bridge or bond on top of it)")
+
+
+@pytest.mark.lab
+def test_a_vf_whose_interface_is_in_another_namespace_is_refused(lab: PrepareRun) -> None:
+    assert (lab.out / "netns.ls").read_text().strip() == ""  # sysfs shows this namespace's interfaces only
+    assert lab.states["netns.before"]["driver"] == "igbvf"
+    document = lab.outputs["netns"]
+    assert lab.exit_codes["netns"] == 1, document
+    assert document["refusals"] == [
+        f"cannot tell whether {VFS[1]} is in use: igbvf is bound but no network interface of it is visible in this "
+        "network namespace (moved to another namespace, where it may be in use): move it back, or unbind it by hand"
+    ]
+    assert lab.states["netns.after"] == lab.states["netns.before"]
+
+
+@pytest.mark.lab
+def test_a_register_error_under_json_is_in_the_one_document(lab: PrepareRun) -> None:
+    assert lab.exit_codes["reg.raw"] == 2
+    document = json.loads((lab.out / "reg.out").read_text())  # one document, not two
+    assert (document["outcome"], document["exit_code"]) == ("unchanged", 2)
+    assert document["register"]["name"] == "web"
+    assert document["register"]["path"] is None
+    assert document["register"]["error"]
+    assert (lab.out / "reg.err").read_text() == ""
+
+
+@pytest.mark.lab
+def test_undo_of_a_destroyed_vf_says_it_is_gone_and_keeps_the_record(lab: PrepareRun) -> None:
+    document = lab.outputs["gone"]
+    assert lab.exit_codes["gone"] == 7, document
+    assert document["outcome"] == "device-gone"
+    assert document["refusals"] == [
+        f"{VFS[2]} is gone: no such PCI device now (were its VFs destroyed, sriov_numvfs lowered?); the undo record "
+        f"/var/lib/pcie-failover/prepare/{VFS[2]}.json is kept: create the VF again and run --undo, or remove the "
+        "record by hand"
+    ]
+    assert f"{VFS[2]}.json" in (lab.out / "gone.records").read_text().split()
