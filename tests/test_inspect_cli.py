@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from pcie_failover.inspect import qmp as inspect_qmp
 from pcie_failover.inspect.read import QUERIES, key
-from tests.conftest import Run
+from tests.conftest import _SCHEMA
+from tests.support.cli import Run
 from tests.test_inspect import recording
 
 GREETING = {"QMP": {"version": {"qemu": {"micro": 2, "minor": 0, "major": 10}, "package": ""}, "capabilities": []}}
@@ -137,10 +141,16 @@ def test_exit_codes_table_and_json(
 def test_a_peer_that_is_not_qemu_leaves_the_configuration_unknown(
     cli: Callable[..., Run], serve: Callable[..., FakeQmp]
 ) -> None:
-    found = inspect(cli, serve("driver-not-loaded"), "--format", "json")
-    assert found.code == 4  # a hidden primary shows only in the configuration
-    assert "is not QEMU" in found.json["input"]["config_note"]
-    assert found.json["pairs"][0]["verdict"] == "undetermined"
+    """The peer is this test's own process: one line naming the socket, the pid, and what runs there."""
+    server = serve("driver-not-loaded")
+    found = inspect(cli, server, "--format", "json")
+    assert found.code == 1  # not negotiated: standby-only, whatever the unknown configuration holds
+    comm = Path("/proc/self/comm").read_text().strip()
+    exe = os.readlink("/proc/self/exe")
+    assert found.json["input"]["config_note"] == (
+        f"the process behind {server.path} (pid {os.getpid()}) is not QEMU: comm {comm!r}, exe {exe}"
+    )
+    assert found.json["pairs"][0]["verdict"] == "standby-only"
 
 
 def test_no_socket(cli: Callable[..., Run], tmp_path: Path) -> None:
@@ -193,11 +203,17 @@ def test_replies_qemu_never_sends(cli: Callable[..., Run], serve: Callable[..., 
     )
 
 
+def _stamp(seconds: float) -> dict[str, int]:
+    return {"seconds": int(seconds), "microseconds": round((seconds - int(seconds)) * 1e6)}
+
+
 @pytest.mark.parametrize("output", ["table", "json"])
 def test_watch_prints_each_event_and_change(
     cli: Callable[..., Run], serve: Callable[..., FakeQmp], tmp_path: Path, output: str
 ) -> None:
+    """The pair line FAILOVER_NEGOTIATED caused comes after it, stamped no earlier (QEMU's clock may run ahead)."""
     rounds = iter(["negotiate", "close"])
+    later = int(time.time()) + 3600
 
     def script(server: FakeQmp, command: str) -> None:
         if command != "query-migrate-capabilities":  # the last query of each reading
@@ -205,7 +221,7 @@ def test_watch_prints_each_event_and_change(
         step = next(rounds)
         if step == "negotiate":
             server.replies = recording("active")["replies"]
-            stamp = {"seconds": 1796292949, "microseconds": 620432}
+            stamp = {"seconds": later, "microseconds": 620432}
             server.send({"event": "FAILOVER_NEGOTIATED", "data": {"device-id": "net0"}, "timestamp": stamp})
         else:
             server.hang_up()
@@ -219,9 +235,108 @@ def test_watch_prints_each_event_and_change(
         assert [(k["kind"], k.get("verdict") or k.get("event")) for k in kinds] == [
             ("pair", "standby-only"), ("event", "FAILOVER_NEGOTIATED"), ("pair", "active"), ("closed", None),
         ]  # fmt: skip
+        assert kinds[2]["time"] == kinds[1]["time"] == later + 0.620432
     else:
         assert len(lines) == 4
         assert " pair net0 + hostdev0: standby-only: not negotiated:" in lines[0]
-        assert lines[1] == "1796292949.620432 event FAILOVER_NEGOTIATED device-id=net0"
-        assert " pair net0 + hostdev0: active: negotiated; hostdev0 plugged at rp-hostdev0 slot 0.0" in lines[2]
-        assert lines[3] == "QEMU closed the monitor"
+        assert lines[1:] == [
+            f"{later}.620432 event FAILOVER_NEGOTIATED device-id=net0",
+            f"{later}.620432 pair net0 + hostdev0: active: negotiated; hostdev0 plugged at rp-hostdev0 slot 0.0",
+            "QEMU closed the monitor",
+        ]
+
+
+def test_watch_orders_a_burst_by_timestamp(
+    cli: Callable[..., Run], serve: Callable[..., FakeQmp], tmp_path: Path
+) -> None:
+    """Events that arrive together are printed by QEMU's timestamp, each pair line after what caused it."""
+    rounds = iter(["burst", "close"])
+    base = int(time.time()) + 3600.0
+
+    def script(server: FakeQmp, command: str) -> None:
+        if command != "query-migrate-capabilities":
+            return
+        if next(rounds) == "burst":
+            server.replies = recording("active")["replies"]
+            for offset, name in ((0.3, "RESUME"), (0.1, "FAILOVER_NEGOTIATED"), (0.2, "RESET")):
+                server.send({"event": name, "data": {}, "timestamp": _stamp(base + offset)})
+        else:
+            server.hang_up()
+
+    server = serve("driver-not-loaded", after=script)
+    found = inspect(cli, server, "--qemu-args", args_file(tmp_path, "active"), "--watch", "--format", "json")
+    assert (found.code, found.err) == (0, "")
+    kinds = [json.loads(line) for line in found.out.splitlines()]
+    times = [k["time"] for k in kinds if "time" in k]
+    assert times == sorted(times)
+    assert [(k["kind"], k.get("event") or k.get("verdict")) for k in kinds] == [
+        ("pair", "standby-only"), ("event", "FAILOVER_NEGOTIATED"), ("event", "RESET"), ("event", "RESUME"),
+        ("pair", "active"), ("closed", None),
+    ]  # fmt: skip
+    assert kinds[4]["time"] == kinds[3]["time"] == base + 0.3  # microseconds: exact in a float here
+
+
+@pytest.mark.parametrize("output", ["table", "json"])
+def test_watch_error_is_one_line_in_the_output_format(
+    cli: Callable[..., Run], serve: Callable[..., FakeQmp], tmp_path: Path, output: str
+) -> None:
+    """A non-numeric event timestamp: exit 3 (a reply we cannot read), a JSON line under --format json."""
+
+    def script(server: FakeQmp, command: str) -> None:
+        if command == "query-migrate-capabilities":
+            stamp = {"seconds": "soon", "microseconds": 0}
+            server.send({"event": "FAILOVER_NEGOTIATED", "data": {"device-id": "net0"}, "timestamp": stamp})
+
+    server = serve("driver-not-loaded", after=script)
+    found = inspect(cli, server, "--qemu-args", args_file(tmp_path, "active"), "--watch", "--format", output)
+    message = "QMP event FAILOVER_NEGOTIATED timestamp seconds: a string where QEMU sends an integer"
+    assert found.code == 3
+    if output == "json":
+        *_, last = found.out.splitlines()
+        assert json.loads(last) == {"kind": "error", "code": 3, "error": "input", "message": message}
+        jsonschema.validate(json.loads(last), {"$ref": "#/$defs/inspectWatchLine", "$defs": _SCHEMA["$defs"]})
+        assert found.err == ""
+    else:
+        assert found.err == f"pcie-failover inspect: {message}\n"
+    early = cli("inspect", "--qmp", str(tmp_path / "none.sock"), "--watch", "--format", "json")
+    assert (early.code, early.out) == (
+        3,
+        json.dumps({"kind": "error", "code": 3, "error": "input", "message": (
+            f"cannot connect to {tmp_path / 'none.sock'}: No such file or directory")}) + "\n",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("reply", "message"),
+    [
+        ([{"capability": "events"}], "query-migrate-capabilities events state: missing where QEMU sends a boolean"),
+        ([{"capability": "events", "state": "on"}], "query-migrate-capabilities events state: a string where QEMU "
+         "sends a boolean"),
+        ([["events", True]], "query-migrate-capabilities entry: the reply is not a JSON object"),
+        ({"events": True}, "query-migrate-capabilities: the reply is not a JSON array"),
+    ],
+)  # fmt: skip
+def test_malformed_migrate_capabilities_exit_3(
+    cli: Callable[..., Run], serve: Callable[..., FakeQmp], reply: object, message: str
+) -> None:
+    replies = recording("active")["replies"] | {key("query-migrate-capabilities", None): {"return": reply}}
+    found = inspect(cli, serve(replies=replies))
+    assert (found.code, found.out, found.err) == (3, "", f"pcie-failover inspect: {message}\n")
+
+
+def test_the_table_takes_the_terminals_layout(
+    cli: Callable[..., Run], serve: Callable[..., FakeQmp], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """cli passes terminal_layout(): COLUMNS=60 wraps every row (piped: no colour); no COLUMNS: the plain table."""
+    for name in ("COLUMNS", "NO_COLOR", "TERM"):
+        monkeypatch.delenv(name, raising=False)
+    piped = inspect(cli, serve("primary-failed"), "--qemu-args", args_file(tmp_path, "primary-failed")).out
+    monkeypatch.setenv("COLUMNS", "60")
+    narrow = inspect(cli, serve("primary-failed"), "--qemu-args", args_file(tmp_path, "primary-failed"))
+    assert narrow.code == 1
+    assert "\x1b" not in narrow.out
+    assert max(len(line) for line in piped.splitlines()) > 60
+    wide = [line for line in narrow.out.splitlines() if len(line) > 60]
+    assert wide
+    assert all(len(line.split()) == 1 for line in wide), wide  # the --qemu-args path: a word is never cut
+    assert narrow.out.replace("qmp1.sock", "qmp0.sock").split() == piped.split()

@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from pcie_failover.inspect.model import Config
 from pcie_failover.inspect.read import QUERIES, Replay, ReplyError, read_vm
 from pcie_failover.inspect.render import render_json
 from pcie_failover.lint.model import ConfigKind
-from tests.conftest import Run
+from tests.support.cli import Run
 from tests.test_inspect import REPLIES, recording
 from tests.test_inspect_cli import FakeQmp
 
@@ -186,7 +187,7 @@ def expected_document(state: str, name: str) -> dict[str, Any]:
 
 def live_part(document: dict[str, Any]) -> dict[str, Any]:
     """What comes from QEMU (and the verdicts): the document without its source and configuration fields."""
-    pairs = [{k: v for k, v in p.items() if k not in ("configured", "host_check")} for p in document["pairs"]]
+    pairs = [{k: v for k, v in p.items() if k not in ("configured", "host_check", "checks")} for p in document["pairs"]]
     return {k: v for k, v in document.items() if k not in ("input", "config", "pairs")} | {"pairs": pairs}
 
 
@@ -322,9 +323,14 @@ def test_virsh_hangs(cli: Cli, virsh: FakeVirsh, monkeypatch: pytest.MonkeyPatch
 def test_dumpxml_failing_leaves_the_configuration_unknown(cli: Cli, virsh: FakeVirsh) -> None:
     virsh.serve("driver-not-loaded", fake={"dumpxml": {"stderr": "error: access denied\n", "exit": 1}})
     found = inspect(cli, "vm1", "--format", "json")
-    assert found.code == 4  # a hidden primary shows only in the configuration
+    assert found.code == 1  # not negotiated: no fast path, whatever the configuration holds
     assert found.json["input"]["config_note"] == "virsh dumpxml vm1 failed (exit 1): error: access denied"
-    assert found.json["pairs"][0]["verdict"] == "undetermined"
+    assert found.json["pairs"][0]["verdict"] == "standby-only"
+    assert found.json["pairs"][0]["reason"] == (
+        "not negotiated: the guest has not acknowledged VIRTIO_NET_F_STANDBY; no primary shows: the configuration "
+        "is unknown (virsh dumpxml vm1 failed (exit 1): error: access denied), and one added at runtime "
+        "(device_add ... failover_pair_id=ua-net0) stays hidden, in no QMP reply, until then"
+    )
 
 
 @pytest.mark.parametrize(
@@ -348,14 +354,16 @@ def event_line(name: str, event: str, data: str, seconds: str = "1796292949.6204
 
 @pytest.mark.parametrize("output", ["table", "json"])
 def test_watch_prints_each_event_and_change(cli: Cli, virsh: FakeVirsh, output: str) -> None:
+    """In time order: the pair line a FAILOVER_NEGOTIATED caused is stamped no earlier than the event."""
+    later = int(time.time()) + 3600  # QEMU's clock: events happen after inspect started
     events = [
-        {"after": 1, "line": event_line("vm1", "SPICE_CONNECTED", '{"server": {}}')},  # not watched
+        {"after": 1, "line": event_line("vm1", "SPICE_CONNECTED", '{"server": {}}', f"{later}.620432")},  # unwatched
         {
             "after": 1,
             "replies": libvirt_recording("active")["replies"],
-            "line": event_line("vm1", "FAILOVER_NEGOTIATED", '{"device-id":"ua-net0"}'),
+            "line": event_line("vm1", "FAILOVER_NEGOTIATED", '{"device-id":"ua-net0"}', f"{later}.620432"),
         },
-        {"after": 2, "line": event_line("vm1", "RESUME", "<null>", "1796292950.000001")},
+        {"after": 2, "line": event_line("vm1", "RESUME", "<null>", f"{later + 1}.000001")},
         {"after": 3},
     ]
     virsh.serve("driver-not-loaded", events=events)
@@ -365,19 +373,22 @@ def test_watch_prints_each_event_and_change(cli: Cli, virsh: FakeVirsh, output: 
     lines = found.out.splitlines()
     if output == "json":
         kinds = [json.loads(line) for line in lines]
-        assert [(k["kind"], k.get("verdict") or k.get("event")) for k in kinds] == [
-            ("pair", "standby-only"), ("event", "FAILOVER_NEGOTIATED"), ("pair", "active"), ("event", "RESUME"),
-            ("closed", None),
+        assert [(k["kind"], k.get("verdict") or k.get("event"), k.get("time")) for k in kinds[1:]] == [
+            ("event", "FAILOVER_NEGOTIATED", later + 0.620432), ("pair", "active", later + 0.620432),
+            ("event", "RESUME", later + 1.000001), ("closed", None, None),
         ]  # fmt: skip
+        assert (kinds[0]["kind"], kinds[0]["verdict"]) == ("pair", "standby-only")
         assert kinds[1]["data"] == {"device-id": "ua-net0"}
-        assert kinds[1]["time"] == 1796292949.620432
+        times = [k["time"] for k in kinds[:-1]]
+        assert times == sorted(times)
     else:
-        assert len(lines) == 5
-        assert " pair ua-net0 + ua-hostdev0: standby-only: not negotiated:" in lines[0]
-        assert lines[1] == "1796292949.620432 event FAILOVER_NEGOTIATED device-id=ua-net0"
-        assert " pair ua-net0 + ua-hostdev0: active: negotiated; ua-hostdev0 plugged at pci.2 slot 0.0" in lines[2]
-        assert lines[3] == "1796292950.000001 event RESUME"
-        assert lines[4] == "virsh's event stream ended"
+        assert re.fullmatch(r"\d+\.\d{6} pair ua-net0 \+ ua-hostdev0: standby-only: not negotiated: .*", lines[0])
+        assert lines[1:] == [
+            f"{later}.620432 event FAILOVER_NEGOTIATED device-id=ua-net0",
+            f"{later}.620432 pair ua-net0 + ua-hostdev0: active: negotiated; ua-hostdev0 plugged at pci.2 slot 0.0",
+            f"{later + 1}.000001 event RESUME",
+            "virsh's event stream ended",
+        ]
 
 
 @pytest.mark.parametrize(

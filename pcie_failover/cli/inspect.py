@@ -11,16 +11,18 @@ from pcie_failover.cli.app import FORMAT_OPTION, INTERNAL_EXIT_CODE, OutputForma
 from pcie_failover.model.results import ExitCode
 
 if TYPE_CHECKING:  # the qemu.qmp client is imported only when inspect runs
-    from pcie_failover.inspect.model import Config, InspectReport, PairVerdict
+    from pcie_failover.inspect.model import Config, InspectReport, LiveEvent, PairVerdict
     from pcie_failover.inspect.read import Session
+    from pcie_failover.lint.model import HostFacts
+    from pcie_failover.lint.report import LintReport
     from pcie_failover.sysfs.root import SysfsRoot
 
 INSPECT_EXIT_CODES = f"""Exit codes: 0 every failover pair is active; 1 a pair is standby-only or not-configured, or
 the VM has no failover pair; 2 usage error; 3 the VM cannot be inspected (no socket, not a QEMU QMP monitor, QEMU
-hung up or did not answer; --domain: no virsh, virsh failed, e.g. no such domain or it is not running, printed
-what virsh never prints, or did not answer); 4 undetermined (QEMU did not say enough to judge a pair, e.g. no
-x-query-virtio-status); with --watch, 0 when QEMU closes the monitor (--domain: when virsh's event stream ends);
-{INTERNAL_EXIT_CODE}."""
+hung up or did not answer, or replied something we can't read; --domain: no virsh, virsh failed, e.g. no such
+domain or it is not running, printed what virsh never prints, or did not answer); 4 undetermined (QEMU did not say
+enough to judge a pair, e.g. no x-query-virtio-status, refused under -compat unstable-input=reject); with --watch,
+0 when QEMU closes the monitor (--domain: when virsh's event stream ends); {INTERNAL_EXIT_CODE}."""
 # QMP events after which --watch reads the VM again
 WATCHED = frozenset({"FAILOVER_NEGOTIATED", "UNPLUG_PRIMARY", "DEVICE_DELETED", "MIGRATION", "RESET", "RESUME"})
 
@@ -50,11 +52,31 @@ def _root(no_host: bool) -> tuple[SysfsRoot | None, str]:
         return None, str(error)
 
 
-def _config(pid: int | None, version: str, no_host: bool, qemu_args: str | None) -> Config:
+def _facts(root: SysfsRoot | None, lint: LintReport) -> HostFacts:
+    """The VF admin MACs (netlink, through each primary's PF) for the rules run per pair: what lint's own
+    host check reads (CheckInput.admin_mac), read again for the checked primaries."""
+    from pcie_failover.lint.model import HostFacts
+    from pcie_failover.model.address import DeviceQuery, PciAddress
+    from pcie_failover.sysfs.check_input import read_check_input
+    from pcie_failover.sysfs.host import netlink_for
+
+    if root is None:
+        return HostFacts()
+    macs = {}
+    for item in lint.hosts:
+        if item.report is not None:
+            address = PciAddress.parse(item.device)
+            query = DeviceQuery(item.device, address, None)
+            macs[address] = read_check_input(root, query, item.report.options, netlink_for(root)).admin_mac
+    return HostFacts(macs)
+
+
+def _config(pid: int | None, version: str, no_host: bool, qemu_args: str | None, target: str) -> Config:
     """QEMU's command line (its pid's, or `qemu_args`) through lint: guest rules, and `check` of each primary."""
-    from pcie_failover.adapters.vm_config import read_config, read_pid
+    from pcie_failover.adapters.vm_config import read_config
     from pcie_failover.commands.lint import run_lint
     from pcie_failover.inspect.model import Config
+    from pcie_failover.inspect.proc import read_qemu_cmdline
     from pcie_failover.lint.model import ConfigKind
     from pcie_failover.model.address import InputError
 
@@ -63,10 +85,9 @@ def _config(pid: int | None, version: str, no_host: bool, qemu_args: str | None)
     source = qemu_args if qemu_args is not None else f"/proc/{pid}/cmdline"
     root, why_not = _root(no_host)
     try:
-        text = read_config(qemu_args) if qemu_args is not None else read_pid(pid or 0)
-        return Config(
-            source, run_lint(text, ConfigKind.QEMU, source=source, root=root, why_not=why_not, version=version), None
-        )
+        text = read_config(qemu_args) if qemu_args is not None else read_qemu_cmdline(pid or 0, target)
+        lint = run_lint(text, ConfigKind.QEMU, source=source, root=root, why_not=why_not, version=version)
+        return Config(source, lint, None, _facts(root, lint))
     except InputError as error:
         return Config(source, None, str(error))
 
@@ -83,9 +104,8 @@ def _domain_config(name: str, version: str, no_host: bool) -> Config:
     root, why_not = _root(no_host)
     try:
         text = read_domain(name)
-        return Config(
-            source, run_lint(text, ConfigKind.LIBVIRT, source=source, root=root, why_not=why_not, version=version), None
-        )
+        lint = run_lint(text, ConfigKind.LIBVIRT, source=source, root=root, why_not=why_not, version=version)
+        return Config(source, lint, None, _facts(root, lint))
     except InputError as error:
         return Config(source, None, str(error))
 
@@ -101,31 +121,72 @@ def _inspect(
         if monitor.via == "domain":
             config = _domain_config(monitor.path, vm.version, no_host)
         else:
-            config = _config(monitor.pid, vm.version, no_host, qemu_args)
+            config = _config(monitor.pid, vm.version, no_host, qemu_args, monitor.path)
     return judge(monitor.path, monitor.pid, vm, config, monitor.via), config
 
 
-def _watch(monitor: Session, report: InspectReport, config: Config, as_json: bool) -> int:
-    """Print each pair's state, then every watched event and each pair state it changed, until QEMU hangs up."""
-    from pcie_failover.inspect.render import watch_event_line, watch_pair_line
+def _watch(monitor: Session, report: InspectReport, config: Config, since: float, as_json: bool) -> int:
+    """Print each pair's state, then every watched event and each pair state it changed, until QEMU hangs up.
+
+    Lines come out in time order: the events that arrived together (and those that arrived while the VM was
+    read again) are sorted by QEMU's timestamp, arrival breaking ties; a pair line is stamped when the reading
+    that found it began, but never before the events that caused it; each line is flushed (emit).
+    """
+    from pcie_failover.inspect.read import read_event
+    from pcie_failover.inspect.render import watch_closed_line, watch_event_line, watch_pair_line
 
     seen: dict[str, tuple[object, ...]] = {}
+    queue: list[tuple[float, int, str]] = []  # (time, arrival, line)
+
+    def add(seconds: float, line: str) -> None:
+        queue.append((seconds, len(queue), line))
 
     def changes(report: InspectReport, seconds: float) -> None:
         for pair in report.pairs:
             now = (pair.verdict, pair.reason, pair.plugged, pair.standby.negotiated)
             if seen.get(pair.standby.id) != now:
                 seen[pair.standby.id] = now
-                emit(watch_pair_line(pair, seconds, as_json))
+                add(seconds, watch_pair_line(pair, seconds, as_json))
 
-    changes(report, time.time())
-    while (event := monitor.next_event()) is not None:
-        if event.get("event") in WATCHED:
-            emit(watch_event_line(event, as_json))
-            changes(_inspect(monitor, config, True, None)[0], time.time())
+    def take(raw: list[dict[str, object]]) -> list[LiveEvent]:
+        events = sorted((read_event(event) for event in raw), key=lambda e: e.seconds)
+        watched = [event for event in events if event.name in WATCHED]
+        for event in watched:
+            add(event.seconds, watch_event_line(event, as_json))
+        return watched
+
+    def flush() -> None:
+        for _, _, line in sorted(queue):
+            emit(line)
+        queue.clear()
+
+    changes(report, since)
+    caused = take(monitor.pending_events())  # arrived while the VM was read
+    while True:
+        while caused:  # read again until a reading saw no new watched event arrive
+            latest = max(event.seconds for event in caused)
+            start = time.time()
+            report = _inspect(monitor, config, True, None)[0]
+            caused = take(monitor.pending_events())
+            changes(report, max(start, latest))
+        flush()
+        event = monitor.next_event()
+        if event is None:
+            break
+        caused = take([event, *monitor.pending_events()])
     closed = "QEMU closed the monitor" if monitor.via == "qmp" else "virsh's event stream ended"
-    emit('{"kind": "closed"}\n' if as_json else f"{closed}\n")
+    emit(watch_closed_line(closed, as_json))
     return int(ExitCode.READY)
+
+
+def _failed(output: OutputFormat, watch: bool, code: ExitCode, kind: str, message: str) -> int:
+    """An error as `fail` reports it; with --watch --format json, a JSON line like every other line."""
+    if watch and output is OutputFormat.JSON and not state.quiet:
+        from pcie_failover.inspect.render import watch_error_line
+
+        emit(watch_error_line(int(code), kind, message, as_json=True))
+        return int(code)
+    return fail("inspect", output, code, kind, message)
 
 
 @app.command(epilog=INSPECT_EXIT_CODES)
@@ -160,12 +221,12 @@ def inspect(
     from pcie_failover.inspect.read import MonitorError, ReplyError
 
     if (qmp is None) == (domain is None):
-        return fail("inspect", output, ExitCode.USAGE, "usage", "give one of --qmp PATH, --domain NAME")
+        return _failed(output, watch, ExitCode.USAGE, "usage", "give one of --qmp PATH, --domain NAME")
     monitor: Session
     if domain is not None:
         if qemu_args is not None:
             message = "--qemu-args goes with --qmp (--domain reads the configuration from virsh dumpxml)"
-            return fail("inspect", output, ExitCode.USAGE, "usage", message)
+            return _failed(output, watch, ExitCode.USAGE, "usage", message)
         from pcie_failover.inspect.virsh import VirshMonitor
 
         monitor = VirshMonitor(domain, events=watch)
@@ -175,16 +236,21 @@ def inspect(
         monitor = Monitor(qmp or "")
     try:
         monitor.open()
+        since = time.time()
         report, config = _inspect(monitor, None, no_host, qemu_args)
         if watch:
-            return _watch(monitor, report, config, output is OutputFormat.JSON)
+            return _watch(monitor, report, config, since, output is OutputFormat.JSON)
     except (MonitorError, ReplyError) as error:
-        return fail("inspect", output, ExitCode.NO_HOST, "input", str(error))
+        return _failed(output, watch, ExitCode.NO_HOST, "input", str(error))
     finally:
         monitor.close()
     if output is OutputFormat.JSON:
-        from pcie_failover.inspect.render import render_json as render
+        from pcie_failover.inspect.render import render_json
+
+        emit(render_json(report))
     else:
-        from pcie_failover.inspect.render import render_table as render
-    emit(render(report))
+        from pcie_failover.cli.terminal import terminal_layout
+        from pcie_failover.inspect.render import render_table
+
+        emit(render_table(report, terminal_layout()))
     return _exit(report.verdict)

@@ -1,7 +1,13 @@
-"""The live VM and its configuration -> one verdict per failover pair: pure."""
+"""The live VM and its configuration -> one verdict per failover pair: pure.
+
+A pair is `active` only when QEMU and the guest say so (negotiated, the primary plugged and in the guest's PCI
+tree, no migration holding it out) and lint's rules pass for that pair: its own configuration (scoped to it,
+inspect.scope) and the pair as QEMU realized it (slot-zero, mac-match over the live placement and MACs).
+"""
 
 from __future__ import annotations
 
+from pcie_failover.commands.lint import parse_version
 from pcie_failover.inspect.model import (
     Config,
     InspectReport,
@@ -13,9 +19,15 @@ from pcie_failover.inspect.model import (
     PairVerdict,
     Placement,
 )
+from pcie_failover.inspect.scope import live_rules, pair_rules
 from pcie_failover.lint.model import Device
 from pcie_failover.lint.report import HostItem
-from pcie_failover.model.results import Status
+from pcie_failover.model.address import InputError
+from pcie_failover.model.results import RuleResult, Status
+
+# QEMU's hw/net/virtio-net.c: failover_hide_primary_device() hides a primary (from the command line or a
+# device_add) until the standby negotiates, and a hidden device is in no query's reply (no QOM object yet).
+HIDDEN_UNSEEN = "one added at runtime (device_add ... failover_pair_id={id}) stays hidden, in no QMP reply, until then"
 
 
 def configured_primary(config: Config, standby: str) -> Device | None:
@@ -25,26 +37,62 @@ def configured_primary(config: Config, standby: str) -> Device | None:
     return next((d for d in config.lint.config.primaries if d.failover_pair_id == standby), None)
 
 
-def _failing(config: Config) -> list[str]:
-    """The ids of the configuration's failing guest rules (their messages are in the report's `config`)."""
-    results = () if config.lint is None else config.lint.results
+def _failing(results: tuple[RuleResult, ...]) -> list[str]:
+    """The ids of the failing rules among `results`."""
     return [r.rule_id for r in results if r.status is Status.FAIL]
 
 
-def _because(config: Config) -> str:
-    failing = _failing(config)
+def _because(checks: tuple[RuleResult, ...]) -> str:
+    failing = _failing(checks)
     return f"; the configuration fails {', '.join(failing)}" if failing else ""
 
 
-def _migration(vm: LiveVm, live: LivePrimary | None, standby: LiveStandby, config: Config) -> Migration:
-    unplugs = live is not None and not vm.migrating
-    if standby.negotiated is False:
-        return Migration(unplugs, False, "not negotiated: the destination keeps the primary hidden as well")
+def _plugged(vm: LiveVm, live: LivePrimary | None) -> bool:
+    """In the guest's view: QEMU holds it, query-pci lists it (when asked), no migration unplugged it."""
+    return live is not None and live.in_pci is not False and not vm.migrating and not vm.migrated_out
+
+
+def _migration(
+    vm: LiveVm, standby: LiveStandby, *, name: str | None, live: LivePrimary | None, checks: tuple[RuleResult, ...],
+    config: Config, hot_added: bool,
+) -> Migration:  # fmt: skip
+    """What a migration started now would do to this pair: only its own rules count.
+
+    QEMU unplugs at migration setup only a primary it plugged on negotiation (virtio_net_handle_migration_primary():
+    `!failover_primary_hidden`, cleared in virtio_net_set_features() on VIRTIO_NET_F_STANDBY).
+    """
+    negotiated = standby.negotiated
+    plugged = _plugged(vm, live)
+    unplugs: bool | None = False if not plugged else negotiated
+    if name is None:
+        return Migration(False, False, "no primary for this standby")
+    if negotiated is None:
+        return Migration(
+            unplugs,
+            None,
+            f"negotiation unknown ({standby.unknown_why}): QEMU unplugs a primary for a migration, and the "
+            "destination plugs it back, only for a standby that negotiated",
+        )
+    if not negotiated:
+        held = f"{name} is plugged, but " if plugged else ""
+        return Migration(
+            unplugs,
+            False,
+            f"not negotiated: {held}QEMU unplugs a primary at migration setup only once its standby negotiated "
+            "VIRTIO_NET_F_STANDBY, and the destination keeps it hidden as well",
+        )
+    if hot_added:
+        return Migration(
+            unplugs,
+            None,
+            f"{name} was added at runtime (not in the configuration): the destination plugs it back only if its "
+            "own command line (or a device_add there) has it",
+        )
     if config.lint is None:
         return Migration(unplugs, None, f"the configuration is unknown ({config.note})")
-    failing = _failing(config)
+    failing = _failing(checks)
     if failing:
-        return Migration(unplugs, False, f"the configuration fails {', '.join(failing)}")
+        return Migration(unplugs, False, f"the pair's configuration fails {', '.join(failing)}")
     return Migration(unplugs, True, "the destination plugs the primary once the negotiated features arrive")
 
 
@@ -54,39 +102,80 @@ def _migrating(vm: LiveVm, primary: str, held: bool) -> str:
     status = vm.migration_status or vm.runstate
     if vm.runstate == "postmigrate":
         return f"{primary} unplugged for the migration, which is {status}: the VM runs on the destination now"
+    if vm.migrated_out:
+        return (
+            f"{primary} was unplugged for a migration that completed: QEMU plugs it back only when a migration "
+            f"fails, so this source QEMU (now {vm.runstate}) keeps it out of the guest"
+        )
     kept = " (QEMU keeps the device, to plug it back should the migration fail)" if held else ""
     return f"{primary} unplugged for the migration in progress ({status}){kept}"
 
 
+def _no_primary(standby: LiveStandby, config: Config) -> tuple[PairVerdict, str]:
+    """No primary held by QEMU, none configured: what negotiation tells."""
+    unseen = HIDDEN_UNSEEN.format(id=standby.id)
+    where = (
+        "the configuration names none" if config.lint is not None else f"the configuration is unknown ({config.note})"
+    )
+    if standby.negotiated is False:
+        return PairVerdict.STANDBY_ONLY, (
+            f"not negotiated: the guest has not acknowledged VIRTIO_NET_F_STANDBY; no primary shows: {where}, "
+            f"and {unseen}"
+        )
+    if standby.negotiated is None:
+        return PairVerdict.UNDETERMINED, f"negotiation unknown ({standby.unknown_why}); no primary shows: {where}"
+    if config.lint is None:
+        return PairVerdict.UNDETERMINED, (
+            f"negotiated, but QEMU holds no primary for {standby.id}; {where}: none, or it failed to plug"
+        )
+    return PairVerdict.NOT_CONFIGURED, (
+        f"no device has failover_pair_id={standby.id}: none in the configuration, and none added at runtime "
+        "(negotiated: QEMU would have plugged it)"
+    )
+
+
 def _judge(
-    vm: LiveVm, standby: LiveStandby, live: LivePrimary | None, planned: Device | None, config: Config
+    vm: LiveVm,
+    standby: LiveStandby,
+    live: LivePrimary | None,
+    *,
+    name: str | None,
+    checks: tuple[RuleResult, ...],
+    live_checks: tuple[RuleResult, ...],
 ) -> tuple[PairVerdict, str]:
-    name = live.id if live is not None else (planned.name if planned is not None else None)
     negotiated = standby.negotiated
-    if name is None:
-        if config.lint is None:
-            return PairVerdict.UNDETERMINED, (
-                f"no primary plugged, and a hidden one shows only in the unknown configuration ({config.note})"
-            )
-        return PairVerdict.NOT_CONFIGURED, f"no device has failover_pair_id={standby.id}"
-    if vm.migrating:
+    assert name is not None
+    if vm.migrating or vm.migrated_out:
         return PairVerdict.STANDBY_ONLY, _migrating(vm, name, live is not None)
-    if live is not None:
-        if negotiated is False:
+    plugged = _plugged(vm, live)
+    if negotiated is None:
+        state = f"{name} is plugged at {live.placement.text}" if plugged and live else f"{name} is not plugged"
+        return PairVerdict.UNDETERMINED, f"negotiation unknown ({standby.unknown_why}); {state}"
+    if plugged and live is not None:
+        if not negotiated:
             return PairVerdict.STANDBY_ONLY, (
                 f"not negotiated: {name} is plugged but the guest's virtio-net driver has not (or not again, "
                 "after a reset) acknowledged VIRTIO_NET_F_STANDBY, so no failover master pairs them"
             )
         at = live.placement
-        if at.bus in vm.ports and at.slot:
+        results = {r.rule_id: r for r in live_checks}
+        if results["slot-zero"].status is Status.FAIL:
             return PairVerdict.STANDBY_ONLY, (
                 f"primary failed to plug where the guest can see it: QEMU plugged {name} at device {at.slot} of "
                 f"port {at.bus}, but a Linux guest scans device 0 only below a root or downstream port"
-                f"{_because(config)}"
+                f"{_because(checks)}"
+            )
+        if results["mac-match"].status is Status.FAIL:
+            return PairVerdict.STANDBY_ONLY, f"the guest does not pair them: {results['mac-match'].message}"
+        failing = _failing(checks)
+        if failing:
+            return PairVerdict.STANDBY_ONLY, (
+                f"negotiated and {name} plugged at {at.text}, but the pair's configuration fails "
+                f"{', '.join(failing)}: failover is not dependable for this pair"
             )
         return PairVerdict.ACTIVE, f"negotiated; {name} plugged at {at.text}"
-    if negotiated is None:
-        return PairVerdict.UNDETERMINED, f"{name} is not plugged and negotiation is unknown: {standby.unknown_why}"
+    if live is not None and live.in_pci is False:
+        return PairVerdict.STANDBY_ONLY, f"QEMU holds {name}, but it is not in the guest's PCI tree (query-pci)"
     if not negotiated:
         return PairVerdict.STANDBY_ONLY, (
             f"not negotiated: the guest has not acknowledged VIRTIO_NET_F_STANDBY (virtio-net driver not "
@@ -94,7 +183,7 @@ def _judge(
         )
     return PairVerdict.STANDBY_ONLY, (
         f"primary failed to plug: negotiated, but QEMU has no device {name} (QEMU warned why on its "
-        f"standard error; or it was removed){_because(config)}"
+        f"standard error; or it was removed){_because(checks)}"
     )
 
 
@@ -104,23 +193,44 @@ def _host(config: Config, planned: Device | None) -> HostItem | None:
     return next((h for h in config.lint.hosts if h.primary == planned.name), None)
 
 
+def _version(config: Config) -> tuple[int, int, int] | None:
+    text = None if config.lint is None else config.lint.qemu_version
+    try:
+        return None if text is None else parse_version(text)
+    except InputError:
+        return None
+
+
 def judge(target: str, pid: int | None, vm: LiveVm, config: Config, via: str = "qmp") -> InspectReport:
     """Every live failover standby as a pair with its primary (live and configured) and a verdict."""
     pairs = []
     for standby in vm.standbys:
         live = next((p for p in vm.primaries if p.pair_id == standby.id), None)
         planned = configured_primary(config, standby.id)
-        verdict, reason = _judge(vm, standby, live, planned, config)
+        name = live.id if live is not None else (planned.name if planned is not None else None)
+        checks = (
+            () if config.lint is None else pair_rules(config.lint.config, _version(config), config.facts, standby.id)
+        )
+        live_checks = () if live is None else live_rules(vm, standby, live, config.facts)
+        hot_added = live is not None and config.lint is not None and (planned is None or planned.name != live.id)
+        if name is None:
+            verdict, reason = _no_primary(standby, config)
+        else:
+            verdict, reason = _judge(vm, standby, live, name=name, checks=checks, live_checks=live_checks)
         pairs.append(
             PairState(
                 standby=standby,
-                primary_id=live.id if live is not None else (None if planned is None else planned.name),
+                primary_id=name,
                 primary=live,
-                plugged=live is not None and not vm.migrating,
+                plugged=_plugged(vm, live),
                 configured_primary=None if planned is None else planned.name,
                 configured_at=None if planned is None else Placement(planned.bus, planned.slot, planned.function),
                 host=_host(config, planned),
-                migration=_migration(vm, live, standby, config),
+                migration=_migration(
+                    vm, standby, name=name, live=live, checks=checks, config=config, hot_added=hot_added
+                ),
+                checks=checks,
+                live_checks=live_checks,
                 verdict=verdict,
                 reason=reason,
             )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from pcie_failover.lint.model import HostFacts
 from pcie_failover.lint.report import HostItem, LintReport
+from pcie_failover.model.results import RuleResult
 
 STANDBY_FEATURE = "VIRTIO_NET_F_STANDBY"
 # query-migrate statuses during which QEMU holds a failover primary unplugged for the migration
@@ -59,6 +61,8 @@ class LivePrimary:
     pair_id: str
     placement: Placement
     host: str | None  # vfio-pci `host`
+    mac: str | None = None  # QOM `mac` (an emulated NIC); None for vfio-pci, whose MAC is the VF's admin MAC
+    in_pci: bool | None = None  # listed by query-pci; None: query-pci not answered
 
 
 @dataclass(frozen=True)
@@ -72,11 +76,21 @@ class LiveVm:
     migration_status: str | None  # None: no migration since QEMU started
     capabilities: dict[str, bool]
     ports: frozenset[str] = frozenset()  # ids of the root and downstream ports (one slot each: device 0)
+    migrated_out: bool = False  # this QEMU is the source of a completed migration (query-migrate's source stats)
 
     @property
     def migrating(self) -> bool:
         """A migration is under way (or the source finished one and stays paused)."""
         return self.migration_status in MIGRATING or self.runstate in ("inmigrate", "postmigrate", "finish-migrate")
+
+
+@dataclass(frozen=True)
+class LiveEvent:
+    """A QMP event as QEMU sent it, validated: its name, data and timestamp (seconds since the epoch)."""
+
+    name: str
+    data: dict[str, object]
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -86,13 +100,16 @@ class Config:
     source: str | None
     lint: LintReport | None
     note: str | None
+    facts: HostFacts = field(
+        default_factory=HostFacts
+    )  # what the host check read (VF admin MACs), for the per-pair rules
 
 
 @dataclass(frozen=True)
 class Migration:
     """What a migration started now would do to one pair."""
 
-    unplugs: bool  # QEMU unplugs a plugged primary at setup (UNPLUG_PRIMARY, wait-unplug)
+    unplugs: bool | None  # QEMU unplugs the primary at setup (UNPLUG_PRIMARY, wait-unplug); None: not known
     replugs: bool | None  # the destination plugs it back; None: the configuration is unknown
     why: str
 
@@ -109,6 +126,8 @@ class PairState:
     configured_at: Placement | None
     host: HostItem | None  # the host `check` of the configured primary's device
     migration: Migration
+    checks: tuple[RuleResult, ...]  # lint's guest rules over the configuration scoped to this pair
+    live_checks: tuple[RuleResult, ...]  # lint's slot-zero and mac-match over the pair as QEMU realized it
     verdict: PairVerdict
     reason: str
 

@@ -104,6 +104,14 @@ class Monitor:
 
         return self._run(wait(), None)
 
+    def pending_events(self) -> list[dict[str, Any]]:
+        """The events that arrived and were not returned yet, oldest first (the loop runs 10 ms to take them in)."""
+        if self._loop.is_closed():
+            return []
+        with contextlib.suppress(Exception):  # a monitor that hung up: next_event() says so
+            self._run(asyncio.sleep(0.01), 1.0)
+        return [dict(event) for event in self._client.events.clear()]
+
     async def _closed(self) -> None:
         while self._client.runstate is Runstate.RUNNING:
             await self._client.runstate_changed()

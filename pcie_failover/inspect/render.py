@@ -1,16 +1,32 @@
-"""`inspect` as a table, a JSON document (schema: `$defs/inspect`) and watch lines: pure, report -> str."""
+"""`inspect` as a table, a JSON document (schema: `$defs/inspect`) and watch lines: pure, report -> str.
+
+The table takes the terminal's Layout (render.layout, decided by cli.terminal): each `label  text` row wraps
+under its text, verdicts and marks are painted; PLAIN (a pipe) is the unwrapped, uncoloured text. Watch lines
+stay one line each (a stream that scripts read line by line).
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
-from pcie_failover.inspect.model import InspectReport, LiveStandby, PairState, PairVerdict, Placement
+from pcie_failover.inspect.model import InspectReport, LiveEvent, LiveStandby, PairState, PairVerdict, Placement
 from pcie_failover.lint.report import HostItem
-from pcie_failover.model.results import Status, verdict_of
+from pcie_failover.model.results import RuleResult, Status, verdict_of
 from pcie_failover.render.escape import escape
 from pcie_failover.render.json_doc import check_json, dump, envelope
-from pcie_failover.render.table import MARK
+from pcie_failover.render.layout import GREEN, MAGENTA, PLAIN, RED, Layout, paint, wrap
+from pcie_failover.render.table import MARK, TONE
+
+TONES = {
+    PairVerdict.ACTIVE: GREEN,
+    PairVerdict.STANDBY_ONLY: RED,
+    PairVerdict.NOT_CONFIGURED: RED,
+    PairVerdict.UNDETERMINED: MAGENTA,
+}
+_LABEL = 11  # the width of a pair row's label column
+_RULE_LINE = re.compile(r"- (\S+) (FAIL|WARN|unknown|pass|skip)\b")
 
 _VERDICT = {
     PairVerdict.ACTIVE: "active: every pair negotiated, every primary plugged",
@@ -71,6 +87,8 @@ def _pair_json(report: InspectReport, pair: PairState) -> dict[str, Any]:
             "slot": None if live is None else live.placement.slot,
             "function": None if live is None else live.placement.function,
             "host": None if live is None else live.host,
+            "mac": None if live is None else live.mac,
+            "in_pci": None if live is None else live.in_pci,
         },
         "configured": None
         if planned is None
@@ -89,6 +107,8 @@ def _pair_json(report: InspectReport, pair: PairState) -> dict[str, Any]:
             },
         },
         "host_check": _host_json(pair.host),
+        "checks": [check_json(r) for r in pair.checks],
+        "live_checks": [check_json(r) for r in pair.live_checks],
         "migration": {"unplugs": pair.migration.unplugs, "replugs": pair.migration.replugs, "why": pair.migration.why},
         "verdict": pair.verdict.value,
         "reason": pair.reason,
@@ -112,6 +132,7 @@ def render_json(report: InspectReport) -> str:
         "migration": {
             "status": vm.migration_status,
             "in_progress": vm.migrating,
+            "migrated_out": vm.migrated_out,
             "events": vm.capabilities.get("events", False),
             "capabilities": sorted(name for name, on in vm.capabilities.items() if on),
         },
@@ -142,6 +163,15 @@ def _host_rows(item: HostItem | None, driver: str | None) -> list[tuple[str, str
     return rows
 
 
+def _rule_rows(checks: tuple[RuleResult, ...], live: tuple[RuleResult, ...]) -> list[tuple[str, str]]:
+    """The pair's own rules (the configuration scoped to it), and what the live pair fails."""
+    rows = [("rules", f"this pair's configuration: {verdict_of(checks).value}")]
+    shown = (r for r in checks if r.status not in (Status.PASS, Status.SKIP))
+    rows += [("", f"- {r.rule_id} {MARK[r.status]}: {r.message}") for r in shown]
+    rows += [("", f"- {r.rule_id} {MARK[r.status]} (live): {r.message}") for r in live if r.status is Status.FAIL]
+    return rows
+
+
 def _pair_rows(report: InspectReport, pair: PairState) -> list[tuple[str, str]]:
     s = pair.standby
     planned = None if report.config.lint is None else report.config.lint.config
@@ -157,7 +187,12 @@ def _pair_rows(report: InspectReport, pair: PairState) -> list[tuple[str, str]]:
         rows.append(("primary", "live: not plugged (QEMU holds no such device)"))
     else:
         state = "" if pair.plugged else " (held by QEMU, unplugged from the guest for the migration)"
-        rows.append(("primary", f"live: {live.id} {live.driver} at {live.placement.text}{state}"))
+        if not pair.plugged and live.in_pci is False and not (report.vm.migrating or report.vm.migrated_out):
+            state = " (held by QEMU, not in the guest's PCI tree)"
+        mac = "" if live.mac is None else f" mac {live.mac}"
+        rows.append(("primary", f"live: {live.id} {live.driver}{mac} at {live.placement.text}{state}"))
+        if planned is not None and pair.configured_primary != live.id:
+            rows.append(("", "added at runtime: not in the configuration"))
     primary_cfg = (
         None if planned is None or pair.configured_primary is None else planned.device(pair.configured_primary)
     )
@@ -166,44 +201,76 @@ def _pair_rows(report: InspectReport, pair: PairState) -> list[tuple[str, str]]:
         host = "" if primary_cfg.host is None else f" host {primary_cfg.host}"
         rows.append(("", f"configured: {primary_cfg.name} {primary_cfg.driver}{host} at {at}"))
     rows += _host_rows(pair.host, None if primary_cfg is None else primary_cfg.driver)
+    if planned is not None:
+        rows += _rule_rows(pair.checks, pair.live_checks)
     m = pair.migration
     rows.append(("migration", f"now: unplugs {_yes(m.unplugs)}; destination re-plugs {_yes(m.replugs)} ({m.why})"))
     rows.append(("reason", pair.reason))
     return rows
 
 
-def render_table(report: InspectReport) -> str:
-    """A headline, a block per pair, the configuration's failing rules, migration, the verdict."""
+def _marked(
+    rule_id: str, status: Status, message: str, width: int | None, layout: Layout, *, first: str, rest: str
+) -> list[str]:
+    """`RULE MARK: message` (escaped parts) wrapped, the mark painted (it is never wrapped away from its id)."""
+    mark = MARK[status]
+    lines = wrap(f"{rule_id} {mark}: {message}", width, first, rest)
+    painted = paint(mark, TONE.get(mark), layout)
+    lines[0] = lines[0].replace(f"{rule_id} {mark}", f"{rule_id} {painted}", 1)
+    return lines
+
+
+def _row(label: str, text: str, width: int | None, layout: Layout) -> list[str]:
+    """`  label      text`, the text wrapped under itself; a rule's line (`- RULE MARK: message`) indented further,
+    its mark painted."""
+    first, rest = f"  {label:<{_LABEL}}", " " * (2 + _LABEL)
+    shown = escape(text)
+    rule = _RULE_LINE.match(shown)
+    lines = wrap(shown, width, first, rest + ("  " if rule else ""))
+    if rule is not None:
+        lines[0] = lines[0].replace(rule[0], f"- {rule[1]} {paint(rule[2], TONE.get(rule[2]), layout)}", 1)
+    return lines
+
+
+def render_table(report: InspectReport, layout: Layout = PLAIN) -> str:
+    """A headline, a block per pair, the configuration's failing rules, migration, the verdict; `layout`: the
+    terminal's width (rows wrapped under their text) and colour (verdicts and marks)."""
     vm, config = report.vm, report.config
+    width = layout.width
     pid = "" if report.pid is None else f" (pid {report.pid})"
     source = config.source if config.lint is not None else f"unknown ({config.note})"
     target = report.target if report.via == "qmp" else f"domain {report.target}"
-    lines = [f"inspect {target}: QEMU {vm.version}{pid}, {vm.runstate}; configuration {source}"]
+    lines = wrap(
+        escape(f"inspect {target}: QEMU {vm.version}{pid}, {vm.runstate}; configuration {source}"), width, "", "  "
+    )
     if not report.pairs:
         lines.append("no virtio-net device with failover=on")
     for pair in report.pairs:
-        lines += ["", f"pair {pair.standby.id} + {pair.primary_id or '(none)'}: {pair.verdict.value}"]
-        lines += [f"  {label:<11}{text}" for label, text in _pair_rows(report, pair)]
+        head = escape(f"pair {pair.standby.id} + {pair.primary_id or '(none)'}: ")
+        lines += ["", *wrap(pair.verdict.value, width, head, "  ", tone=TONES[pair.verdict], layout=layout)]
+        for label, text in _pair_rows(report, pair):
+            lines += _row(label, text, width, layout)
     if config.lint is not None:
         shown = [r for r in config.lint.results if r.status not in (Status.PASS, Status.SKIP)]
         lines += ["", f"configuration rules: {verdict_of(config.lint.results).value}"]
-        lines += [f"  {r.rule_id} {MARK[r.status]}: {r.message}" for r in shown]
+        for r in shown:
+            lines += _marked(escape(r.rule_id), r.status, escape(r.message), width, layout, first="  ", rest="    ")
     enabled = ", ".join(sorted(n for n, on in vm.capabilities.items() if on)) or "none"
     status = vm.migration_status or "none since start"
-    lines += ["", f"migration: {status}; capabilities on: {enabled}", "", f"verdict: {_VERDICT[report.verdict]}"]
-    return "".join(escape(line) + "\n" for line in lines)
+    if vm.migrated_out:
+        status += " (this QEMU was its source)"
+    lines += ["", *wrap(escape(f"migration: {status}; capabilities on: {enabled}"), width, "", "  "), ""]
+    lines += wrap(_VERDICT[report.verdict], width, "verdict: ", "  ", tone=TONES[report.verdict], layout=layout)
+    return "".join(line + "\n" for line in lines)
 
 
-def watch_event_line(event: dict[str, Any], as_json: bool) -> str:
-    """One QMP event as it happened."""
-    stamp = event.get("timestamp", {})
-    seconds = stamp.get("seconds", 0) + stamp.get("microseconds", 0) / 1e6 if isinstance(stamp, dict) else 0
-    data = event.get("data")
-    data = data if isinstance(data, dict) else {}
+def watch_event_line(event: LiveEvent, as_json: bool) -> str:
+    """One QMP event as it happened (validated at the edge: read.read_event)."""
     if as_json:
-        return json.dumps({"kind": "event", "time": seconds, "event": event.get("event"), "data": data}) + "\n"
-    details = " ".join(f"{k}={v}" for k, v in sorted(data.items()) if not isinstance(v, (dict, list)))
-    return escape(f"{seconds:.6f} event {event.get('event')} {details}".rstrip()) + "\n"
+        line = {"kind": "event", "time": event.seconds, "event": event.name, "data": event.data}
+        return json.dumps(line, ensure_ascii=True) + "\n"
+    details = " ".join(f"{k}={v}" for k, v in sorted(event.data.items()) if not isinstance(v, (dict, list)))
+    return escape(f"{event.seconds:.6f} event {event.name} {details}".rstrip()) + "\n"
 
 
 def watch_pair_line(pair: PairState, seconds: float, as_json: bool) -> str:
@@ -219,10 +286,22 @@ def watch_pair_line(pair: PairState, seconds: float, as_json: bool) -> str:
             "verdict": pair.verdict.value,
             "reason": pair.reason,
         }
-        return json.dumps(line) + "\n"
+        return json.dumps(line, ensure_ascii=True) + "\n"
     return (
         escape(
             f"{seconds:.6f} pair {pair.standby.id} + {pair.primary_id or '(none)'}: {pair.verdict.value}: {pair.reason}"
         )
         + "\n"
     )
+
+
+def watch_error_line(code: int, kind: str, message: str, as_json: bool) -> str:
+    """An error that ends --watch: a JSON line of its own with --format json (the stream stays JSON lines)."""
+    if as_json:
+        return json.dumps({"kind": "error", "code": code, "error": kind, "message": message}, ensure_ascii=True) + "\n"
+    return escape(f"pcie-failover inspect: {message}") + "\n"
+
+
+def watch_closed_line(text: str, as_json: bool) -> str:
+    """The last line, when the monitor (or virsh's event stream) closed."""
+    return '{"kind": "closed"}\n' if as_json else f"{text}\n"

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
+import select
 import shlex
 import subprocess
 from collections.abc import Mapping
@@ -63,6 +65,8 @@ class VirshMonitor:
         self.path = name  # the target, as reports name it
         self.pid: int | None = None  # libvirt does not say which process runs the domain
         self._events: subprocess.Popen[bytes] | None = None
+        self._buffer = b""  # what virsh printed past the last whole line
+        self._ended = False  # virsh's event stream reached its end
 
     def open(self) -> None:
         """Start the event stream when asked (before the first reading: no event in between is lost).
@@ -127,17 +131,43 @@ class VirshMonitor:
         except OSError as error:
             raise MonitorError(f"cannot run virsh: {error.strerror or error}") from None
 
+    def _fill(self, wait: bool) -> bool:
+        """Read what virsh printed into the buffer (waiting for it when `wait`); False at the stream's end."""
+        events = self._events
+        assert events is not None
+        assert events.stdout is not None
+        descriptor = events.stdout.fileno()
+        if not wait and not select.select([descriptor], [], [], 0)[0]:
+            return True
+        chunk = os.read(descriptor, 65536)
+        if not chunk:
+            self._ended = True
+            self._buffer += b"\n" if self._buffer else b""  # a last line without its newline is a line
+            return False
+        self._buffer += chunk
+        if len(self._buffer) > MAX_REPLY_BYTES and b"\n" not in self._buffer:
+            raise ReplyError(f"virsh qemu-monitor-event printed a line of more than {MAX_REPLY_BYTES} bytes")
+        return True
+
+    def _line(self) -> str | None:
+        """The next whole non-empty line in the buffer, if any."""
+        while b"\n" in self._buffer:
+            line, self._buffer = self._buffer.split(b"\n", 1)
+            text = line.decode(errors="replace")
+            if text.strip():
+                return text
+        return None
+
     def next_event(self) -> dict[str, Any] | None:
         """The next event; None when virsh's event stream ended (exit 0), MonitorError when virsh failed."""
         if self._events is None:
             self.events()
         events = self._events
         assert events is not None
-        assert events.stdout is not None
-        while line := events.stdout.readline(MAX_REPLY_BYTES):
-            text = line.decode(errors="replace").rstrip("\n")
-            if text.strip():
-                return _event(text)
+        while (text := self._line()) is None and not self._ended:
+            self._fill(wait=True)
+        if text is not None:
+            return _event(text)
         stderr: IO[bytes] | None = events.stderr
         said = _said(stderr.read(MAX_REPLY_BYTES)) if stderr is not None else "no message"
         code = events.wait()
@@ -145,6 +175,18 @@ class VirshMonitor:
             command = f"virsh qemu-monitor-event --domain {shlex.quote(self.name)} --loop"
             raise MonitorError(f"{command} failed (exit {code}): {said}")
         return None
+
+    def pending_events(self) -> list[dict[str, Any]]:
+        """The events virsh printed so far and not returned yet, oldest first; never waits."""
+        if self._events is None:
+            return []
+        while not self._ended and self._fill(wait=False):
+            if not select.select([self._events.stdout.fileno()], [], [], 0)[0]:  # type: ignore[union-attr]
+                break
+        found = []
+        while (text := self._line()) is not None:
+            found.append(_event(text))
+        return found
 
     def close(self) -> None:
         """Stop the event stream (only the virsh this monitor started); safe to call twice."""

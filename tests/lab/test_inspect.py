@@ -131,6 +131,20 @@ def test_states_through_a_migration(lab: LabEnv, tmp_path: Path) -> None:  # noq
             code, document = inspect(target)
             pair = pair_of(document)
             assert (code, pair["verdict"], pair["negotiated"], pair["primary"]["plugged"]) == (0, "active", True, True)
+            assert document["migration"]["migrated_out"] is False
+
+            source.qmp.execute("cont")  # the source runs again: QEMU keeps the ejected primary in QOM and query-pci
+            code, document = inspect(source)
+            pair = pair_of(document)
+            assert (document["qemu"]["runstate"], document["migration"]["migrated_out"]) == ("running", True)
+            assert (code, pair["verdict"], pair["primary"]["plugged"], pair["primary"]["held"]) == (
+                1, "standby-only", False, True,
+            )  # fmt: skip
+            assert pair["primary"]["in_pci"] is True
+            assert pair["reason"] == (
+                "hostdev0 was unplugged for a migration that completed: QEMU plugs it back only when a migration "
+                "fails, so this source QEMU (now running) keeps it out of the guest"
+            )
         finally:
             watch.send_signal(signal.SIGTERM)
             out, _ = watch.communicate(timeout=30)
@@ -146,14 +160,19 @@ def test_states_through_a_migration(lab: LabEnv, tmp_path: Path) -> None:  # noq
         assert watch.returncode == 143  # SIGTERM
 
 
+def _negotiate(guest: Guest, tmp_path: Path) -> None:
+    """Boot to the waiting guest, load virtio_net there, and wait until QEMU and the guest say it negotiated."""
+    guest.wait_for(inspect_guest.WAITING, timeout=failover.BOOT)
+    inspect_guest.load_driver(tmp_path)
+    guest.qmp.wait_event("FAILOVER_NEGOTIATED", timeout=60)
+    guest.wait_for(failover.STANDBY, timeout=60)
+
+
 @pytest.mark.lab
 def test_primary_qemu_cannot_plug_where_the_guest_looks(lab: LabEnv, tmp_path: Path) -> None:
     args = inspect_guest.lab_args(primary_slot=3)
     with Guest(inspect_guest.spec("insp-slot3", tmp_path, lab.kernel, lab.initrd, args)) as guest:
-        guest.wait_for(inspect_guest.WAITING, timeout=failover.BOOT)
-        inspect_guest.load_driver(tmp_path)
-        guest.qmp.wait_event("FAILOVER_NEGOTIATED", timeout=60)
-        guest.wait_for(failover.STANDBY, timeout=60)
+        _negotiate(guest, tmp_path)
         code, document = inspect(guest)
         pair = pair_of(document)
         assert (code, pair["verdict"], pair["negotiated"]) == (1, "standby-only", True)
@@ -161,3 +180,86 @@ def test_primary_qemu_cannot_plug_where_the_guest_looks(lab: LabEnv, tmp_path: P
         assert pair["reason"].startswith("primary failed to plug where the guest can see it:")
         assert pair["reason"].endswith("; the configuration fails slot-zero")
         assert failover.PRIMARY not in guest.spec.serial_log.read_text()
+
+
+def _without_primary(args: list[str]) -> list[str]:
+    """The lab arguments without the primary's -device (its netdev stays, for a device_add)."""
+    out: list[str] = []
+    for option, value in zip(args[::2], args[1::2], strict=True):
+        if not (option == "-device" and "failover_pair_id" in value):
+            out += [option, value]
+    return out
+
+
+@pytest.mark.lab
+def test_a_primary_added_at_runtime(lab: LabEnv, tmp_path: Path) -> None:
+    """device_add before negotiation: QEMU hides it (in no reply); the verdict is standby-only, not
+    not-configured; once the guest negotiates, QEMU plugs it and inspect reports it from QOM."""
+    args = _without_primary(inspect_guest.lab_args())
+    with Guest(inspect_guest.spec("insp-hotadd", tmp_path, lab.kernel, lab.initrd, args)) as guest:
+        guest.wait_for(inspect_guest.WAITING, timeout=failover.BOOT)
+        primary = {"driver": "e1000e", "id": "hostdev0", "bus": "rp-hostdev0", "addr": "0x0", "romfile": ""}
+        primary |= {"netdev": failover.PRIMARY_NETDEV, "mac": inspect_guest.MAC, "failover_pair_id": "net0"}
+        guest.qmp.execute("device_add", primary)
+        code, document = inspect(guest)
+        (pair,) = document["pairs"]
+        assert (code, pair["verdict"], pair["primary"]["id"], pair["configured"]["primary"]) == (
+            1, "standby-only", None, None,
+        )  # fmt: skip
+        assert pair["reason"] == (
+            "not negotiated: the guest has not acknowledged VIRTIO_NET_F_STANDBY; no primary shows: the "
+            "configuration names none, and one added at runtime (device_add ... failover_pair_id=net0) stays "
+            "hidden, in no QMP reply, until then"
+        )
+        load_and_pair(guest)  # QEMU plugs the hidden primary on negotiation; the guest pairs it
+        code, document = inspect(guest)
+        pair = pair_of(document)
+        assert (code, pair["verdict"], pair["primary"]["plugged"], pair["configured"]["primary"]) == (
+            0, "active", True, None,
+        )  # fmt: skip
+        assert (pair["migration"]["unplugs"], pair["migration"]["replugs"]) == (True, None)
+
+
+@pytest.mark.lab
+def test_a_primary_with_another_mac_is_not_active(lab: LabEnv, tmp_path: Path) -> None:
+    """Negotiated and plugged, but the primary's MAC differs: net_failover never pairs them."""
+    other = "52:54:00:6f:55:dd"
+    args = [a.replace(f"e1000e,netdev=primarynet,mac={inspect_guest.MAC}", f"e1000e,netdev=primarynet,mac={other}")
+            for a in inspect_guest.lab_args()]  # fmt: skip
+    assert any(other in a for a in args)
+    with Guest(inspect_guest.spec("insp-mac", tmp_path, lab.kernel, lab.initrd, args)) as guest:
+        _negotiate(guest, tmp_path)
+        code, document = inspect(guest)
+        pair = pair_of(document)
+        assert (code, pair["verdict"], pair["negotiated"], pair["primary"]["plugged"]) == (
+            1, "standby-only", True, True,
+        )  # fmt: skip
+        assert pair["primary"]["mac"] == other
+        assert pair["reason"] == (
+            f"the guest does not pair them: e1000e (id hostdev0, live): its MAC {other} differs from net0's "
+            f"{inspect_guest.MAC}: the guest pairs them by MAC"
+        )
+        assert "mac-match" in [c["id"] for c in pair["checks"] if c["status"] == "fail"]
+        assert failover.PRIMARY not in guest.spec.serial_log.read_text()
+
+
+@pytest.mark.lab
+def test_a_plugged_primary_of_an_unnegotiated_standby_is_not_unplugged(lab: LabEnv, tmp_path: Path) -> None:
+    """The primary's -device before its standby's: QEMU never hides it, so it is plugged at boot, and a
+    migration would not unplug it (only a negotiated standby's primary is unplugged)."""
+    args = inspect_guest.lab_args()
+    pairs = list(zip(args[::2], args[1::2], strict=True))
+    primary = next(p for p in pairs if p[0] == "-device" and "failover_pair_id" in p[1])
+    standby = next(p for p in pairs if p[0] == "-device" and "failover=on" in p[1])
+    pairs.remove(primary)
+    pairs.insert(pairs.index(standby), primary)
+    reordered = [word for pair in pairs for word in pair]
+    with Guest(inspect_guest.spec("insp-order", tmp_path, lab.kernel, lab.initrd, reordered)) as guest:
+        guest.wait_for(inspect_guest.WAITING, timeout=failover.BOOT)
+        code, document = inspect(guest)
+        pair = pair_of(document)
+        assert (code, pair["verdict"], pair["negotiated"], pair["primary"]["plugged"]) == (
+            1, "standby-only", False, True,
+        )  # fmt: skip
+        assert (pair["migration"]["unplugs"], pair["migration"]["replugs"]) == (False, False)
+        assert "order" in [c["id"] for c in pair["checks"] if c["status"] == "fail"]
