@@ -13,8 +13,6 @@ from pcie_failover.model.results import ExitCode
 if TYPE_CHECKING:  # the qemu.qmp client is imported only when inspect runs
     from pcie_failover.inspect.model import Config, InspectReport, LiveEvent, PairVerdict
     from pcie_failover.inspect.read import Session
-    from pcie_failover.lint.model import HostFacts
-    from pcie_failover.lint.report import LintReport
     from pcie_failover.sysfs.root import SysfsRoot
 
 INSPECT_EXIT_CODES = f"""Exit codes: 0 every failover pair is active; 1 a pair is standby-only or not-configured, or
@@ -52,25 +50,6 @@ def _root(no_host: bool) -> tuple[SysfsRoot | None, str]:
         return None, str(error)
 
 
-def _facts(root: SysfsRoot | None, lint: LintReport) -> HostFacts:
-    """The VF admin MACs (netlink, through each primary's PF) for the rules run per pair: what lint's own
-    host check reads (CheckInput.admin_mac), read again for the checked primaries."""
-    from pcie_failover.lint.model import HostFacts
-    from pcie_failover.model.address import DeviceQuery, PciAddress
-    from pcie_failover.sysfs.check_input import read_check_input
-    from pcie_failover.sysfs.host import netlink_for
-
-    if root is None:
-        return HostFacts()
-    macs = {}
-    for item in lint.hosts:
-        if item.report is not None:
-            address = PciAddress.parse(item.device)
-            query = DeviceQuery(item.device, address, None)
-            macs[address] = read_check_input(root, query, item.report.options, netlink_for(root)).admin_mac
-    return HostFacts(macs)
-
-
 def _config(pid: int | None, version: str, no_host: bool, qemu_args: str | None, target: str) -> Config:
     """QEMU's command line (its pid's, or `qemu_args`) through lint: guest rules, and `check` of each primary."""
     from pcie_failover.adapters.vm_config import read_config
@@ -87,7 +66,7 @@ def _config(pid: int | None, version: str, no_host: bool, qemu_args: str | None,
     try:
         text = read_config(qemu_args) if qemu_args is not None else read_qemu_cmdline(pid or 0, target)
         lint = run_lint(text, ConfigKind.QEMU, source=source, root=root, why_not=why_not, version=version)
-        return Config(source, lint, None, _facts(root, lint))
+        return Config(source, lint, None, lint.facts)
     except InputError as error:
         return Config(source, None, str(error))
 
@@ -105,7 +84,7 @@ def _domain_config(name: str, version: str, no_host: bool) -> Config:
     try:
         text = read_domain(name)
         lint = run_lint(text, ConfigKind.LIBVIRT, source=source, root=root, why_not=why_not, version=version)
-        return Config(source, lint, None, _facts(root, lint))
+        return Config(source, lint, None, lint.facts)
     except InputError as error:
         return Config(source, None, str(error))
 

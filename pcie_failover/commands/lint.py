@@ -112,4 +112,5 @@ def run_lint(
         sysfs_root=None if root is None else root.path,
         results=run_lint_rules(lint_input),
         hosts=tuple(items),
+        facts=lint_input.host,
     )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from pcie_failover.lint.model import VmConfig
+from pcie_failover.lint.model import HostFacts, VmConfig
 from pcie_failover.model.report import CheckReport
 from pcie_failover.model.results import ExitCode, RuleResult, Verdict, exit_code_of, verdict_of, worst
 
@@ -30,6 +30,7 @@ class LintReport:
     sysfs_root: str | None  # None: no host check asked for
     results: tuple[RuleResult, ...]
     hosts: tuple[HostItem, ...]
+    facts: HostFacts = field(default_factory=HostFacts)  # what the host check read that the rules compared
 
     @property
     def verdict(self) -> Verdict:
