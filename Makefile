@@ -31,10 +31,35 @@ capture:
 	@scripts/bootstrap test
 	$(BIN)/python -m lab capture --all
 
-# udev rule, systemd units and tmpfiles entry (`make install-udev`, as root; DESTDIR for packaging): the
-# package's own files (pcie_failover/units/, which rules/ links to), installed by `pcie-failover install-units`.
+# The command itself (`make install`, as root; PREFIX, DESTDIR for packaging): a private venv (Debian 12's
+# PEP 668 forbids a system-wide pip) in $(VENVDIR), holding this tree and its dependencies, and a link to
+# its pcie-failover in $(BINDIR). Below a DESTDIR, the venv's scripts are rewritten to name $(VENVDIR).
+# Outside /home, /root and /tmp: the units' sandbox (ProtectHome=, PrivateTmp=) cannot see those.
+PYTHON ?= python3
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
+VENVDIR ?= $(PREFIX)/lib/pcie-failover
+
+.PHONY: install uninstall
+
+install:
+	$(PYTHON) -m venv '$(DESTDIR)$(VENVDIR)'
+	built=$$(test -e build || echo yes); \
+		'$(DESTDIR)$(VENVDIR)/bin/python' -m pip install --no-input --no-warn-script-location '$(CURDIR)' && \
+		if [ -n "$$built" ]; then rm -rf build; fi  # setuptools builds in the tree: leave no build/ behind
+	if [ -n '$(DESTDIR)' ]; then \
+		grep -lrF '$(DESTDIR)$(VENVDIR)' '$(DESTDIR)$(VENVDIR)/bin' | \
+			xargs -r sed -i 's|$(DESTDIR)$(VENVDIR)|$(VENVDIR)|g'; \
+	fi
+	mkdir -p '$(DESTDIR)$(BINDIR)'
+	ln -sfn '$(VENVDIR)/bin/pcie-failover' '$(DESTDIR)$(BINDIR)/pcie-failover'
+
+uninstall:
+	rm -f '$(DESTDIR)$(BINDIR)/pcie-failover'
+	rm -rf '$(DESTDIR)$(VENVDIR)'
+
+# udev rule, systemd units and tmpfiles entry (`make install-udev`, as root; DESTDIR for packaging): the
+# package's own files (pcie_failover/units/, which rules/ links to), installed by `pcie-failover install-units`.
 UDEVDIR ?= $(shell pkg-config --variable=udevdir udev 2>/dev/null || echo /lib/udev)
 UNITDIR ?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
 TMPFILESDIR ?= $(shell pkg-config --variable=tmpfilesdir systemd 2>/dev/null || echo /usr/lib/tmpfiles.d)

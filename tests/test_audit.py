@@ -205,7 +205,8 @@ def test_a_textfile_dir_without_prometheus_is_refused(
     run = cli("--sysfs-root", DEMO, command, "--registry", registry, "--textfile-dir", str(tmp_path))
     assert (run.code, run.out) == (2, "")
     assert run.err == (
-        f"pcie-failover {command}: --textfile-dir writes Prometheus text: it needs --format prometheus\n"
+        f"pcie-failover {command}: --textfile-dir writes Prometheus text: it needs --format prometheus"
+        f" (try 'pcie-failover {command} --help')\n"
     )
     assert list(tmp_path.iterdir()) == []
 

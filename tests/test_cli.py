@@ -207,7 +207,8 @@ def test_list_filters(cli: Callable[..., Run], args: tuple[str, ...], listed: li
 )
 def test_list_pf_naming_no_pf_is_a_usage_error(cli: Callable[..., Run], pf: str, message: str) -> None:
     run = cli("--sysfs-root", DEMO, "list", "--pf", pf)
-    assert (run.code, run.out, run.err) == (2, "", f"pcie-failover list: {message}\n")
+    hint = " (try 'pcie-failover list --help')" if pf == "a/b" else ""  # malformed, not merely absent here
+    assert (run.code, run.out, run.err) == (2, "", f"pcie-failover list: {message}{hint}\n")
     run = cli("--sysfs-root", DEMO, "list", "--pf", pf, "--format", "json")
     assert (run.code, run.json["error"]) == (2, {"code": 2, "kind": "input", "message": message})
 

@@ -93,10 +93,11 @@ def test_quiet_prints_no_report_and_keeps_the_exit_code(cli: Callable[..., Run])
     assert cli("-q", "--sysfs-root", DEMO, "check", "5e:00.9", "--format", "json") == Run(
         2,
         "",
-        "pcie-failover check: '5e:00.9' is not a PCI address (expected [DDDD:]BB:DD.F, device 00-1f, function 0-7)\n",
+        "pcie-failover check: '5e:00.9' is not a PCI address (expected [DDDD:]BB:DD.F, device 00-1f, function 0-7)"
+        " (try 'pcie-failover check --help')\n",
     )
     assert cli("check", "--bogus", "-q", "--format", "json") == Run(
-        2, "", "pcie-failover check: No such option: --bogus\n"
+        2, "", "pcie-failover check: No such option: --bogus (try 'pcie-failover check --help')\n"
     )
     assert cli("--sysfs-root", "/nonexistent", "list", "-q") == Run(
         3, "", "pcie-failover list: no PCI device tree at /nonexistent/bus/pci/devices\n"

@@ -149,7 +149,7 @@ def test_dash_refuses_a_terminal(user: str, shared: Path) -> None:
         os.close(controller)
     assert (done.returncode, done.stderr.decode()) == (
         2,
-        "pcie-failover capture: refusing to write the archive to a terminal\n",
+        "pcie-failover capture: refusing to write the archive to a terminal (try 'pcie-failover capture --help')\n",
     )
 
 

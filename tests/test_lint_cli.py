@@ -94,7 +94,8 @@ def test_no_host_skips_the_host_check(cli: Cli, tmp_path: Path) -> None:
     assert (run.code, run.json["hosts"][0]["verdict"], run.json["input"]["host_check"]) == (0, None, False)
 
 
-USAGE = "give one of --qemu-args FILE, --domain-xml FILE, --domain NAME, --pid PID"
+HINT = " (try 'pcie-failover lint --help')"  # what was typed is wrong, not a file, process or device
+USAGE = "give one of --qemu-args FILE, --domain-xml FILE, --domain NAME, --pid PID" + HINT
 
 
 @pytest.mark.parametrize(
@@ -108,7 +109,7 @@ USAGE = "give one of --qemu-args FILE, --domain-xml FILE, --domain NAME, --pid P
         (("--pid", "999999999"), "--pid 999999999: no such process (or its command line cannot be read)"),
         (("--pid", str(os.getpid())), f"--pid {os.getpid()} is not QEMU (its command is {sys.executable!r})"),
         (("--qemu-args", "/nonexistent/vm.args"), "cannot read /nonexistent/vm.args: No such file or directory"),
-        (("--qemu-args", "-", "--qemu-version", "ten"), "--qemu-version 'ten' is not MAJOR.MINOR[.MICRO]"),
+        (("--qemu-args", "-", "--qemu-version", "ten"), "--qemu-version 'ten' is not MAJOR.MINOR[.MICRO]" + HINT),
     ],
 )
 def test_usage_errors(cli: Cli, stdin: Callable[[bytes], None], args: tuple[str, ...], message: str) -> None:

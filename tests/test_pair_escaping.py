@@ -102,6 +102,6 @@ def test_an_id_libvirt_would_drop_as_alias_is_refused_for_libvirt(
         2,
         "",
         "pcie-failover pair: --standby-id 'net.0': libvirt drops the alias 'ua-net.0' "
-        "(only letters, digits, '-', '_')\n",
+        "(only letters, digits, '-', '_') (try 'pcie-failover pair --help')\n",
     )
     assert cli("--sysfs-root", DEMO, "pair", "5e:00.2", "--standby-id", "net.0", "--format", "qemu").code != 2

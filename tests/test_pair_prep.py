@@ -214,7 +214,7 @@ def test_pool_qemu_refusal_names_what_to_use(cli: Callable[..., Run]) -> None:
     run = cli("--sysfs-root", DEMO, "pair", VF, "--pool", "p", "--for", "libvirt", "--format", "qemu")
     assert run.err == (
         "pcie-failover pair: --pool has no --format qemu form: QEMU needs the VF's address (host=), which libvirt "
-        "chooses from the pool at start; use --format libvirt, json or summary\n"
+        "chooses from the pool at start; use --format libvirt, json or summary (try 'pcie-failover pair --help')\n"
     )
 
 

@@ -277,7 +277,8 @@ def test_cli_refuses_a_copied_tree_and_wants_a_mac(
     assert _main("prepare", "5e:00.3", "--mac", MAC, "--sysfs-root", root) == 2
     assert (
         capsys.readouterr().err
-        == "pcie-failover prepare: prepare changes the running host: --sysfs-root must be /sys\n"
+        == "pcie-failover prepare: prepare changes the running host: --sysfs-root must be /sys"
+        " (try 'pcie-failover prepare --help')\n"
     )
     assert _main("prepare", "5e:00.3") == 2
     assert "--mac is required" in capsys.readouterr().err

@@ -154,7 +154,7 @@ def test_install_units_refuses_to_overwrite_an_edited_unit(cli: Callable[..., Ru
     (tmp_path / INSTALLED["90-pcie-failover.rules"]).unlink()
     before = _installed(tmp_path)
     assert cli(*install) == Run(
-        2, "", f"pcie-failover install-units: {edited} differ from the packaged files (--force replaces them)\n"
+        2, "", f"pcie-failover install-units: {edited} differs from the packaged file (--force replaces it)\n"
     )
     assert _installed(tmp_path) == before  # nothing written, not even the missing rule
     forced = cli(*install, "--force")
@@ -218,8 +218,13 @@ def test_install_units_tells_systemd_and_udev_as_root(
     monkeypatch.setattr(install_units, "SYSTEM_DIRECTORIES", (str(fake),))
     monkeypatch.setattr(os, "geteuid", lambda: 0)
     root = tmp_path / "root"
+    bindir = tmp_path / "bin"  # the live install wants the command there; tmp_path is under /tmp, which the
+    bindir.mkdir()  # units' PrivateTmp would hide: that refusal is tested apart
+    (bindir / "pcie-failover").write_text("#!/bin/sh\n")
+    (bindir / "pcie-failover").chmod(0o755)
+    monkeypatch.setattr(install_units, "SANDBOX_HIDES", {})
     dirs = ["--udevdir", f"{root}/udev", "--unitdir", f"{root}/units", "--tmpfilesdir", f"{root}/tmpfiles.d"]
-    run = cli("install-units", "--bindir", "/usr/bin", *dirs)
+    run = cli("install-units", "--bindir", str(bindir), *dirs)
     assert (run.code, run.err, run.out.splitlines()[6:]) == (
         1,
         "",
@@ -233,7 +238,7 @@ def test_install_units_tells_systemd_and_udev_as_root(
         f"{fake}/systemd-tmpfiles --create {root}/tmpfiles.d/pcie-failover.conf\n{fake}/systemctl daemon-reload\n"
     )
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
-    assert cli("install-units", "--bindir", "/usr/bin", *dirs).out.splitlines()[6:] == [
+    assert cli("install-units", "--bindir", str(bindir), *dirs).out.splitlines()[6:] == [
         f"skipped systemd-tmpfiles --create {root}/tmpfiles.d/pcie-failover.conf: not root",
         "skipped systemctl daemon-reload: not root",
         "skipped udevadm control --reload: not root",

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from typer._click import Context, Parameter  # typer 0.27-0.28 vendor click
-from typer._click.exceptions import ClickException, NoArgsIsHelpError
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 from typer._types import TyperChoice
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
@@ -67,6 +67,7 @@ app = typer.Typer(
 
 class _State:
     sysfs_root: str = LIVE_SYSFS
+    root_after_command: bool = False  # the --sysfs-root in effect was given after the command
     quiet: bool = False
 
 
@@ -195,6 +196,7 @@ def global_options(
 def _set_root(_ctx: Context, _param: Parameter, value: str | None) -> None:
     if value is not None:
         state.sysfs_root = value
+        state.root_after_command = True
 
 
 def _set_quiet(_ctx: Context, _param: Parameter, value: bool) -> None:
@@ -241,6 +243,13 @@ class Command(TyperCommand):
             ),
         ]
 
+    def invoke(self, ctx: Context) -> Any:
+        """Run the command once its options (the global ones given after it included) are all known."""
+        if not state.sysfs_root:  # `--sysfs-root=` would read `/bus/pci/devices`: say what was typed
+            where = ctx if state.root_after_command or ctx.parent is None else ctx.parent
+            raise UsageError("--sysfs-root is empty", where)
+        return super().invoke(ctx)
+
     def collect_usage_pieces(self, ctx: Context) -> list[str]:
         """`[OPTIONS] DEVICE`, not typer's `{DEVICE}`: an argument is bracketed only when it is optional."""
         pieces = [self.options_metavar] if self.options_metavar else []
@@ -267,6 +276,14 @@ class OutputError(Exception):
     """Standard output could not take the report (full, closed, an I/O error): not a bug, not a finding."""
 
 
+class ReaderGone(Exception):  # noqa: N818 (not an error: what SIGPIPE would have done)
+    """Standard output's reader went away (EPIPE, where SIGPIPE is ignored: `watch`): exit 141 like the others.
+
+    Not an OSError, so that no handler of file errors (an unsafe directory is exit 2) nor click's own
+    EPIPE handling (exit 1) takes it for something else on its way to `main`.
+    """
+
+
 def emit(text: str) -> None:
     """Print a rendered report (nothing under --quiet); OutputError when standard output cannot take it."""
     if state.quiet:
@@ -277,7 +294,7 @@ def emit(text: str) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
     except BrokenPipeError:
-        raise
+        raise ReaderGone from None
     except (OSError, ValueError) as error:  # ValueError: write to a closed file
         raise OutputError(str(error)) from None
 
@@ -288,14 +305,50 @@ def note(command: str, text: str) -> None:
         sys.stderr.write(f"{PROG} {command}: {escape(text)}\n")
 
 
-def fail(command: str, output: OutputFormat, code: ExitCode, kind: str, message: str) -> int:
-    """Report an error as one line, escaped (or a JSON error document), and return its exit code."""
+# Where an InputError raised while it is being reported comes from, when that is what was typed: the
+# options and arguments themselves (their syntax, their combinations), not a file, a device or a process.
+ARGUMENT_PARSERS = (
+    "pcie_failover.cli.",
+    "pcie_failover.model.address",
+    "pcie_failover.pair.ids",
+    "pcie_failover.pair.ports",
+    "pcie_failover.pair.model",
+    "pcie_failover.commands.lint",
+)
+
+
+def _mistyped() -> bool:
+    """Whether the exception being handled is an InputError raised by an argument parser (ARGUMENT_PARSERS)."""
+    from pcie_failover.model.address import InputError
+
+    error = sys.exc_info()[1]
+    if not isinstance(error, InputError) or error.__traceback__ is None:
+        return False
+    frame = error.__traceback__
+    while frame.tb_next is not None:
+        frame = frame.tb_next
+    module = str(frame.tb_frame.f_globals.get("__name__", ""))
+    return any(module == parser.rstrip(".") or module.startswith(parser) for parser in ARGUMENT_PARSERS)
+
+
+def fail(command: str, output: OutputFormat, code: ExitCode, kind: str, message: str, hint: bool | None = None) -> int:
+    """Report an error as one line, escaped (or a JSON error document), and return its exit code.
+
+    A usage error's line ends, as a parser error's does, with `(try 'pcie-failover COMMAND --help')`:
+    `hint` says whether it is one; by default every error of kind `usage`, and an `input` error raised
+    by an argument parser (a malformed address or MAC, options that do not go together: `_mistyped`),
+    never one about the host, a file or a device that does not exist, which --help cannot answer.
+    A JSON error document is unchanged (its `message` carries no hint).
+    """
     if output is OutputFormat.JSON and not state.quiet:
         from pcie_failover.render.json_doc import render_error
 
-        emit(render_error(command, state.sysfs_root, int(code), kind, message))
+        root = os.path.abspath(state.sysfs_root) if state.sysfs_root else state.sysfs_root
+        emit(render_error(command, root, int(code), kind, message))
     else:
         prefix = "pcie-failover" if command == "pcie-failover" else f"pcie-failover {command}"
+        if hint if hint is not None else kind == "usage" or (kind == "input" and _mistyped()):
+            message = f"{message.rstrip('.')} (try '{prefix} --help')"
         sys.stderr.write(f"{prefix}: {escape(message)}\n")
     return int(code)
 
@@ -381,7 +434,7 @@ def _complete(command: TyperGroup, instruction: str) -> int:
 
 
 def _run(args: list[str], name: str, output: OutputFormat) -> int:
-    state.sysfs_root, state.quiet = LIVE_SYSFS, False
+    state.sysfs_root, state.root_after_command, state.quiet = LIVE_SYSFS, False, False
     command = build()
     instruction = os.environ.get(COMPLETE_VAR)
     try:
@@ -392,18 +445,19 @@ def _run(args: list[str], name: str, output: OutputFormat) -> int:
         sys.stderr.write(error.format_message() + "\n")
         return int(ExitCode.USAGE)
     except ClickException as error:
-        # still one line: where to look next goes at its end (click would print a second one)
-        program = "pcie-failover" if name == "pcie-failover" else f"pcie-failover {name}"
-        message = error.format_message()
-        if output is OutputFormat.TABLE:
-            message = f"{message.rstrip('.')} (try '{program} --help')"
+        # still one line: where to look next goes at its end (click would print a second one); an error
+        # in what comes before the command (a global option) is the program's, whatever command follows
+        context = getattr(error, "ctx", None)
+        blamed = "pcie-failover" if context is not None and context.parent is None else name
         state.quiet = state.quiet or _wants_quiet(args)
-        return fail(name, output, ExitCode.USAGE, "usage", message)
+        return fail(
+            name if output is OutputFormat.JSON else blamed, output, ExitCode.USAGE, "usage", error.format_message()
+        )
     except ArchiveError as error:  # --sysfs-root named an archive that cannot be used
         return fail(name, output, ExitCode.USAGE, "input", str(error))
     except (typer.Abort, KeyboardInterrupt):
         return int(ExitCode.INTERRUPTED)
-    except BrokenPipeError:
+    except (BrokenPipeError, ReaderGone):
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return int(ExitCode.BROKEN_PIPE)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import os
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
@@ -20,6 +21,7 @@ from pcie_failover.cli.app import (
     emit,
     fail,
     guarded,
+    note,
 )
 from pcie_failover.model.address import DeviceQuery, InputError, PciAddress, parse_unicast_mac
 from pcie_failover.model.check import Manager
@@ -52,6 +54,11 @@ _TEXTFILE = typer.Option(
     "--textfile-dir", help="Write pcie_failover.prom there (node_exporter textfile collector).", metavar="DIR"
 )
 _TEXTFILE_FORMAT = "--textfile-dir writes Prometheus text: it needs --format prometheus"
+_TEXTFILE_OPTIONAL = typer.Option(
+    "--textfile-dir-optional",
+    help="A --textfile-dir that does not exist is skipped (no textfile, nothing on stdout), not an error.",
+)
+_TEXTFILE_OPTIONAL_ALONE = "--textfile-dir-optional needs --textfile-dir"
 _JOURNAL = typer.Option("--journal", help="Log one line per pair on stderr, with syslog priorities.")
 _STATE_DIR = typer.Option("--state-dir", help="Where audits keep their request mark and lock.", metavar="DIR")
 _AUDITED_REGISTRY = typer.Option(
@@ -89,8 +96,16 @@ def _auditor(
     textfile_dir: str | None,
     journal: bool,
     strict: bool,
+    *,
+    optional: bool = False,
+    command: str = "audit",
 ) -> Callable[[], int]:
-    """One audit with these options, as often as it is called (coalesced runs, watch)."""
+    """One audit with these options, as often as it is called (coalesced runs, watch).
+
+    `optional`: when nothing is at `textfile_dir` (node_exporter not installed), that audit writes no
+    textfile and prints no metrics (the journal lines still go out); said once on stderr. Looked at
+    again by every audit, so a collector installed later is written at the next one.
+    """
     from pcie_failover.commands.audit import audit_once
 
     layout = None
@@ -98,21 +113,47 @@ def _auditor(
         from pcie_failover.cli.terminal import terminal_layout
 
         layout = terminal_layout()
+    told = False
 
     def once() -> int:
+        nonlocal told
+        target: str | None = textfile_dir
+        shown: Callable[[str], None] = emit
+        if optional and target is not None and not os.path.lexists(target):
+            if not told:
+                note(command, f"{target} does not exist: no textfile written (--textfile-dir-optional)")
+                told = True
+            target, shown = None, _discard
         return audit_once(
             root,
             registry,
             device=device,
             output=output.value,
-            textfile_dir=textfile_dir,
+            textfile_dir=target,
             journal=journal,
             strict=strict,
-            emit=emit,
+            emit=shown,
             layout=layout,
         )
 
     return once
+
+
+def _discard(_text: str) -> None:
+    """The metrics of an audit whose optional textfile directory is absent: the journal lines are the report."""
+
+
+def _device(root: SysfsRoot, query: DeviceQuery) -> PciAddress | str:
+    """--device's address: as given (a device removed since still names its pairs), or an interface's; else why not."""
+    if query.address is not None:
+        return query.address
+    from pcie_failover.sysfs.check_input import locate
+
+    located = locate(root, query)
+    address = getattr(located, "address", None)
+    if isinstance(address, PciAddress):
+        return address
+    return getattr(located, "problem", None) or str(located)
 
 
 @app.command(epilog=REGISTER_EXIT_CODES)
@@ -204,11 +245,17 @@ def unregister(
 @app.command(epilog=AUDIT_EXIT_CODES)
 def audit(
     device: Annotated[
-        str | None, typer.Option("--device", help="Only pairs this device touches (primary, PF, IOMMU group).")
+        str | None,
+        typer.Option(
+            "--device",
+            help="Only pairs this device (PCI address or interface name) touches (primary, PF, IOMMU group).",
+            metavar="DEVICE",
+        ),
     ] = None,
     registry: Annotated[str | None, _AUDITED_REGISTRY] = None,
     output: Annotated[AuditFormat, _AUDIT_FORMAT] = AuditFormat.TABLE,
     textfile_dir: Annotated[str | None, _TEXTFILE] = None,
+    textfile_dir_optional: Annotated[bool, _TEXTFILE_OPTIONAL] = False,
     journal: Annotated[bool, _JOURNAL] = False,
     coalesce: Annotated[
         bool, typer.Option("--coalesce", help="Mark a request and run only if no audit is running (udev bursts).")
@@ -220,17 +267,22 @@ def audit(
     json_errors = OutputFormat.JSON if output is AuditFormat.JSON else OutputFormat.TABLE
     if textfile_dir is not None and output is not AuditFormat.PROMETHEUS:
         return fail("audit", json_errors, ExitCode.USAGE, "usage", _TEXTFILE_FORMAT)
+    if textfile_dir_optional and textfile_dir is None:
+        return fail("audit", json_errors, ExitCode.USAGE, "usage", _TEXTFILE_OPTIONAL_ALONE)
     try:
-        only = None if device is None else DeviceQuery.parse(device).address
-        if device is not None and only is None:
-            raise InputError("--device takes a PCI address")
+        query = None if device is None else DeviceQuery.parse(device)
     except InputError as error:
-        return fail("audit", json_errors, ExitCode.USAGE, "input", str(error))
+        return fail("audit", json_errors, ExitCode.USAGE, "input", f"--device: {error}", hint=True)
 
     def body(root: SysfsRoot) -> int:
         from pcie_failover.adapters.files import UnsafePathError
 
-        once = _auditor(root, _registry(registry), only, output, textfile_dir, journal, strict)
+        only = None if query is None else _device(root, query)
+        if isinstance(only, str):
+            return fail("audit", json_errors, ExitCode.USAGE, "input", f"--device: {only}")
+        once = _auditor(
+            root, _registry(registry), only, output, textfile_dir, journal, strict, optional=textfile_dir_optional
+        )
         try:
             if not coalesce:
                 return once()
@@ -249,12 +301,15 @@ def watch(
     registry: Annotated[str | None, _AUDITED_REGISTRY] = None,
     output: Annotated[AuditFormat, _AUDIT_FORMAT] = AuditFormat.TABLE,
     textfile_dir: Annotated[str | None, _TEXTFILE] = None,
+    textfile_dir_optional: Annotated[bool, _TEXTFILE_OPTIONAL] = False,
     journal: Annotated[bool, _JOURNAL] = False,
     state_dir: Annotated[str, _STATE_DIR] = "/run/pcie-failover",
 ) -> int:
     """Audit at start and whenever udev (PCI) or rtnetlink (links, VF settings) reports a change."""
     if textfile_dir is not None and output is not AuditFormat.PROMETHEUS:
         return fail("watch", OutputFormat.TABLE, ExitCode.USAGE, "usage", _TEXTFILE_FORMAT)
+    if textfile_dir_optional and textfile_dir is None:
+        return fail("watch", OutputFormat.TABLE, ExitCode.USAGE, "usage", _TEXTFILE_OPTIONAL_ALONE)
 
     def body(root: SysfsRoot) -> int:
         if not root.live:
@@ -263,9 +318,19 @@ def watch(
         from pcie_failover.adapters.files import SafeDirectory, UnsafePathError
         from pcie_failover.commands.watch import watch as watch_events
 
-        once = _auditor(root, _registry(registry), None, output, textfile_dir, journal, strict=False)
+        once = _auditor(
+            root,
+            _registry(registry),
+            None,
+            output,
+            textfile_dir,
+            journal,
+            False,
+            optional=textfile_dir_optional,
+            command="watch",
+        )
         try:
-            if textfile_dir is not None:
+            if textfile_dir is not None and not (textfile_dir_optional and not os.path.lexists(textfile_dir)):
                 with SafeDirectory.open(textfile_dir):
                     pass  # refused now, not at the first audit's end
             return watch_events([UdevPci(), LinkChanges()], once, state_dir)

@@ -178,9 +178,9 @@ def capture(
             text = render_capture(root.path, result)
         else:
             netlink = "with" if result.netlink else "without"
-            text = (
-                f"{escape(result.path)}: {result.devices} devices, {result.entries} entries, {netlink} netlink facts\n"
-            )
+            devices = f"{result.devices} device{'' if result.devices == 1 else 's'}"
+            entries = f"{result.entries} entr{'y' if result.entries == 1 else 'ies'}"
+            text = f"{escape(result.path)}: {devices}, {entries}, {netlink} netlink facts\n"
         if output_file == "-":
             sys.stdout.buffer.flush()
             if not state.quiet:

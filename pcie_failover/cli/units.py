@@ -6,14 +6,15 @@ from typing import Annotated
 
 import typer
 
-from pcie_failover.cli.app import INTERNAL_EXIT_CODE, OutputFormat, app, emit, fail
+from pcie_failover.cli.app import INTERNAL_EXIT_CODE, OutputFormat, app, emit, fail, note
 from pcie_failover.model.results import ExitCode
 from pcie_failover.render.escape import escape
 
 INSTALL_EXIT_CODES = f"""Exit codes: 0 installed (or already so); 1 the files are in place but telling systemd
-or udev failed (run that command again); 2 usage error, a file that differs from the packaged one
-(without --force), a destination that is not a regular file or cannot be written (nothing is written
-then); {INTERNAL_EXIT_CODE}."""
+or udev failed (run that command again); 2 usage error, a --bindir with no executable pcie-failover or
+one the services' sandbox hides (/home, /root, /tmp; for the running system), a file that differs from
+the packaged one (without --force), a destination that is not a regular file or cannot be written
+(nothing is written then); {INTERNAL_EXIT_CODE}."""
 
 
 _DIRECTORY_HELP = "Where {} is (default: pkg-config's, as for `make install-udev`)."
@@ -36,7 +37,8 @@ def install_units(
         str | None,
         typer.Option(
             "--bindir",
-            help="Where pcie-failover is, for ExecStart= (default: where this one runs from).",
+            help="Where pcie-failover is, for ExecStart= (default: where this one runs from); "
+            "for the running system it must hold an executable pcie-failover the units can see.",
             metavar="DIR",
         ),
     ] = None,
@@ -48,6 +50,7 @@ def install_units(
     """Install the udev rule, the systemd units and the tmpfiles entry shipped in the package; as root, reload them."""
     from pcie_failover.commands.install_units import (
         InstallError,
+        check_bindir,
         default_bindir,
         default_directory,
         install,
@@ -56,13 +59,16 @@ def install_units(
     )
 
     try:
+        executables = bindir if bindir is not None else default_bindir()
         targets = plan(
-            bindir if bindir is not None else default_bindir(),
+            executables,
             udevdir or default_directory("udevdir"),
             unitdir or default_directory("unitdir"),
             tmpfilesdir or default_directory("tmpfilesdir"),
             destdir,
         )
+        for warning in check_bindir(executables, destdir, targets):
+            note("install-units", f"warning: {warning}")
         steps = install(targets, force)
     except InstallError as error:
         return fail("install-units", OutputFormat.TABLE, ExitCode.USAGE, "input", str(error))

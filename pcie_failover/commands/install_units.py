@@ -126,6 +126,74 @@ def plan(bindir: str, udevdir: str, unitdir: str, tmpfilesdir: str, destdir: str
     return targets
 
 
+# What a unit's sandbox hides from the service, by the setting that hides it (systemd.exec(5)).
+SANDBOX_HIDES = {
+    "ProtectHome=yes": ("/home", "/root", "/run/user"),
+    "PrivateTmp=yes": ("/tmp", "/var/tmp"),
+}
+
+
+def hidden(targets: list[Target]) -> dict[str, str]:
+    """Each directory the units' services cannot see -> the setting that hides it, as the units to install say."""
+    settings = {
+        line.strip()
+        for target in targets
+        if target.name.endswith(".service")
+        for line in target.content.decode().splitlines()
+    }
+    return {
+        prefix: setting for setting, prefixes in SANDBOX_HIDES.items() if setting in settings for prefix in prefixes
+    }
+
+
+def _under(path: str, prefixes: dict[str, str]) -> tuple[str, str] | None:
+    """The hidden directory `path` is in, and the setting hiding it; None when the service sees it."""
+    return next(((p, why) for p, why in prefixes.items() if path == p or path.startswith(p + "/")), None)
+
+
+def _interpreter(path: str) -> str | None:
+    """The program on a script's `#!` line (a console script's Python), else None."""
+    try:
+        with open(path, "rb") as script:
+            first = script.read(256).split(b"\n", 1)[0]
+    except OSError:
+        return None
+    words = first[2:].split() if first.startswith(b"#!") else []
+    return os.fsdecode(words[0]) if words else None
+
+
+def check_bindir(bindir: str, destdir: str, targets: list[Target]) -> list[str]:
+    """Whether the units' ExecStart= can run `bindir`/pcie-failover; InstallError when it cannot, else warnings.
+
+    For the running system (no destdir) the program must be there, executable, and neither it (links
+    resolved) nor its interpreter may be in a directory the services' sandbox hides (ProtectHome=yes:
+    /home, /root, /run/user; PrivateTmp=yes: /tmp, /var/tmp): each udev event would then fail to start
+    the audit. Below a destdir the program is not there yet: a hidden --bindir is only warned about.
+    """
+    hides = hidden(targets)
+    program_path = os.path.join(bindir, "pcie-failover")
+    if destdir:
+        found = _under(os.path.normpath(bindir), hides)
+        if found is None:
+            return []
+        return [f"--bindir {bindir} is under {found[0]}, which the services cannot see ({found[1]})"]
+    if not os.path.isfile(program_path) or not os.access(program_path, os.X_OK):
+        raise InstallError(
+            f"--bindir {bindir} has no executable pcie-failover: install it there first (see README, Install)"
+        )
+    real = os.path.realpath(program_path)
+    interpreter = _interpreter(real)
+    for what, path in (("pcie-failover", real), ("its interpreter", interpreter and os.path.realpath(interpreter))):
+        found = _under(path or "", hides)
+        if found is not None:
+            shown = path if path == program_path else f"{path} (from {program_path})"
+            raise InstallError(
+                f"{what}, {shown}, is under {found[0]}, which the services cannot see ({found[1]}): "
+                "install it outside /home, /root and /tmp (see README, Install)"
+            )
+    return []
+
+
 def _existing(target: Target) -> bytes | None:
     """The file now at the target (None: nothing there); UnsafePathError for anything but a regular file."""
     if not os.path.isdir(target.directory):
@@ -150,8 +218,11 @@ def install(targets: list[Target], force: bool) -> list[Step]:
         if outcomes[-1] == "replaced":
             differing.append(target.path)
     if differing and not force:
-        more = f" and {len(differing) - 1} more" if len(differing) > 1 else ""
-        raise InstallError(f"{differing[0]}{more} differ from the packaged files (--force replaces them)")
+        if len(differing) == 1:
+            raise InstallError(f"{differing[0]} differs from the packaged file (--force replaces it)")
+        raise InstallError(
+            f"{differing[0]} and {len(differing) - 1} more differ from the packaged files (--force replaces them)"
+        )
     for target, outcome in zip(targets, outcomes, strict=True):
         if outcome != "unchanged":
             _write(target)

@@ -7,7 +7,9 @@ a golden file gets, byte for byte the text the renderers printed before layouts 
 Every helper takes text that is already escaped (render.escape): colour codes are added after
 escaping, so the only escape sequences that reach a terminal are the ones painted here, and
 visible widths never count them. Wrapping never breaks a word (a path, an address, a rule id,
-a command-line option): a word longer than the width is left whole on a line of its own.
+a command-line option): a word longer than the width is left whole on a line of its own. A line
+of a fix that is a shell command (`wrap_hint`) is never broken like prose: it stays whole when it
+fits, else it is continued with ` \\` at spaces outside quotes, so that it still pastes as one command.
 """
 
 from __future__ import annotations
@@ -75,6 +77,74 @@ def wrap(
     return [prefix + paint(line[len(prefix) :], tone, layout) for prefix, line in zip(prefixes, lines, strict=True)]
 
 
+# The programs a fix's command line starts with; any other line of a fix is prose (`(to keep it ...)`).
+SHELL_PROGRAMS = frozenset(
+    {
+        "bridge", "devlink", "dmesg", "driverctl", "echo", "ethtool", "grep", "ip", "lspci", "modprobe",
+        "pcie-failover", "rmmod", "setpci", "sudo", "systemctl", "udevadm", "virsh",
+    }
+)  # fmt: skip
+
+
+def is_shell_command(line: str) -> bool:
+    """Whether a line of a fix is a command to paste (it starts with one of SHELL_PROGRAMS)."""
+    return line.split(" ", 1)[0] in SHELL_PROGRAMS
+
+
+def shell_words(command: str) -> list[str]:
+    """`command` cut at the spaces where a backslash-newline keeps its meaning: outside single and double quotes,
+    and outside a `<placeholder>`."""
+    words, start, single, double = [], 0, False, False
+    for index, char in enumerate(command):
+        if char == "'" and not double:
+            single = not single
+        elif char == '"' and not single:
+            double = not double
+        elif char == " " and not single and not double:
+            words.append(command[start:index])
+            start = index + 1
+    joined: list[str] = []
+    for word in (word for word in [*words, command[start:]] if word):
+        if joined and joined[-1].startswith("<") and not joined[-1].endswith(">") and len(joined[-1]) > 1:
+            joined[-1] += " " + word  # a placeholder (`<standby MAC>`) is one word, to be replaced whole
+        else:
+            joined.append(word)
+    return joined
+
+
+def wrap_command(command: str, width: int | None, first: str = "", rest: str = "") -> list[str]:
+    """A shell command line: whole after `first` when it fits (or without a width); else cut at `shell_words`,
+    every line but the last ending in ` \\`, the continuations after `rest` and two more spaces. A word
+    wider than the line is left whole (the line overflows): a command is never broken inside a word."""
+    if width is None or visible_len(first + command) <= width:
+        return [first + command]
+    words = shell_words(command)
+    if not words:
+        return [first.rstrip()]
+    lines: list[str] = []
+    current, more = first + words[0], rest + "  "
+    for index, word in enumerate(words[1:], 2):
+        room = width - (0 if index == len(words) else 2)  # ` \` after every line but the last
+        if visible_len(current) + 1 + len(word) <= room:
+            current += " " + word
+        else:
+            lines.append(current + " \\")
+            current = more + word
+    return [*lines, current]
+
+
+def wrap_hint(text: str, width: int | None, first: str = "", rest: str = "") -> list[str]:
+    """A fix, its own line breaks kept as `wrap_paragraphs` does; its shell command lines by `wrap_command`."""
+    lines: list[str] = []
+    for index, paragraph in enumerate(text.split("\n")):
+        lead = first if index == 0 else rest
+        if is_shell_command(paragraph):
+            lines += wrap_command(paragraph, width, lead, rest)
+        else:
+            lines += wrap(paragraph, width, lead, rest)
+    return lines
+
+
 def wrap_paragraphs(
     text: str, width: int | None, first: str = "", rest: str = "", *, tone: str | None = None, layout: Layout = PLAIN
 ) -> list[str]:
@@ -110,13 +180,15 @@ def fit_table(
     headers: Sequence[str],
     wrapped: dict[int, int | None],
     width: int,
+    commands: frozenset[int] = frozenset(),
 ) -> list[list[str]] | None:
     """`rows` with the columns in `wrapped` (column -> widest it may be, or None) re-wrapped so that a table of
     them is at most `width` wide; None when that would leave a wrapped column narrower than 20 columns.
 
     The other columns keep their widths; the room left (minus two columns between columns) is shared among
     the wrapped ones, a column that needs less than its share giving the rest to the others. A cell's own
-    lines stay lines; their continuations are indented by two.
+    lines stay lines; their continuations are indented by two. In the `commands` columns (fixes), a line
+    that is a shell command is continued with ` \\` instead (`wrap_command`).
     """
     columns = len(headers)
 
@@ -141,12 +213,13 @@ def fit_table(
         break
     if any(share < 20 for share in shares.values()):
         return None
-    return [
-        [
-            "\n".join(line for part in cell.split("\n") for line in wrap(part, shares[column], "", "  "))
-            if column in shares
-            else cell
-            for column, cell in enumerate(row)
-        ]
-        for row in rows
-    ]
+
+    def rewrap(cell: str, column: int) -> str:
+        def lines(part: str) -> list[str]:
+            if column in commands and is_shell_command(part):
+                return wrap_command(part, shares[column], "", "  ")
+            return wrap(part, shares[column], "", "  ")
+
+        return "\n".join(line for part in cell.split("\n") for line in lines(part))
+
+    return [[rewrap(cell, column) if column in shares else cell for column, cell in enumerate(row)] for row in rows]

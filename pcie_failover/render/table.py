@@ -27,6 +27,7 @@ from pcie_failover.render.layout import (
     key_value_lines,
     paint,
     wrap,
+    wrap_hint,
     wrap_paragraphs,
 )
 
@@ -102,7 +103,7 @@ def results_table(
     width = layout.width
     body = tabulate(painted, headers=_RESULT_HEADERS, tablefmt="simple", maxcolwidths=[None, None, 60, None])
     if width is not None and not fits(body, width):
-        narrow = fit_table(painted, _RESULT_HEADERS, {2: 60, 3: None}, width)
+        narrow = fit_table(painted, _RESULT_HEADERS, {2: 60, 3: None}, width, commands=frozenset({3}))
         body = "" if narrow is None else tabulate(narrow, headers=_RESULT_HEADERS, tablefmt="simple")
         if narrow is None or not fits(body, width):
             body = "\n".join(result_lines(cells, width, layout))
@@ -129,15 +130,29 @@ def result_lines(cells: list[list[str]], width: int, layout: Layout) -> list[str
             lines += [lead.rstrip(), f"    {shown}"]
         lines += wrap_paragraphs(message, width, "    ", "    ")
         if hint:
-            lines += wrap_paragraphs(hint, width, "    fix: ", "         ")
+            lines += wrap_hint(hint, width, "    fix: ", "         ")
     return lines
+
+
+def check_verdict(results: Sequence[RuleResult], verdict: Verdict, strict: bool) -> str:
+    """The verdict line: when not ready, the rows that made it so (--strict makes WARN rows count)."""
+    if verdict is not Verdict.NOT_READY:
+        return _VERDICT[verdict]
+    statuses = {r.status for r in results}
+    warned = strict and Status.WARN in statuses
+    if Status.FAIL not in statuses and warned:
+        return "not ready: fix the WARN rows (--strict counts warnings)"
+    if warned:
+        return "not ready: fix the FAIL and WARN rows (--strict counts warnings)"
+    return _VERDICT[verdict]
 
 
 def render_check(report: CheckReport, layout: Layout = PLAIN) -> str:
     """One row per rule: check, status, message, hint."""
     head = _headline(report.device, report.pf_netdev) if report.device else f"{report.query}: no such device"
     verdict = report.verdict
-    return results_table(head, result_rows(report.results), _VERDICT[verdict], layout, VERDICT_TONE[verdict])
+    closing = check_verdict(report.results, verdict, report.strict)
+    return results_table(head, result_rows(report.results), closing, layout, VERDICT_TONE[verdict])
 
 
 def _count(value: int | None) -> str:
