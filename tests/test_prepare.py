@@ -276,8 +276,7 @@ def test_cli_refuses_a_copied_tree_and_wants_a_mac(
     root = str(host_root(demo_host()))
     assert _main("prepare", "5e:00.3", "--mac", MAC, "--sysfs-root", root) == 2
     assert (
-        capsys.readouterr().err
-        == "pcie-failover prepare: prepare changes the running host: --sysfs-root must be /sys"
+        capsys.readouterr().err == "pcie-failover prepare: prepare changes the running host: --sysfs-root must be /sys"
         " (try 'pcie-failover prepare --help')\n"
     )
     assert _main("prepare", "5e:00.3") == 2

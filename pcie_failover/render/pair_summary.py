@@ -8,7 +8,7 @@ becomes its `# description` line, then the command continued with ` \\` at word 
 from __future__ import annotations
 
 from pcie_failover.pair.model import MACVTAP_FD, BackendKind, MacSource, PairSpec, RootPort, macvtap_name
-from pcie_failover.render.layout import PLAIN, Layout, wrap
+from pcie_failover.render.layout import PLAIN, Layout, wrap, wrap_command
 from pcie_failover.render.pair_notes import note_lines, shell_command
 
 _MAC_SOURCE = {
@@ -30,33 +30,12 @@ def _backend(spec: PairSpec) -> str:
     return f"{backend.kind.value} {backend.device}" if backend.device else str(backend.kind.value)
 
 
-def _shell_words(command: str) -> list[str]:
-    """`command` cut at the spaces where a backslash-newline keeps its meaning: outside single quotes."""
-    words, start, quoted, double = [], 0, False, False
-    for index, char in enumerate(command):
-        if char == "'" and not double:
-            quoted = not quoted
-        elif char == '"' and not quoted:
-            double = not double
-        elif char == " " and not quoted:
-            words.append(command[start:index])
-            start = index + 1
-    return [word for word in [*words, command[start:]] if word]
-
-
 def _step_lines(command: str, description: str, width: int) -> list[str]:
     """`  command    # description` when it fits; else the description as a comment, then the command."""
     line = f"  {command}    # {description}"
     if len(line) <= width:
         return [line]
-    lines = wrap(description, width, "  # ", "  # ")
-    current = " "
-    for word in _shell_words(command):
-        if len(current) > 1 and len(current) + 1 + len(word) + 2 > width:
-            lines.append(current + " \\")
-            current = "   "
-        current += " " + word
-    return [*lines, current]
+    return [*wrap(description, width, "  # ", "  # "), *wrap_command(command, width, "  ", "  ")]
 
 
 def render_summary(spec: PairSpec, layout: Layout = PLAIN) -> str:
