@@ -8,7 +8,7 @@ from pcie_failover.model.check import CheckInput, CheckOptions
 from pcie_failover.model.host import DeviceNames, NetDevice, PciFunction, Slot, Unreadable
 from pcie_failover.model.results import ExitCode, RuleResult, Verdict, exit_code_of, verdict_of
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 
 
 @dataclass(frozen=True)
