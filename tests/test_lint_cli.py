@@ -16,7 +16,7 @@ import pytest
 
 from fixtures_sysfs.builder import Host
 from fixtures_sysfs.hosts import demo_host, demo_pf
-from pcie_failover.commands.lint import MAX_CONFIG_BYTES
+from pcie_failover.lint.parse import MAX_CONFIG_BYTES
 from tests.support.cli import Run
 from tests.support.golden import compare_entry
 from tests.support.lint_configs import BILLION_LAUGHS, DTD, EXTERNAL, GOOD, MAC, PRIMARY, RP1, STANDBY, XML_GOOD, domain

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pcie_failover.commands.lint import parse_config
 from pcie_failover.lint.model import ConfigKind, HostFacts, LintInput
+from pcie_failover.lint.parse import parse_vm_config
 from pcie_failover.lint.rules import LINT_RULES, LINT_RULES_BY_ID
 from pcie_failover.model.address import MacAddress
 from pcie_failover.model.results import Status
@@ -34,7 +34,7 @@ def run(
 ) -> tuple[Status, str]:
     """One rule's status and message over `text`; the VF's admin MAC as the host check would read it."""
     macs = {VF: None if admin_mac is None else MacAddress.parse(admin_mac)}
-    result = LINT_RULES_BY_ID[rule_id].run(LintInput(parse_config(text, kind), version, HostFacts(macs)))
+    result = LINT_RULES_BY_ID[rule_id].run(LintInput(parse_vm_config(text, kind), version, HostFacts(macs)))
     return result.status, result.message
 
 

@@ -12,7 +12,7 @@ from pcie_failover.audit.record import RecordError, from_json, validate_name
 from pcie_failover.lint.libvirt_parse import parse_libvirt
 from pcie_failover.lint.qemu_parse import parse_qemu
 from pcie_failover.model.address import DeviceQuery, InputError, MacAddress, PciAddress, parse_unicast_mac
-from pcie_failover.model.config_space import parse_config
+from pcie_failover.model.config_space import parse_config_space
 from pcie_failover.netinfo import iproute_json
 from pcie_failover.netinfo.source import Snapshot, Unavailable, parse_sidecar
 from pcie_failover.pair.ids import validate_id
@@ -72,7 +72,7 @@ def test_mac_and_ids(text: str) -> None:
 @SETTINGS
 @given(st.binary(max_size=4096))
 def test_config_space(data: bytes) -> None:
-    config = parse_config(data)
+    config = parse_config_space(data)
     assert (config is None) == (len(data) < 64)
 
 

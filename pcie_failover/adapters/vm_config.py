@@ -13,7 +13,7 @@ VIRSH_TIMEOUT = 60.0  # seconds for `virsh dumpxml`: a hung libvirtd is an error
 
 def _text(data: bytes, what: str) -> str:
     """`data` as text, when at most MAX_CONFIG_BYTES of UTF-8; raise InputError otherwise."""
-    from pcie_failover.commands.lint import MAX_CONFIG_BYTES
+    from pcie_failover.lint.parse import MAX_CONFIG_BYTES
 
     if len(data) > MAX_CONFIG_BYTES:
         raise InputError(f"{what} is larger than {MAX_CONFIG_BYTES} bytes")
@@ -25,7 +25,7 @@ def _text(data: bytes, what: str) -> str:
 
 def read_config(path: str) -> str:
     """The text of FILE (`-`: stdin), at most MAX_CONFIG_BYTES; raise InputError otherwise."""
-    from pcie_failover.commands.lint import MAX_CONFIG_BYTES
+    from pcie_failover.lint.parse import MAX_CONFIG_BYTES
 
     try:
         if path == "-":

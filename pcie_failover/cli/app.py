@@ -313,7 +313,7 @@ ARGUMENT_PARSERS = (
     "pcie_failover.pair.ids",
     "pcie_failover.pair.ports",
     "pcie_failover.pair.model",
-    "pcie_failover.commands.lint",
+    "pcie_failover.lint.parse",
 )
 
 

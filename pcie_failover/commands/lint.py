@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
 from pcie_failover.commands.check import checked, run_check
-from pcie_failover.lint.libvirt_parse import parse_libvirt
 from pcie_failover.lint.model import ConfigKind, Device, HostFacts, LintInput, VmConfig
-from pcie_failover.lint.qemu_parse import parse_qemu
+from pcie_failover.lint.parse import parse_qemu_version, parse_vm_config
 from pcie_failover.lint.report import HostItem, LintReport
 from pcie_failover.lint.rules import run_lint_rules
 from pcie_failover.model.address import DeviceQuery, InputError, MacAddress, PciAddress, validate_ifname
@@ -17,22 +15,7 @@ from pcie_failover.model.report import CheckReport
 from pcie_failover.model.results import Verdict
 from pcie_failover.sysfs.root import SysfsRoot
 
-MAX_CONFIG_BYTES = 1 << 20
 _VF_MAC = "vf-mac"
-_VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
-
-
-def parse_config(text: str, kind: ConfigKind) -> VmConfig:
-    """The parsed VM; raise ConfigError when the text is not one."""
-    return parse_qemu(text) if kind is ConfigKind.QEMU else parse_libvirt(text)
-
-
-def parse_version(text: str) -> tuple[int, int, int]:
-    """`6.1`, `6.1.1`, or a longer string starting so; raise InputError otherwise."""
-    found = _VERSION.match(text.strip())
-    if found is None:
-        raise InputError(f"--qemu-version {text!a} is not MAJOR.MINOR[.MICRO]")
-    return int(found[1]), int(found[2]), int(found[3] or 0)
 
 
 def _options(config: VmConfig, primary: Device) -> CheckOptions:
@@ -100,9 +83,9 @@ def run_lint(
     text: str, kind: ConfigKind, *, source: str, root: SysfsRoot | None, why_not: str | None, version: str | None
 ) -> LintReport:
     """Parse, check the hosts (when `root`), run the rules; raise ConfigError/InputError on bad input."""
-    config = parse_config(text, kind)
+    config = parse_vm_config(text, kind)
     version = version or config.qemu_version
-    parsed = None if version is None else parse_version(version)
+    parsed = None if version is None else parse_qemu_version(version)
     items, macs = _host_items(config, root, why_not)
     lint_input = LintInput(config, parsed, HostFacts(macs))
     return LintReport(

@@ -7,7 +7,6 @@ inspect.scope) and the pair as QEMU realized it (slot-zero, mac-match over the l
 
 from __future__ import annotations
 
-from pcie_failover.commands.lint import parse_version
 from pcie_failover.inspect.model import (
     Config,
     InspectReport,
@@ -21,6 +20,7 @@ from pcie_failover.inspect.model import (
 )
 from pcie_failover.inspect.scope import live_rules, pair_rules
 from pcie_failover.lint.model import Device
+from pcie_failover.lint.parse import parse_qemu_version
 from pcie_failover.lint.report import HostItem
 from pcie_failover.model.address import InputError
 from pcie_failover.model.results import RuleResult, Status
@@ -196,7 +196,7 @@ def _host(config: Config, planned: Device | None) -> HostItem | None:
 def _version(config: Config) -> tuple[int, int, int] | None:
     text = None if config.lint is None else config.lint.qemu_version
     try:
-        return None if text is None else parse_version(text)
+        return None if text is None else parse_qemu_version(text)
     except InputError:
         return None
 

@@ -95,7 +95,7 @@ def _find_pcie(data: bytes) -> tuple[int | None, bool]:
     return None, False
 
 
-def parse_config(data: bytes) -> ConfigSpace | None:
+def parse_config_space(data: bytes) -> ConfigSpace | None:
     """Decode a config space image; None when it is shorter than the 64-byte header."""
     if len(data) < 64:
         return None

@@ -6,10 +6,10 @@ import shlex
 
 from pcie_failover.model.check import CheckInput
 from pcie_failover.model.host import IommuGroup, IommuPlatform, Unreadable
+from pcie_failover.model.kernel_cmdline import remapping_disabled
 from pcie_failover.model.results import Severity, Status
 from pcie_failover.model.rule import Finding, Rule, Source
 from pcie_failover.rules.base import target, unknown
-from pcie_failover.sysfs.iommu import remapping_disabled
 
 _ENABLE = {
     "DMAR": "add intel_iommu=on (and iommu=pt) to the kernel command line and reboot",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pcie_failover.model.address import PciAddress
 from pcie_failover.model.host import GroupMember, IommuPlatform, NetDevice, Unreadable
+from pcie_failover.model.kernel_cmdline import remapping_disabled
 from pcie_failover.netinfo.source import NetlinkSource
 from pcie_failover.sysfs import attributes as attr
 from pcie_failover.sysfs.net import read_netdev
@@ -57,15 +58,6 @@ def group_of(root: SysfsRoot, address: PciAddress) -> tuple[PciAddress, ...]:
     group = attr.link_name(root, f"{device_link(address)}/iommu_group")
     members = read_group(root, group)[1] if isinstance(group, str) else ()
     return members if isinstance(members, tuple) else ()
-
-
-def remapping_disabled(kernel_cmdline: str | None) -> tuple[str, ...]:
-    """Options that turn interrupt remapping off (drivers/iommu/irq_remapping.c: `nointremap`, `intremap=...off...`)."""
-    return tuple(
-        option
-        for option in (kernel_cmdline or "").split()
-        if option == "nointremap" or (option.startswith("intremap=") and "off" in option[9:].split(","))
-    )
 
 
 # The first interrupt chips a kernel shows name its architecture: the x86 legacy PIC and IO-APIC

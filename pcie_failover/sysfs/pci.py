@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pcie_failover.model.address import PciAddress
-from pcie_failover.model.config_space import ConfigSpace, PortType, parse_config
+from pcie_failover.model.config_space import ConfigSpace, PortType, parse_config_space
 from pcie_failover.model.host import PciFunction, Slot, Sriov, Unreadable, UpstreamPort
 from pcie_failover.sysfs import attributes as attr
 from pcie_failover.sysfs.root import CONFIG_READ_LIMIT, SysfsError, SysfsRoot
@@ -37,7 +37,7 @@ def read_config(root: SysfsRoot, path: str) -> ConfigSpace | None | Unreadable:
     """Decode the device's `config` (64 bytes unprivileged, 256/4096 as root)."""
     rel = f"{path}/config"
     try:
-        return parse_config(root.read_bytes(rel, CONFIG_READ_LIMIT))
+        return parse_config_space(root.read_bytes(rel, CONFIG_READ_LIMIT))
     except SysfsError as error:
         return Unreadable(rel, error.reason)
 
