@@ -40,19 +40,30 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 VENVDIR ?= $(PREFIX)/lib/pcie-failover
 
-.PHONY: install uninstall
+.PHONY: install install-venv install-relocate uninstall
+
+# venv writes the absolute, normalised path into its scripts: match that form (DESTDIR may be relative or end in /)
+STAGED = $(abspath $(DESTDIR)$(VENVDIR))
+FINAL = $(abspath $(VENVDIR))
 
 install:
-	$(PYTHON) -m venv '$(DESTDIR)$(VENVDIR)'
-	built=$$(test -e build || echo yes); \
-		'$(DESTDIR)$(VENVDIR)/bin/python' -m pip install --no-input --no-warn-script-location '$(CURDIR)' && \
-		if [ -n "$$built" ]; then rm -rf build; fi  # setuptools builds in the tree: leave no build/ behind
-	if [ -n '$(DESTDIR)' ]; then \
-		grep -lrF '$(DESTDIR)$(VENVDIR)' '$(DESTDIR)$(VENVDIR)/bin' | \
-			xargs -r sed -i 's|$(DESTDIR)$(VENVDIR)|$(VENVDIR)|g'; \
-	fi
+	$(MAKE) --no-print-directory install-venv
+	$(MAKE) --no-print-directory install-relocate
 	mkdir -p '$(DESTDIR)$(BINDIR)'
-	ln -sfn '$(VENVDIR)/bin/pcie-failover' '$(DESTDIR)$(BINDIR)/pcie-failover'
+	ln -sfn '$(FINAL)/bin/pcie-failover' '$(DESTDIR)$(BINDIR)/pcie-failover'
+
+install-venv:
+	$(PYTHON) -m venv '$(STAGED)'
+	built=$$(test -e build || echo yes); \
+		'$(STAGED)/bin/python' -m pip install --no-input --no-warn-script-location '$(CURDIR)' && \
+		if [ -n "$$built" ]; then rm -rf build; fi  # setuptools builds in the tree: leave no build/ behind
+
+# Under a DESTDIR, the venv's scripts name the staging path: point them at the final one.
+install-relocate:
+	if [ '$(STAGED)' != '$(FINAL)' ]; then \
+		grep -lrF '$(STAGED)' '$(STAGED)/bin' | xargs -r sed -i 's|$(STAGED)|$(FINAL)|g'; \
+		! grep -rqF '$(STAGED)' '$(STAGED)/bin' || { echo 'staging path left in $(STAGED)/bin' >&2; exit 1; }; \
+	fi
 
 uninstall:
 	rm -f '$(DESTDIR)$(BINDIR)/pcie-failover'

@@ -225,6 +225,24 @@ def test_make_install_puts_a_venv_and_a_link(tmp_path: Path) -> None:
     assert "make install" in README.split("\n## Install\n", 1)[1].split("\n## ", 1)[0]
 
 
+@pytest.mark.parametrize("destdir", ["{tmp}/pkg/", "{tmp}/pkg", "pkg//"])
+def test_a_staged_venv_names_its_final_path(tmp_path: Path, destdir: str) -> None:
+    """venv writes the absolute, normalised staging path into its scripts (`#!`, VIRTUAL_ENV): a DESTDIR
+    given relative or with a trailing slash must still be replaced by the final path."""
+    staged = (tmp_path / "pkg" / "usr/lib/pcie-failover").resolve()
+    (staged / "bin").mkdir(parents=True)
+    (staged / "bin/pcie-failover").write_text(f"#!{staged}/bin/python\n")
+    (staged / "bin/activate").write_text(f'VIRTUAL_ENV="{staged}"\n')
+    done = subprocess.run(
+        ["make", "-f", str(REPO / "Makefile"), "install-relocate", f"DESTDIR={destdir.format(tmp=tmp_path)}",
+         "PREFIX=/usr"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (staged / "bin/pcie-failover").read_text() == "#!/usr/lib/pcie-failover/bin/python\n"
+    assert (staged / "bin/activate").read_text() == 'VIRTUAL_ENV="/usr/lib/pcie-failover"\n'
+
+
 def _dirs(tmp_path: Path) -> list[str]:
     base = tmp_path / "system"
     return ["--udevdir", f"{base}/udev", "--unitdir", f"{base}/units", "--tmpfilesdir", f"{base}/tmpfiles.d"]

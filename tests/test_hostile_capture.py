@@ -260,9 +260,10 @@ def test_register_refuses_a_vm_name_that_is_not_printable_ascii(user: str, share
     ]
     runs = run_as(user, [*register, *pair])
     shown = ["'caf\\xe9'", "'a\\x1bb'", "'web\\n<0>x'", "'a\\u202eb'", f"'{'v' * 129}'", "''"]
-    expected = [f"{s} is not a usable VM name (printable ASCII, 128 characters at most)\n" for s in shown]
+    expected = [f"{s} is not a usable VM name (printable ASCII, 128 characters at most)" for s in shown]
     for vm, run, message in zip(names * 2, runs, expected * 2, strict=True):
         command = run.stderr.split(":")[0]
-        assert (run.code, run.out, run.stderr) == (2, b"", f"{command}: {message}"), vm
+        hint = f" (try '{command} --help')"  # what was typed is wrong
+        assert (run.code, run.out, run.stderr) == (2, b"", f"{command}: {message}{hint}\n"), vm
         assert command in ("pcie-failover register", "pcie-failover pair")
     assert not registry.exists()  # refused before anything was read or written

@@ -190,7 +190,8 @@ def test_install_units_bindir(cli: Callable[..., Run], tmp_path: Path, monkeypat
         2,
         "",
         "pcie-failover install-units: cannot tell where pcie-failover is installed "
-        "(this is /usr/lib/python3/dist-packages/pcie_failover/__main__.py): pass --bindir DIR\n",
+        "(this is /usr/lib/python3/dist-packages/pcie_failover/__main__.py): pass --bindir DIR"
+        " (try 'pcie-failover install-units --help')\n",
     )
     for bad in ("bin", "/opt/my bin", "/opt/%n", "/opt/$HOME"):
         run = cli("install-units", "--destdir", str(tmp_path / "e"), "--bindir", bad, *DIRS)
@@ -198,7 +199,7 @@ def test_install_units_bindir(cli: Callable[..., Run], tmp_path: Path, monkeypat
             2,
             "",
             f"pcie-failover install-units: --bindir {bad!a} cannot go into ExecStart= "
-            "(an absolute path of [A-Za-z0-9._+@:/-])\n",
+            "(an absolute path of [A-Za-z0-9._+@:/-]) (try 'pcie-failover install-units --help')\n",
         )
     assert not (tmp_path / "e").exists()
 

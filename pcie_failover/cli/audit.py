@@ -182,8 +182,8 @@ def register(
         wanted = None if mac is None else parse_unicast_mac(mac)
         if vm is not None:
             validate_vm(vm)
-    except (InputError, RecordError) as error:
-        return fail("register", output, ExitCode.USAGE, "input", str(error))
+    except (InputError, RecordError) as error:  # the arguments as typed
+        return fail("register", output, ExitCode.USAGE, "input", str(error), hint=True)
 
     def body(root: SysfsRoot) -> int:
         from pcie_failover.adapters.files import UnsafePathError
@@ -206,7 +206,7 @@ def register(
         if output is OutputFormat.JSON:
             from pcie_failover.render.json_doc import render_registered
 
-            emit(render_registered(root.path, result.path, result.record))
+            emit(render_registered(root.origin, result.path, result.record))
         else:
             record = result.record
             emit(

@@ -175,7 +175,7 @@ def capture(
         if output is OutputFormat.JSON:
             from pcie_failover.render.json_doc import render_capture
 
-            text = render_capture(root.path, result)
+            text = render_capture(root.origin, result)
         else:
             netlink = "with" if result.netlink else "without"
             devices = f"{result.devices} device{'' if result.devices == 1 else 's'}"

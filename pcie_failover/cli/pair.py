@@ -115,10 +115,12 @@ def pair(
         if save is not None:  # checked before any file is read, not after the spec was printed
             validate_name(save)
         if vm is not None:
+            if save is None:
+                raise InputError("--vm names the VM of the pair --save registers: give --save NAME too")
             validate_vm(vm)
         layout = plan(request)
-    except (InputError, RecordError) as error:
-        return fail("pair", errors, ExitCode.USAGE, "input", str(error))
+    except (InputError, RecordError) as error:  # the options as typed, nothing read yet
+        return fail("pair", errors, ExitCode.USAGE, "input", str(error), hint=True)
     options = CheckOptions(manager=for_, mac=request.mac, standby_netdev=backend.device)
 
     def body(root: SysfsRoot) -> int:
@@ -175,7 +177,13 @@ def _save_pair(
         )
     except (RegisterError, RecordError, UnsafePathError, OSError) as error:
         code = ExitCode.NOT_READY if isinstance(error, RegisterError) and error.not_ready else ExitCode.USAGE
-        return fail("pair", OutputFormat.TABLE, code, "input", f"--save: {error}")
+        message = str(error)
+        if code is ExitCode.NOT_READY:  # pair --force prints a spec but never saves one
+            message = message.replace(
+                "fix it, or register with --force",
+                "take the host steps above, then pair --save again (or: register NAME DEVICE --mac MAC --force)",
+            )
+        return fail("pair", OutputFormat.TABLE, code, "input", f"--save: {message}")
     note("pair", f"registered {name} -> {saved.path}")
     return int(ExitCode.READY)
 

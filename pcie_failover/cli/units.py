@@ -71,7 +71,7 @@ def install_units(
             note("install-units", f"warning: {warning}")
         steps = install(targets, force)
     except InstallError as error:
-        return fail("install-units", OutputFormat.TABLE, ExitCode.USAGE, "input", str(error))
+        return fail("install-units", OutputFormat.TABLE, ExitCode.USAGE, "input", str(error), hint=error.usage)
     if not destdir:
         steps += reload(targets[1].path)
     emit("".join(f"{step.outcome} {escape(step.what)}\n" for step in steps))

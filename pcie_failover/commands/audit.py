@@ -69,10 +69,10 @@ def run_audit(
         # a MAC register took from the VF is compared, as check does without --mac, not taken as an admin's
         options = CheckOptions(manager=record.manager, mac=record.mac, mac_asserted=not record.mac_from_vf)
         query = DeviceQuery(str(resolved.address), resolved.address, None)
-        report = assess(reader.check_input(query, options, found=resolved.address), root.path, strict=strict)
+        report = assess(reader.check_input(query, options, found=resolved.address), root.origin, strict=strict)
         pairs.append(PairAudit(record, resolved, report, sharing.get(record.name, ())))
     return AuditReport(
-        sysfs_root=root.path,
+        sysfs_root=root.origin,
         registry=registry.directory,
         pairs=tuple(pairs),
         problems=tuple(problems),

@@ -18,7 +18,7 @@ def checked(root: SysfsRoot, query: DeviceQuery, options: CheckOptions, strict: 
     check_input = read_check_input(root, query, options, netlink_for(root))
     device = check_input.device
     names = device_names(root, device) if isinstance(device, PciFunction) else None
-    return check_input, assess(check_input, root.path, strict=strict, names=names)
+    return check_input, assess(check_input, root.origin, strict=strict, names=names)
 
 
 def run_check(root: SysfsRoot, query: DeviceQuery, options: CheckOptions, strict: bool) -> CheckReport:

@@ -45,7 +45,12 @@ PKG_CONFIG = {  # option -> (pkg-config package, variable, the Makefile's fallba
 
 
 class InstallError(Exception):
-    """The units cannot be installed as asked (exit 2); the message is one line."""
+    """The units cannot be installed as asked (exit 2); the message is one line. `usage`: an option as typed
+    is wrong (not the files found), so the CLI points to --help."""
+
+    def __init__(self, message: str, usage: bool = False) -> None:
+        super().__init__(message)
+        self.usage = usage
 
 
 @dataclass(frozen=True)
@@ -102,17 +107,21 @@ def default_directory(option: str) -> str:
 def default_bindir() -> str:
     """The directory of the running `pcie-failover` executable (sys.argv[0], links resolved)."""
     if os.path.basename(sys.argv[0]) != "pcie-failover":
-        raise InstallError(f"cannot tell where pcie-failover is installed (this is {sys.argv[0]}): pass --bindir DIR")
+        raise InstallError(
+            f"cannot tell where pcie-failover is installed (this is {sys.argv[0]}): pass --bindir DIR", usage=True
+        )
     return os.path.dirname(os.path.realpath(sys.argv[0]))
 
 
 def plan(bindir: str, udevdir: str, unitdir: str, tmpfilesdir: str, destdir: str) -> list[Target]:
     """The files to install, @BINDIR@ replaced, below `destdir` ("" for the running system)."""
     if not _SAFE_BINDIR.fullmatch(bindir):
-        raise InstallError(f"--bindir {bindir!a} cannot go into ExecStart= (an absolute path of [A-Za-z0-9._+@:/-])")
+        raise InstallError(
+            f"--bindir {bindir!a} cannot go into ExecStart= (an absolute path of [A-Za-z0-9._+@:/-])", usage=True
+        )
     for option, directory in (("--udevdir", udevdir), ("--unitdir", unitdir), ("--tmpfilesdir", tmpfilesdir)):
         if not directory.startswith("/"):
-            raise InstallError(f"{option} {directory!a} is not an absolute path")
+            raise InstallError(f"{option} {directory!a} is not an absolute path", usage=True)
     packaged = resources.files("pcie_failover").joinpath("units")
     top = destdir.rstrip("/")
     targets = [

@@ -92,7 +92,7 @@ def run_lint(
         source=source,
         config=config,
         qemu_version=version,
-        sysfs_root=None if root is None else root.path,
+        sysfs_root=None if root is None else root.origin,
         results=run_lint_rules(lint_input),
         hosts=tuple(items),
         facts=lint_input.host,

@@ -73,7 +73,7 @@ def run_list(root: SysfsRoot, options: CheckOptions, pf: DeviceQuery | None = No
         if not isinstance(function, PciFunction) or (vfs and function.physfn is None):
             continue
         check_input = reader.check_input(DeviceQuery(str(address), address, None), options, found=function)
-        report = assess(check_input, root.path)
+        report = assess(check_input, root.origin)
         ids = ids_of(function)
         if ids is not None and ids not in known:
             known[ids] = source.lookup([function]).get(ids)
@@ -97,5 +97,5 @@ def run_list(root: SysfsRoot, options: CheckOptions, pf: DeviceQuery | None = No
             )
         )
     return ListReport(
-        sysfs_root=root.path, options=options, devices=tuple(devices), pf=None if pf is None else pf.text, vfs=vfs
+        sysfs_root=root.origin, options=options, devices=tuple(devices), pf=None if pf is None else pf.text, vfs=vfs
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pcie_failover.model.address import InputError, PciAddress
 from pcie_failover.model.check import Manager
@@ -86,7 +86,7 @@ def build_spec(
             ),
         ),
         warnings=_superseded(warnings(report), report.options.manager, state),
-        failures=failures(report),
+        failures=_mac_fixed_by_steps(failures(report), report.options.manager, state),
     )
 
 
@@ -95,4 +95,12 @@ def _superseded(found: tuple[RuleResult, ...], manager: Manager, state: VfState)
     administrator's MAC, kept across resets), vf-mac's doubt about the MAC the VF carries now is moot."""
     if manager is Manager.QEMU and not state.mac_set:
         return tuple(r for r in found if r.rule_id != vf_mac.RULE.rule_id)
+    return found
+
+
+def _mac_fixed_by_steps(found: tuple[RuleResult, ...], manager: Manager, state: VfState) -> tuple[RuleResult, ...]:
+    """A vf-mac failure (--force) stays listed, but without its own fix: the spec's host step sets the pair's MAC,
+    and a second `ip link set ... mac` with the MAC check saw would undo it."""
+    if manager is Manager.QEMU and not state.mac_set:
+        return tuple(replace(r, hint=None) if r.rule_id == vf_mac.RULE.rule_id else r for r in found)
     return found

@@ -8,6 +8,7 @@ from pcie_failover.model.results import RuleResult, Status
 from pcie_failover.pair.model import HostStep, PairSpec
 from pcie_failover.pair.prep import SOURCE
 
+HOST_STEP = "HOST before QEMU starts here: "  # then the command, `    # ` and what it does
 _LABEL = {Status.FAIL: "FAIL", Status.WARN: "WARN", Status.UNKNOWN: "UNKNOWN"}
 
 
@@ -17,16 +18,17 @@ def finding_lines(result: RuleResult) -> list[str]:
     return lines + [f"  {line}" for line in (result.hint or "").splitlines()]
 
 
-def note_lines(spec: PairSpec) -> list[str]:
+def note_lines(spec: PairSpec, host_steps: bool = True) -> list[str]:
     """Why the VF's MAC was not reused (when so), every failure (only with --force) and warning, then the steps
     this host still needs before QEMU starts, and what the destination needs (the spec alone does not work
-    without them: a MAC the VF does not carry yet fails lint's mac-match)."""
+    without them: a MAC the VF does not carry yet fails lint's mac-match); `host_steps` False leaves those to
+    a renderer that prints the hosts' steps itself (the summary)."""
     lines: list[str] = [] if spec.mac_note is None else [f"NOTE mac: {spec.mac_note}"]
     if spec.failures:
         lines.append("NOT READY (printed because of --force): these checks failed")
     for result in (*spec.failures, *spec.warnings):
         lines += finding_lines(result)
-    for prep in spec.prep:
+    for prep in spec.prep if host_steps else ():
         if prep.host == SOURCE:
             lines += [
                 f"HOST before QEMU starts here: {shell_command(step)}    # {step.description}" for step in prep.steps

@@ -43,7 +43,8 @@ def check(check_input: CheckInput) -> Finding:
         return Finding(
             Status.FAIL,
             f"the standby backend {standby.name} does not exist on this host",
-            "create it (the bridge or tap the standby's -netdev uses) or name the right one in --standby-netdev",
+            "create it (the bridge or tap the standby's -netdev uses) or name the right one"
+            " (check --standby-netdev, pair --netdev)",
         )
     described = f"{standby.name} ({standby.kind})"
     pf = check_input.pf

@@ -47,7 +47,8 @@ CASES = [
         check_input(standby_netdev="vnet9", standby=standby("vnet9", "absent")),
         Status.FAIL,
         "the standby backend vnet9 does not exist on this host",
-        "create it (the bridge or tap the standby's -netdev uses) or name the right one in --standby-netdev",
+        "create it (the bridge or tap the standby's -netdev uses) or name the right one"
+        " (check --standby-netdev, pair --netdev)",
         id="no-such-backend",
     ),
     pytest.param(
