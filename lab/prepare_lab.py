@@ -8,12 +8,19 @@ vfio-pci not loaded. Scenarios, in order, each keeping the CLI's JSON and exit c
 2. prep: prepare VF 0 for real, `check` it, prepare it again (a no-op), then `--undo` and `check` again;
    2b. held: before the --undo, a process (`sleep`) holds VF 0's /dev/vfio/<group> open: another MAC and
    --undo are refused naming it, the same MAC is a no-op; then it exits;
+   2c. rebound: VF 0 without a driver is prepared (the record says no driver), then bound to igbvf by hand,
+   given an address and set up: --undo (which would unbind igbvf) is refused naming the address;
 3. inuse: VF 1's interface up with an address: refused; then, with the address gone:
-   3b. ll: VF 1 up with only its IPv6 link-local address (router advertisements off): not in use (a
-   --dry-run plans the steps);
+   3b. ll: VF 1 up with only its IPv6 link-local address (router advertisements off): refused, it is up;
+   set down, a --dry-run plans the steps;
    3c. upper: a VLAN on VF 1: refused naming it;
+   3m. mvns: VF 1 up, a macvlan on it moved to another network namespace (no `upper_*` link is left here):
+   refused, it is up;
    3d. netns: VF 1's interface moved to another network namespace: refused (igbvf bound, no interface here);
 4. dry-run: prepare VF 2, and VF 3 through `--dry-run` run as a script: the same end state;
+   4d. devheld: a process holds only a VFIO *device* file of VF 2 (group and container closed, as a process
+   handed the descriptor would): another MAC and --undo are refused (its `enable` count is 1), while VF 3
+   (on vfio-pci, not open) is not; after it exits, VF 2 is free again;
    4b. reg: `--register` into a registry that is a regular file, with --format json: one JSON document;
 5. gone: the VFs destroyed (sriov_numvfs 0), `--undo` of VF 2 (recorded): exit 7, the record kept.
 """
@@ -34,7 +41,23 @@ VFS = ("0000:01:10.0", "0000:01:10.2", "0000:01:10.4", "0000:01:10.6")
 MACS = ("52:54:00:6f:55:a0", "52:54:00:6f:55:a1", "52:54:00:6f:55:a2", "52:54:00:6f:55:a3")
 STATE_DIR = "/var/lib/pcie-failover/prepare"
 JOB_TIMEOUT = 900.0
-CLI = f"/host{REPO}/.venv/bin/python -I -m pcie_failover"
+PYTHON = f"/host{REPO}/.venv/bin/python -I"
+CLI = f"{PYTHON} -m pcie_failover"
+# Holds only a VFIO device file: container and group set up, the device file taken, then both closed.
+HOLDER = """import ctypes, os, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+address, group = sys.argv[1], sys.argv[2]
+container = os.open("/dev/vfio/vfio", os.O_RDWR)
+group_fd = os.open(f"/dev/vfio/{group}", os.O_RDWR)
+assert libc.ioctl(group_fd, 0x3B68, ctypes.byref(ctypes.c_int(container))) == 0  # VFIO_GROUP_SET_CONTAINER
+assert libc.ioctl(container, 0x3B66, ctypes.c_ulong(1)) == 0  # VFIO_SET_IOMMU, VFIO_TYPE1_IOMMU
+device = libc.ioctl(group_fd, 0x3B6A, ctypes.c_char_p(address.encode()))  # VFIO_GROUP_GET_DEVICE_FD
+assert device >= 0, ctypes.get_errno()
+os.close(group_fd)
+os.close(container)
+open("/job/out/holder.ready", "w").close()
+time.sleep(600)
+"""
 
 HELPERS = f"""
 run() {{
@@ -101,6 +124,23 @@ def job_lines() -> list[str]:
         f"state {vf0} 0 undo.after",
         f"test ! -e {record} && echo gone > /job/out/undo.record || echo kept > /job/out/undo.record",
         f"run undo.check check {vf0} --format json",
+        # 2c. prepared without a driver, then bound to igbvf by hand and used: --undo is refused
+        f'echo 0 > "/proc/sys/net/ipv6/conf/$(ifname {vf0})/accept_ra"',
+        f"echo {vf0} > /sys/bus/pci/devices/{vf0}/driver/unbind",
+        f"run rebound.prep prepare {vf0} --mac {MACS[0]} --format json",
+        f"cp {record} /job/out/rebound.record",
+        f"echo > /sys/bus/pci/devices/{vf0}/driver_override",
+        f"echo {vf0} > /sys/bus/pci/drivers/vfio-pci/unbind",
+        f"echo {vf0} > /sys/bus/pci/drivers/igbvf/bind",
+        "sleep 1",
+        f'{IP} address add 10.8.8.2/24 dev "$(ifname {vf0})"',
+        f'{IP} link set dev "$(ifname {vf0})" up',
+        f"state {vf0} 0 rebound.before",
+        f"ifname {vf0} > /job/out/rebound.ifname",
+        f"run rebound prepare {vf0} --undo --format json",
+        f"state {vf0} 0 rebound.after",
+        f"test -e {record} && echo kept > /job/out/rebound.kept || true",
+        f'{IP} link set dev "$(ifname {vf0})" down',
         # 3. in use: refused
         f'{IP} address add 10.9.9.2/24 dev "$(ifname {vf1})"',
         f'{IP} link set dev "$(ifname {vf1})" up',
@@ -116,13 +156,32 @@ def job_lines() -> list[str]:
         f'{IP} link set dev "$(ifname {vf1})" up',
         "sleep 3",
         f'{IP} address show dev "$(ifname {vf1})" > /job/out/ll.addr',
+        f"ifname {vf1} > /job/out/ll.ifname",
         f"run ll prepare {vf1} --mac {MACS[1]} --dry-run --format json",
         f'{IP} link set dev "$(ifname {vf1})" down',
+        f"run ll.down prepare {vf1} --mac {MACS[1]} --dry-run --format json",
         # 3c. a VLAN on top of it
         "modprobe 8021q",
         f'{IP} link add link "$(ifname {vf1})" name vf1v5 type vlan id 5',
         f"run upper prepare {vf1} --mac {MACS[1]} --format json",
         f"{IP} link delete vf1v5",
+        # 3m. a macvlan on it moved to another network namespace, VF 1 up: refused, it is up
+        "modprobe macvlan",
+        f'{IP} link set dev "$(ifname {vf1})" up',
+        f'{IP} link add link "$(ifname {vf1})" name mv0 type macvlan mode bridge',
+        "unshare -n sleep 600 &",
+        "mvns=$!",
+        "sleep 1",
+        f'{IP} link set dev mv0 netns "$mvns"',
+        f'nsenter -t "$mvns" -n {IP} address add 10.7.7.2/24 dev mv0',
+        f'nsenter -t "$mvns" -n {IP} link set dev mv0 up',
+        f'nsenter -t "$mvns" -n {IP} -d link show dev mv0 > /job/out/mvns.links',
+        f'ls "/sys/class/net/$(ifname {vf1})" > /job/out/mvns.ls',
+        f"state {vf1} 1 mvns.before",
+        f"run mvns prepare {vf1} --mac {MACS[1]} --format json",
+        f"state {vf1} 1 mvns.after",
+        'kill "$mvns"; wait "$mvns" || true',
+        f'{IP} link set dev "$(ifname {vf1})" down',
         # 3d. its interface in another network namespace
         "unshare -n sleep 600 &",
         "netns=$!",
@@ -141,6 +200,21 @@ def job_lines() -> list[str]:
         f"state {vf3} 3 script.after",
         f"run real.check check {vf2} --mac {MACS[2]} --format json",
         f"run script.check check {vf3} --mac {MACS[3]} --format json",
+        # 4d. a process holds only a VFIO device file of VF 2
+        f'grp2=$(basename "$(readlink /sys/bus/pci/devices/{vf2}/iommu_group)")',
+        f'{PYTHON} /job/holder.py {vf2} "$grp2" > /job/out/holder.log 2>&1 &',
+        "devholder=$!",
+        "for _ in $(seq 100); do [ -e /job/out/holder.ready ] && break; sleep 0.2; done",
+        'echo "$devholder" > /job/out/devheld.pid',
+        'ls -l "/proc/$devholder/fd" > /job/out/devheld.fds',
+        f"cat /sys/bus/pci/devices/{vf2}/enable > /job/out/devheld.enable",
+        f"run devheld prepare {vf2} --mac {MACS[0]} --format json",
+        f"run devheld.undo prepare {vf2} --undo --format json",
+        f"run devheld.other prepare {vf3} --mac {MACS[0]} --dry-run --format json",
+        f"state {vf2} 2 devheld.after",
+        'kill "$devholder"; wait "$devholder" || true',
+        f"cat /sys/bus/pci/devices/{vf2}/enable > /job/out/devheld.enable.after",
+        f"run devheld.free prepare {vf2} --mac {MACS[0]} --dry-run --format json",
         # 4b. --register fails after the (no-op) prepare: one JSON document says both
         ": > /job/out/reg.file",
         "rc=0",
@@ -172,6 +246,7 @@ def run_prepare_lab(env: LabEnv, work: Path) -> PrepareRun:
     shutil.rmtree(run, ignore_errors=True)
     (run / "job").mkdir(parents=True)
     (run / "job" / "job.sh").write_text(PRELUDE + HELPERS + "\n".join(job_lines()) + "\n")
+    (run / "job" / "holder.py").write_text(HOLDER)
     out, trace = run_job(env, replace(TOPOLOGIES["vtd-acpi"], name="prepare", job=()), run, "prepare lab", JOB_TIMEOUT)
     codes, outputs = job_results(out)
     states = {

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
+import stat
+import subprocess
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -17,7 +20,7 @@ from pcie_failover.commands.check import checked
 from pcie_failover.model.address import DeviceQuery, MacAddress
 from pcie_failover.model.check import CheckOptions
 from pcie_failover.prepare.command import PrepareReport, read_surroundings, run_prepare, run_undo, step_rows
-from pcie_failover.prepare.model import Action, Outcome, Persist, Plan, UndoRecord, WriteError
+from pcie_failover.prepare.model import Action, ActionKind, Outcome, Persist, Plan, UndoRecord, WriteError
 from pcie_failover.prepare.plan import (
     Request,
     Surroundings,
@@ -28,7 +31,7 @@ from pcie_failover.prepare.plan import (
     plan_undo,
     udev_rule,
 )
-from pcie_failover.prepare.render import script
+from pcie_failover.prepare.render import script, shell_lines
 from pcie_failover.prepare.report import render_json, render_text
 from pcie_failover.prepare.store import UndoStore
 from pcie_failover.sysfs.host import open_root
@@ -181,6 +184,7 @@ def test_persist_udev_writes_a_rule_and_keeps_what_was_there(host_root: Callable
     assert plan.steps[-1].action.args == (
         "/etc/udev/rules.d/70-pcie-failover-0000:5e:00.3.rules",
         udev_rule("0000:5e:00.3"),
+        "0644",
     )
     assert [a.kind.value for a in plan.steps[-1].undo] == ["file-remove"]
     assert record is not None
@@ -411,7 +415,7 @@ def test_persist_driverctl_on_a_vf_already_on_vfio_is_recorded_and_undone_withou
     ]
     record = json.loads((tmp_path / "s" / "0000:5e:00.2.json").read_text())
     assert (record["driver"], record["driver_override"], record["persist"]) == (
-        "vfio-pci", None, {"kind": "driverctl", "path": None, "previous": None}
+        "vfio-pci", None, {"kind": "driverctl", "path": None, "previous": None, "previous_mode": None}
     )  # fmt: skip
     # --undo forgets driverctl's saved override and keeps vfio-pci bound, as it was before
     (tmp_path / "etc-root" / "etc" / "driverctl.d").mkdir(parents=True)
@@ -503,3 +507,148 @@ def test_register_errors_under_json_are_one_json_document(
     captured = capsys.readouterr()
     assert code == 2
     assert captured.err == "pcie-failover prepare: --register: the registry is not a directory\n"
+
+
+# -- what an undo record must keep, and the state directory --------------------------------------------------------
+
+RULE_PATH = "/etc/udev/rules.d/70-pcie-failover-0000:5e:00.2.rules"
+
+
+def _config(tmp_path: Path, rule: bytes | None = None, mode: int = 0o644) -> Path:
+    rules = tmp_path / "cfg" / "etc" / "udev" / "rules.d"
+    rules.mkdir(parents=True)
+    for directory in (tmp_path / "cfg", tmp_path / "cfg" / "etc", rules.parent, rules):
+        directory.chmod(0o755)
+    if rule is not None:
+        path = rules / RULE_PATH.rsplit("/", 1)[1]
+        path.write_bytes(rule)
+        path.chmod(mode)
+    return tmp_path / "cfg"
+
+
+def _no_proc(tmp_path: Path) -> str:
+    """A proc root with no process (the host's own may hold processes root cannot inspect)."""
+    (tmp_path / "proc").mkdir(exist_ok=True)
+    return str(tmp_path / "proc")
+
+
+def _persist_udev(root: Path, tmp_path: Path, writer: _Writer, *, dry_run: bool = False) -> PrepareReport:
+    return run_prepare(
+        open_root(str(root)), DeviceQuery.parse("5e:00.2"), Request(MacAddress.parse(MAC), persist="udev"), writer,
+        dry_run=dry_run, state_dir=str(tmp_path / "s"), config_root=str(tmp_path / "cfg"), proc_root=_no_proc(tmp_path),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("rule", "why"),
+    [
+        (
+            b"# x\n" * 9000,
+            f"{RULE_PATH} holds 36000 bytes, more than the 32768 an undo record keeps: move it away first",
+        ),
+        (b"# \xff\n", f"{RULE_PATH} is not UTF-8 text: --undo could not put its bytes back: move it away first"),
+    ],
+)
+def test_a_rule_an_undo_record_cannot_keep_is_refused_before_anything_changes(
+    host_root: Callable[[Host], Path], tmp_path: Path, rule: bytes, why: str
+) -> None:
+    """The reviewer's case: a 36 KB rule was read (64 KiB) but a record keeps 32 KiB: --undo refused the record."""
+    config = _config(tmp_path, rule)
+    for dry_run in (True, False):
+        writer = _Writer()
+        report = _persist_udev(host_root(demo_host()), tmp_path, writer, dry_run=dry_run)
+        assert (report.outcome, report.exit_code) == (Outcome.REFUSED, 1)
+        assert report.plan.refusals == (f"--persist udev: {config.as_posix()}{why}",)
+        assert writer.log == []
+    assert not (tmp_path / "s").exists()
+
+
+def test_a_rule_replaced_comes_back_with_its_bytes_and_mode(host_root: Callable[[Host], Path], tmp_path: Path) -> None:
+    previous = "# the administrator's own rule\n# é\n"
+    _config(tmp_path, previous.encode(), 0o600)
+    writer = _Writer()
+    report = _persist_udev(host_root(demo_host()), tmp_path, writer)
+    assert report.outcome is Outcome.PREPARED
+    [persist] = [s for s in report.plan.steps if s.step_id == "persist"]
+    assert [a.args for a in persist.undo] == [(RULE_PATH, previous, "0600")]
+    record = json.loads((tmp_path / "s" / "0000:5e:00.2.json").read_text())
+    assert (record["persist"]["previous"], record["persist"]["previous_mode"]) == (previous, 0o600)
+    with UndoStore.opened(str(tmp_path / "s")) as store:
+        assert store is not None
+        loaded = store.load("0000:5e:00.2")
+    assert loaded is not None
+    sysfs = open_root(str(host_root(demo_host())))
+    check_input, _ = checked(sysfs, DeviceQuery.parse("5e:00.2"), CheckOptions(), strict=False)
+    plan = plan_undo(check_input, loaded, Surroundings(udev_rule=udev_rule("0000:5e:00.2")))
+    [restore] = [s for s in plan.steps if s.step_id == "persist"]
+    assert (restore.description, restore.action.args) == (
+        f"restore {RULE_PATH} (mode 0600)",
+        (RULE_PATH, previous, "0600"),
+    )
+    assert [a.args for a in restore.undo] == [(RULE_PATH, udev_rule("0000:5e:00.2"), "0644")]
+
+
+def test_the_state_directory_is_made_only_when_a_record_is_written(
+    host_root: Callable[[Host], Path], tmp_path: Path
+) -> None:
+    state = tmp_path / "s"
+    for mac in (DEMO_MAC, MAC):  # a prepare that changes nothing, a dry run
+        run_prepare(
+            open_root(str(host_root(demo_host()))), DeviceQuery.parse("5e:00.2"), Request(MacAddress.parse(mac)),
+            _Writer(), dry_run=mac == MAC, state_dir=str(state), proc_root=_no_proc(tmp_path),
+        )  # fmt: skip
+        assert not state.exists()
+    refused = run_prepare(
+        open_root(str(host_root(_in_use_sibling()))), DeviceQuery.parse("5e:00.3"), Request(MacAddress.parse(MAC)),
+        _Writer(), dry_run=False, state_dir=str(state),
+    )  # fmt: skip
+    assert refused.outcome is Outcome.REFUSED
+    assert not state.exists()
+    report = run_prepare(
+        open_root(str(host_root(demo_host()))), DeviceQuery.parse("5e:00.2"), Request(MacAddress.parse(MAC)),
+        _Writer(), dry_run=False, state_dir=str(state), proc_root=_no_proc(tmp_path),
+    )  # fmt: skip
+    assert report.outcome is Outcome.PREPARED
+    assert sorted(p.name for p in state.iterdir()) == [".lock", "0000:5e:00.2.json"]
+
+
+# -- the --dry-run script does what the writer does -----------------------------------------------------------------
+
+
+def test_the_script_writes_a_rule_as_the_writer_does_never_through_a_link(tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere"
+    target.write_text("precious\n")
+    path = tmp_path / "70-pcie-failover-0000:5e:00.2.rules"
+    path.symlink_to(target)
+    content = '# it\'s\nACTION=="add"\n'
+    [line] = shell_lines(Action(ActionKind.FILE_PUT, (str(path), content, "0640")), lambda name: name)
+    assert line == f"printf '%s' {shlex.quote(content)} | install -m 0640 /dev/stdin {shlex.quote(str(path))}"
+    subprocess.run(["sh", "-ec", f"umask 077; {line}"], check=True)
+    assert not path.is_symlink()
+    assert path.read_text() == content
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert target.read_text() == "precious\n"
+
+
+@pytest.mark.parametrize(("interfaces", "given"), [(["eth7"], "eth7"), ([], None), (["eth7", "eth8"], None)])
+def test_the_script_gives_the_mac_to_the_one_interface_there_is_or_stops(
+    tmp_path: Path, interfaces: list[str], given: str | None
+) -> None:
+    lines = shell_lines(Action(ActionKind.VF_ADDRESS, ("0000:5e:00.3", "52:54:00:00:00:01")), lambda name: name)
+    assert lines == [
+        'set -- /sys/bus/pci/devices/0000:5e:00.3/net/*; [ -e "$1" ] || shift; [ "$#" -eq 1 ] || { echo '
+        "'0000:5e:00.3: not one network interface to give 52:54:00:00:00:01' >&2; exit 1; }",
+        'ip link set dev "${1##*/}" address 52:54:00:00:00:01',
+    ]
+    net = tmp_path / "net"
+    net.mkdir()
+    for name in interfaces:
+        (net / name).mkdir()
+    script_text = "\n".join(lines).replace("/sys/bus/pci/devices/0000:5e:00.3/net", str(net)).replace("ip link", "echo")
+    done = subprocess.run(["sh", "-ec", script_text], capture_output=True, text=True, check=False)
+    if given is None:
+        assert (done.returncode, done.stdout, done.stderr) == (
+            1, "", "0000:5e:00.3: not one network interface to give 52:54:00:00:00:01\n"
+        )  # fmt: skip
+    else:
+        assert (done.returncode, done.stdout) == (0, f"set dev {given} address 52:54:00:00:00:01\n")

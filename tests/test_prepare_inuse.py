@@ -13,13 +13,19 @@ import pytest
 
 from fixtures_sysfs.builder import Function, Host, Netdev, RootComplex, SriovPf
 from fixtures_sysfs.hosts import DEMO_MAC, demo_host, demo_pf
-from pcie_failover.adapters.proc import Holders, OpenFile, ProcReader
+from pcie_failover.adapters.proc import DeviceFile, Holders, OpenFile, ProcReader
 from pcie_failover.commands.check import checked
 from pcie_failover.model.address import DeviceQuery, MacAddress
 from pcie_failover.model.check import CheckOptions
-from pcie_failover.prepare.command import read_surroundings, run_prepare, run_undo
-from pcie_failover.prepare.model import Action, Outcome, Plan, UndoRecord, WriteError
-from pcie_failover.prepare.plan import Request, plan_prepare
+from pcie_failover.prepare.command import (
+    PrepareReport,
+    read_surroundings,
+    run_prepare,
+    run_undo,
+    with_down_addresses,
+)
+from pcie_failover.prepare.model import Action, GroupMemberState, Outcome, Plan, UndoRecord, WriteError
+from pcie_failover.prepare.plan import Request, plan_prepare, plan_undo
 from pcie_failover.prepare.store import UndoStore
 from pcie_failover.sysfs.host import open_root
 
@@ -61,6 +67,7 @@ def fake_proc(tmp_path: Path, processes: dict[int, tuple[str, tuple[str, ...]]])
 def _plan(root: Path, device: str, request: Request, proc: str | None = None) -> Plan:
     sysfs = open_root(str(root))
     check_input, report = checked(sysfs, DeviceQuery.parse(device), CheckOptions(mac=request.mac), strict=False)
+    check_input = with_down_addresses(sysfs, check_input)
     reader = None if proc is None else ProcReader(proc)
     surroundings = read_surroundings(sysfs, check_input, request.persist, False, proc=reader)
     return plan_prepare(check_input, report.results, request, surroundings)[0]
@@ -202,14 +209,69 @@ def test_a_vf_with_an_upper_device_is_refused(host_root: Callable[[Host], Path],
     )
 
 
-def test_only_a_link_local_address_is_not_in_use(host_root: Callable[[Host], Path]) -> None:
+UP_WHY = (
+    "enp94s0f0v1 is up: something this host cannot show may use it (a macvlan/ipvlan in another network "
+    "namespace, AF_PACKET, XDP): if nothing does, `ip link set dev enp94s0f0v1 down` first"
+)
+
+
+def test_an_interface_that_is_up_is_in_use_even_with_only_a_link_local_address(
+    host_root: Callable[[Host], Path],
+) -> None:
+    """Up is use: a macvlan moved to another namespace leaves no `upper_*` link here, AF_PACKET/XDP none at all."""
     netdev = Netdev("enp94s0f0v1", "52:54:00:00:00:01", addresses=("fe80::5054:ff:fe00:1/64",))
     plan = _plan(host_root(_vf1((netdev,))), "5e:00.3", Request(MacAddress.parse(MAC)))
+    assert plan.steps == ()
+    assert plan.refusals == (f"0000:5e:00.3 is in use on this host: {UP_WHY}",)
+    # down: a link-local address alone is no use
+    plan = _plan(host_root(_vf1((replace(netdev, up=False),))), "5e:00.3", Request(MacAddress.parse(MAC)))
     assert plan.refusals == ()
     assert [s.step_id for s in plan.steps] == ["vf-mac", "unbind", "driver-override", "probe"]
     netdev = replace(netdev, addresses=("fe80::5054:ff:fe00:1/64", "2001:db8::5/64"))
     plan = _plan(host_root(_vf1((netdev,))), "5e:00.3", Request(MacAddress.parse(MAC)))
     assert plan.refusals == ("0000:5e:00.3 is in use on this host: enp94s0f0v1 is up with 2001:db8::5/64",)
+
+
+@pytest.mark.parametrize(
+    ("netdev", "why"),
+    [
+        (
+            Netdev("enp94s0f0v1", "52:54:00:00:00:01", up=False, addresses=("10.0.0.2/24",)),
+            "enp94s0f0v1 is down but has 10.0.0.2/24",
+        ),
+        (
+            Netdev("enp94s0f0v1", "52:54:00:00:00:01", up=False, routes=("10.9.0.0/16",)),
+            "enp94s0f0v1 carries routes to 10.9.0.0/16",
+        ),
+    ],
+)
+def test_addresses_and_routes_count_on_a_down_interface_too(
+    host_root: Callable[[Host], Path], netdev: Netdev, why: str
+) -> None:
+    plan = _plan(host_root(_vf1((netdev,))), "5e:00.3", Request(MacAddress.parse(MAC)))
+    assert plan.refusals == (f"0000:5e:00.3 is in use on this host: {why}",)
+
+
+def test_an_up_member_is_not_moved_by_group(host_root: Callable[[Host], Path]) -> None:
+    nic = Function("0000:00:19.0", driver="e1000e", iommu_group=23, netdevs=(Netdev("eno3", "3c:ec:ef:00:00:03"),))
+    plan = _plan(host_root(_with_member(nic)), "5e:00.2", Request(MacAddress.parse(MAC), group=True))
+    assert plan.refusals == (
+        "IOMMU group 23 holds 0000:00:19.0 (e1000e), in use on this host (eno3 is up: something this host cannot "
+        "show may use it (a macvlan/ipvlan in another network namespace, AF_PACKET, XDP): if nothing does, `ip link "
+        "set dev eno3 down` first)",
+    )
+
+
+@pytest.mark.parametrize("driver", ["igb_uio", "uio_pci_generic"])
+def test_a_vf_on_a_userspace_io_driver_is_refused_saying_so(host_root: Callable[[Host], Path], driver: str) -> None:
+    base = demo_pf()
+    vf1 = replace(base.vfs[1], driver=driver, netdevs=())
+    root = host_root(demo_host(pf=replace(base, vfs=(base.vfs[0], vf1, *base.vfs[2:]))))
+    plan = _plan(root, "5e:00.3", Request(MacAddress.parse(MAC)))
+    assert plan.refusals == (
+        f"cannot tell whether 0000:5e:00.3 is in use: {driver} is a userspace I/O driver: DPDK or another program "
+        f"may drive the device, and this host cannot show which: stop it, then unbind {driver} by hand",
+    )
 
 
 # -- 2. 9. other members of the IOMMU group -----------------------------------------------------------------
@@ -293,3 +355,210 @@ def test_an_unused_network_member_moves_with_group(host_root: Callable[[Host], P
         ("driver-override", "0000:5e:00.2"),
         ("probe", "0000:5e:00.2"),
     ]
+
+
+# -- a process holding only a VFIO device file (group and container closed) -------------------------------------
+
+DEVICE_FILE = "anon_inode:[vfio-device]"
+
+
+def _device_dir(root: Path, address: str) -> Path:
+    return (root / "bus" / "pci" / "devices" / address).resolve()
+
+
+def set_enable(root: Path, address: str, count: int) -> Path:
+    """`enable`, the device's enable count (vfio-pci: above 0 only while a VFIO user has it open)."""
+    (_device_dir(root, address) / "enable").write_text(f"{count}\n")
+    return root
+
+
+def syspath(root: Path, address: str) -> str:
+    return "/sys/" + str(_device_dir(root, address).relative_to(root.resolve()))
+
+
+def with_fdinfo(proc: str, pid: int, fd: int, text: str) -> str:
+    (Path(proc) / str(pid) / "fdinfo").mkdir(exist_ok=True)
+    (Path(proc) / str(pid) / "fdinfo" / str(fd)).write_text(text)
+    return proc
+
+
+def _prepare_vf0(root: Path, proc: str, tmp_path: Path, writer: Writer) -> PrepareReport:
+    return run_prepare(
+        open_root(str(root)), DeviceQuery.parse("5e:00.2"), Request(MacAddress.parse(MAC)), writer, dry_run=False,
+        state_dir=str(tmp_path / "s"), proc_root=proc,
+    )  # fmt: skip
+
+
+HELD = "; prepare changes nothing under a running guest or VFIO application: stop it first"
+
+
+def test_a_vf_open_through_a_device_file_alone_is_refused_by_its_enable_count(
+    host_root: Callable[[Host], Path], tmp_path: Path
+) -> None:
+    """holder.py: container and group closed, only `anon_inode:[vfio-device]` left; the kernel shows the device
+    enabled (vfio_pci_core_enable()), so prepare refuses, naming the processes holding device files."""
+    root = set_enable(host_root(demo_host()), "0000:5e:00.2", 1)
+    proc = fake_proc(tmp_path, {4242: (QEMU, ("/dev/null", DEVICE_FILE)), 77: ("bash", ("/dev/pts/0",))})
+    writer = Writer()
+    report = _prepare_vf0(root, proc, tmp_path, writer)
+    assert report.outcome is Outcome.REFUSED
+    assert report.plan.refusals == (
+        "0000:5e:00.2 is in use: the kernel shows it enabled (enable 1), as vfio-pci does only while a VFIO user "
+        f"has it open (VFIO device files are open in pid 4242 ({QEMU})){HELD}",
+    )
+    assert writer.log == []
+    assert not (tmp_path / "s").exists()
+    # --undo too, and the record is kept
+    (tmp_path / "s").mkdir(mode=0o700)
+    with UndoStore.opened(str(tmp_path / "s")) as store:
+        assert store is not None
+        store.save(UndoRecord("0000:5e:00.2", PF, 0, "mlx5_core", None, "52:54:00:11:22:33", "vf-driver"))
+    undo = run_undo(
+        open_root(str(root)), DeviceQuery.parse("5e:00.2"), writer, dry_run=False, state_dir=str(tmp_path / "s"),
+        proc_root=proc,
+    )  # fmt: skip
+    assert undo.outcome is Outcome.REFUSED
+    assert undo.plan.refusals == report.plan.refusals
+    assert writer.log == []
+    assert (tmp_path / "s" / "0000:5e:00.2.json").exists()
+
+
+def test_a_device_file_of_another_device_does_not_refuse_a_vf_that_is_not_enabled(
+    host_root: Callable[[Host], Path], tmp_path: Path
+) -> None:
+    root = set_enable(host_root(demo_host()), "0000:5e:00.2", 0)
+    proc = fake_proc(tmp_path, {4242: (QEMU, (DEVICE_FILE,))})
+    plan = _plan(root, "5e:00.2", Request(MacAddress.parse(MAC)), proc)
+    assert plan.refusals == ()
+    assert [s.step_id for s in plan.steps] == ["vf-mac"]
+
+
+def test_with_no_enable_count_any_unnamed_device_file_leaves_it_unknown(
+    host_root: Callable[[Host], Path], tmp_path: Path
+) -> None:
+    root = host_root(demo_host())  # a tree without `enable`
+    proc = fake_proc(tmp_path, {4242: (QEMU, (DEVICE_FILE,)), 4243: ("dpdk-testpmd", (DEVICE_FILE, DEVICE_FILE))})
+    plan = _plan(root, "5e:00.2", Request(MacAddress.parse(MAC)), proc)
+    enable = syspath(root, "0000:5e:00.2").removeprefix("/sys/") + "/enable"
+    assert plan.refusals == (
+        "cannot tell whether a process holds 0000:5e:00.2's VFIO files open: a VFIO device file is open in pid "
+        f"4242 ({QEMU}), pid 4243 (dpdk-testpmd), and prepare cannot tell which device it is ({enable}: "
+        "ENOENT (No such file or directory)): stop it first",
+    )
+    assert plan.steps == ()
+
+
+def test_a_device_file_fdinfo_names_is_told_apart(host_root: Callable[[Host], Path], tmp_path: Path) -> None:
+    """Linux 6.10+ names the device of a VFIO device file in fdinfo (`vfio-device-syspath:`)."""
+    root = host_root(demo_host())
+    proc = fake_proc(tmp_path, {4242: (QEMU, ("/dev/null", DEVICE_FILE))})
+    with_fdinfo(proc, 4242, 1, f"pos:\t0\nflags:\t02000002\nvfio-device-syspath: {syspath(root, '0000:5e:00.2')}\n")
+    plan = _plan(root, "5e:00.2", Request(MacAddress.parse(MAC)), proc)
+    assert plan.refusals == (f"0000:5e:00.2 is in use: a VFIO device file of it is open in pid 4242 ({QEMU}){HELD}",)
+    with_fdinfo(proc, 4242, 1, f"vfio-device-syspath: {syspath(root, '0000:5e:00.3')}\n")
+    plan = _plan(root, "5e:00.2", Request(MacAddress.parse(MAC)), proc)
+    assert plan.refusals == ()
+
+
+def test_the_proc_reader_lists_device_files_with_what_fdinfo_says(tmp_path: Path) -> None:
+    proc = fake_proc(tmp_path, {10: (QEMU, (DEVICE_FILE, DEVICE_FILE, "/dev/vfio/7")), 11: ("x", ("/dev/null",))})
+    with_fdinfo(proc, 10, 0, "vfio-device-syspath: /sys/devices/pci0000:00/0000:00:01.0\n")
+    assert ProcReader(proc).holders(frozenset({"/dev/vfio/7"}), device_files=True) == Holders(
+        (OpenFile(10, QEMU, "/dev/vfio/7"),),
+        0,
+        device_files=(DeviceFile(10, QEMU, "/sys/devices/pci0000:00/0000:00:01.0"), DeviceFile(10, QEMU, None)),
+    )
+    assert ProcReader(proc).holders(frozenset({"/dev/vfio/7"})).device_files == ()
+
+
+# -- --undo: every device it changes is checked as it is now -----------------------------------------------------
+
+
+def test_undo_of_a_vf_bound_to_its_host_driver_by_hand_and_used_is_refused(
+    host_root: Callable[[Host], Path], tmp_path: Path
+) -> None:
+    """Recorded without a driver; someone bound the host driver since, gave it an address and set it up."""
+    netdev = Netdev("enp94s0f0v1", "52:54:00:00:00:01", addresses=("10.8.8.2/24",))
+    root = host_root(_vf1((netdev,)))
+    with UndoStore.opened(str(tmp_path / "s"), create=True) as store:
+        assert store is not None
+        store.save(UndoRecord("0000:5e:00.3", PF, 1, None, None, "52:54:00:11:22:33", "unproven"))
+    writer = Writer()
+    report = run_undo(
+        open_root(str(root)), DeviceQuery.parse("5e:00.3"), writer, dry_run=False, state_dir=str(tmp_path / "s"),
+        proc_root=fake_proc(tmp_path, {}),
+    )  # fmt: skip
+    assert report.outcome is Outcome.REFUSED
+    assert report.plan.refusals == ("0000:5e:00.3 is in use on this host: enp94s0f0v1 is up with 10.8.8.2/24",)
+    assert writer.log == []
+    assert (tmp_path / "s" / "0000:5e:00.3.json").exists()
+
+
+def test_undo_that_gives_a_used_interface_its_mac_back_is_refused(host_root: Callable[[Host], Path]) -> None:
+    """The VFs re-created: the VF is on its host driver again, as recorded, and up: the vf-mac and vf-address
+    steps would change the MAC under whatever uses it."""
+    root = host_root(_vf1((Netdev("enp94s0f0v1", "52:54:00:00:00:01"),)))
+    sysfs = open_root(str(root))
+    check_input, _ = checked(sysfs, DeviceQuery.parse("5e:00.3"), CheckOptions(), strict=False)
+    record = UndoRecord("0000:5e:00.3", PF, 1, "mlx5_core", None, "52:54:00:00:00:09", "vf-driver")
+    surroundings = read_surroundings(sysfs, check_input, None, False)
+    plan = plan_undo(check_input, record, surroundings)
+    assert plan.refusals == (f"0000:5e:00.3 is in use on this host: {UP_WHY}",)
+    down = host_root(_vf1((Netdev("enp94s0f0v1", "52:54:00:00:00:01", up=False),)))
+    sysfs = open_root(str(down))
+    check_input, _ = checked(sysfs, DeviceQuery.parse("5e:00.3"), CheckOptions(), strict=False)
+    plan = plan_undo(check_input, record, read_surroundings(sysfs, check_input, None, False))
+    assert plan.refusals == ()
+    assert [s.step_id for s in plan.steps] == ["vf-mac", "vf-address"]
+
+
+class OkWriter(Writer):
+    """Every write succeeds; the driver is what the last write expected."""
+
+    def execute(self, action: Action) -> None:
+        self.log.append(action)
+
+    def driver_of(self, address: str) -> str:
+        for action in reversed(self.log):
+            if action.expect_driver and action.expect_driver[0] == address:
+                return action.expect_driver[1]
+        return ""
+
+
+@pytest.mark.parametrize("held", ["cdev", "enable"])
+def test_undo_refuses_a_group_member_in_use_through_its_own_files(
+    host_root: Callable[[Host], Path], tmp_path: Path, held: str
+) -> None:
+    """After `prepare --group` both are on vfio-pci; a guest uses the member through iommufd (its own
+    `/dev/vfio/devices/vfioN`), or through a device file alone (its enable count)."""
+    nic = Function("0000:00:19.0", driver="vfio-pci", iommu_group=23)
+    root = host_root(_with_member(nic, vf0_driver="vfio-pci"))
+    cdev = _device_dir(root, "0000:00:19.0") / "vfio-dev" / "vfio0"
+    cdev.rename(cdev.with_name("vfio7"))
+    files = ("/dev/iommu", "/dev/vfio/devices/vfio7") if held == "cdev" else (DEVICE_FILE,)
+    if held == "enable":
+        set_enable(root, "0000:00:19.0", 1)
+        set_enable(root, "0000:5e:00.2", 0)
+    proc = fake_proc(tmp_path, {4242: (QEMU, files)})
+    with UndoStore.opened(str(tmp_path / "s"), create=True) as store:
+        assert store is not None
+        store.save(
+            UndoRecord(
+                "0000:5e:00.2", PF, 0, "vfio-pci", None, DEMO_MAC, "admin",
+                group=(GroupMemberState("0000:00:19.0", "e1000e", None),),
+            )
+        )  # fmt: skip
+    writer = OkWriter()
+    report = run_undo(
+        open_root(str(root)), DeviceQuery.parse("5e:00.2"), writer, dry_run=False, state_dir=str(tmp_path / "s"),
+        proc_root=proc,
+    )  # fmt: skip
+    why = (
+        "/dev/vfio/devices/vfio7 is open in pid 4242 (qemu-system-x86)"
+        if held == "cdev"
+        else "the kernel shows it enabled (enable 1), as vfio-pci does only while a VFIO user has it open (VFIO "
+        "device files are open in pid 4242 (qemu-system-x86))"
+    )
+    assert report.outcome is Outcome.REFUSED, [a.args for a in writer.log]
+    assert report.plan.refusals == (f"0000:00:19.0 is in use: {why}{HELD}",)
+    assert writer.log == []

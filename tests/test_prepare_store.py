@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from pcie_failover.prepare.model import Persist, UndoRecord
-from pcie_failover.prepare.store import RecordError, UndoStore, to_json
+from pcie_failover.prepare.store import RecordError, UndoStore, encode, from_json, oversize, to_json
 
 VF = "0000:01:10.0"
 RECORD = UndoRecord(
@@ -120,3 +121,54 @@ def test_a_bad_address_names_no_file(tmp_path: Path) -> None:
         assert store is not None
         with pytest.raises(InputError):
             store.load("../../etc/passwd")
+
+
+# -- what prepare saves, --undo can read; the directory is made only when a record is written --------------------
+
+RULE = f"/etc/udev/rules.d/70-pcie-failover-{VF}.rules"
+
+
+@pytest.mark.parametrize(
+    ("previous", "mode", "fits"),
+    [
+        ("# x\n" * 8192, 0o600, True),  # 32 KiB exactly: kept, with its mode
+        ("# x\n" * 8192 + "!", 0o644, False),  # one byte more than a record keeps
+    ],
+)
+def test_a_previous_rule_is_kept_up_to_its_bound_with_its_mode(previous: str, mode: int, fits: bool) -> None:
+    record = replace(RECORD, persist=Persist("udev", RULE, previous, mode))
+    data = to_json(record)
+    if fits:
+        assert oversize(record) is None
+        assert from_json(data, VF) == record
+    else:
+        with pytest.raises(RecordError) as refused:
+            from_json(data, VF)
+        assert str(refused.value) == "persist.previous is not text of at most 32768 bytes"
+
+
+def test_a_record_larger_than_undo_reads_is_never_written(tmp_path: Path) -> None:
+    """JSON escapes non-ASCII text: 32000 bytes of `é` are 96000 in the record."""
+    record = replace(RECORD, persist=Persist("udev", RULE, "é" * 16000, 0o644))
+    assert oversize(record) == (
+        f"the undo record would be {len(encode(record))} bytes, more than the 65536 --undo reads: {RULE}, which it "
+        "keeps to restore, is too large"
+    )
+    with UndoStore.opened(str(tmp_path / "state"), create=True) as store:
+        assert store is not None
+        with pytest.raises(RecordError) as refused:
+            store.save(record)
+        assert str(refused.value) == f"cannot write {tmp_path}/state/{VF}.json: {oversize(record)}"
+        assert store.load(VF) is None
+
+
+def test_only_the_state_directory_itself_is_made(tmp_path: Path) -> None:
+    with pytest.raises(RecordError) as refused, UndoStore.opened(str(tmp_path / "no/such/state"), create=True):
+        pass
+    assert str(refused.value) == (
+        f"{tmp_path}/no/such/state: its parent {tmp_path}/no/such does not exist (prepare makes only the directory)"
+    )
+    assert not (tmp_path / "no").exists()
+    with UndoStore.opened(str(tmp_path / "state"), create=True) as store:
+        assert store is not None
+    assert oct((tmp_path / "state").stat().st_mode & 0o777) == "0o755"

@@ -129,7 +129,7 @@ def test_a_udev_rule_is_written_atomically_and_removed(host_root: Callable[[Host
     (etc_root / "etc/udev/rules.d").mkdir(parents=True)
     writer = writer_for(host_root(demo_host()), tmp_path, config_root=str(etc_root))
     path = f"/etc/udev/rules.d/70-pcie-failover-{VF}.rules"
-    writer.execute(Action(ActionKind.FILE_PUT, (path, udev_rule(VF))))
+    writer.execute(Action(ActionKind.FILE_PUT, (path, udev_rule(VF), "0644")))
     written = etc_root / path.lstrip("/")
     assert written.read_text() == udev_rule(VF)
     assert stat.S_IMODE(written.stat().st_mode) == 0o644

@@ -9,7 +9,8 @@ may write at all before anything is opened:
 - programs: `ip`, `modprobe`, `driverctl` from system directories only (never $PATH), with a fixed
   environment, a timeout, and their arguments as a list (no shell);
 - files: udev rules named `/etc/udev/rules.d/70-pcie-failover-<address>.rules` only, written atomically
-  through adapters/files.py (directory checked, never through a link).
+  through adapters/files.py (directory checked, never through a link), with the mode the action names
+  (0644 for prepare's own rule; the recorded one when --undo restores a rule that was there before).
 The list itself is prepare/confine.py, which the planner checks too (a plan the writer would refuse is refused
 before anything runs, --dry-run included).
 
@@ -88,7 +89,7 @@ class LiveWriter:
         elif kind is ActionKind.VF_ADDRESS:
             self._vf_address(args[0], args[1])
         elif kind is ActionKind.FILE_PUT:
-            self._put(args[0], args[1])
+            self._put(args[0], args[1], int(args[2], 8))
         elif kind is ActionKind.FILE_REMOVE:
             self._remove(args[0])
         else:  # pragma: no cover - every kind is handled above
@@ -164,9 +165,9 @@ class LiveWriter:
             raise WriteError(str(error)) from None
         self._run("ip", ("link", "set", "dev", name, "address", mac))
 
-    def _put(self, path: str, content: str) -> None:
+    def _put(self, path: str, content: str, mode: int) -> None:
         try:
-            atomic_write(self.config_root + path, content.encode(), 0o644)
+            atomic_write(self.config_root + path, content.encode(), mode)
         except (UnsafePathError, OSError) as error:
             raise WriteError(f"cannot write {path}: {error}") from None
 

@@ -9,6 +9,8 @@ the host is read, the plan made and the steps run, all under it: two runs never 
 from __future__ import annotations
 
 import os
+import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from pcie_failover.adapters.files import SafeDirectory, UnsafePathError
@@ -19,8 +21,10 @@ from pcie_failover.model.check import CheckInput, CheckOptions
 from pcie_failover.model.host import IommuGroup, NetDevice, PciFunction, Unreadable
 from pcie_failover.model.report import CheckReport
 from pcie_failover.model.results import Verdict
+from pcie_failover.netinfo.source import NetlinkSource
 from pcie_failover.prepare.model import Outcome, Plan, RunResult, Step, UndoRecord
 from pcie_failover.prepare.plan import (
+    DEFAULT_RULE_MODE,
     DRIVERCTL_DIR,
     Request,
     Surroundings,
@@ -30,8 +34,9 @@ from pcie_failover.prepare.plan import (
     udev_rule_path,
 )
 from pcie_failover.prepare.runner import Writer, run_plan
-from pcie_failover.prepare.store import STATE_DIR, RecordError, UndoStore
+from pcie_failover.prepare.store import PREVIOUS_LIMIT, STATE_DIR, RecordError, UndoStore, oversize
 from pcie_failover.sysfs import occupancy, pci
+from pcie_failover.sysfs.host import netlink_for
 from pcie_failover.sysfs.root import SysfsRoot
 
 # Exit codes beyond the shared ones (0 ready, 1 not ready/refused, 2 usage, 3 no host).
@@ -83,31 +88,78 @@ class PrepareReport:
         return 0 if self.final.verdict is Verdict.READY else 1
 
 
-def _read_text(path: str, limit: int = 65536) -> str | None:
+@dataclass(frozen=True)
+class RuleFile:
+    """A rule file as read: its text (None: absent), permission bits, and why it cannot be kept (None: it can)."""
+
+    text: str | None
+    mode: int = DEFAULT_RULE_MODE
+    problem: str | None = None
+
+
+def read_rule(path: str, limit: int = PREVIOUS_LIMIT) -> RuleFile:
+    """The file prepare may replace, read so that --undo can put back its exact bytes and mode, or why not."""
     directory, name = os.path.split(path)
     try:
         with SafeDirectory.open(directory) as opened:
-            if opened.lstat(name) is None:
-                return None
-            return opened.read_bounded(name, limit).decode("utf-8", "replace")
+            st = opened.lstat(name)
+            if st is None:
+                return RuleFile(None)
+            mode = stat.S_IMODE(st.st_mode)
+            if mode & ~0o777:
+                why = f"{path} has the mode {mode:04o}: an undo record keeps permission bits only"
+                return RuleFile(None, mode, why)
+            if stat.S_ISREG(st.st_mode) and st.st_size > limit:
+                return RuleFile(None, mode, f"{path} holds {st.st_size} bytes, more than the {limit} an undo record "
+                                "keeps: move it away first")  # fmt: skip
+            data = opened.read_bounded(name, limit)
     except UnsafePathError as error:
         if str(error).endswith("does not exist"):
-            return None
-        raise RecordError(str(error)) from None
+            return RuleFile(None)
+        return RuleFile(None, DEFAULT_RULE_MODE, f"{error}: prepare will not replace it")
+    try:
+        return RuleFile(data.decode("utf-8"), mode)
+    except UnicodeDecodeError:
+        why = f"{path} is not UTF-8 text: --undo could not put its bytes back: move it away first"
+        return RuleFile(None, mode, why)
 
 
-def vfio_files(root: SysfsRoot, check_input: CheckInput) -> frozenset[str]:
-    """The files a VFIO user of the VF holds open: its group's (`/dev/vfio/N`, `noiommu-N`) and its cdev."""
-    device = check_input.device
-    if not isinstance(device, PciFunction) or not device.is_vfio:
-        return frozenset()
-    files: set[str] = set()
+def _read_text(path: str) -> str | None:
+    """driverctl's saved override, or None."""
+    rule = read_rule(path)
+    if rule.problem is not None:
+        raise RecordError(rule.problem)
+    return rule.text
+
+
+def vfio_devices(root: SysfsRoot, functions: list[PciFunction]) -> tuple[occupancy.VfioDevice, ...]:
+    """What shows each of `functions` on vfio-pci open (see sysfs/occupancy.py); the others are left out."""
+    return tuple(occupancy.vfio_device(root, f.address) for f in functions if f.is_vfio)
+
+
+def with_down_addresses(root: SysfsRoot, check_input: CheckInput) -> CheckInput:
+    """check asks netlink for the addresses and routes of interfaces that are up only; prepare counts them on a
+    down one too (an IPv4 address stays on an interface set down): the VF's and the group members' interfaces."""
+    netlink: list[NetlinkSource] = []  # made once, when a down interface is first met
+
+    def fill(netdevs: tuple[NetDevice, ...] | Unreadable) -> tuple[NetDevice, ...] | Unreadable:
+        if isinstance(netdevs, Unreadable):
+            return netdevs
+        filled = []
+        for netdev in netdevs:
+            if netdev.admin_up is not False:
+                filled.append(netdev)
+                continue
+            if not netlink:
+                netlink.append(netlink_for(root))
+            name = netdev.name
+            filled.append(replace(netdev, ip_addresses=netlink[0].addresses(name), routes=netlink[0].routes(name)))
+        return tuple(filled)
+
     group = check_input.group
-    if isinstance(group, IommuGroup):
-        files |= {f"/dev/vfio/{group.number}", f"/dev/vfio/noiommu-{group.number}"}
-    cdevs = occupancy.vfio_device_files(root, device.address)
-    files |= set(cdevs) if isinstance(cdevs, tuple) else set()
-    return frozenset(files)
+    if isinstance(group, IommuGroup) and not isinstance(group.members, Unreadable):
+        group = replace(group, members=tuple(replace(m, netdevs=fill(m.netdevs)) for m in group.members))
+    return replace(check_input, netdevs=fill(check_input.netdevs), group=group)
 
 
 def _interfaces(check_input: CheckInput) -> list[str]:
@@ -129,27 +181,35 @@ def read_surroundings(
     config_root: str = "",
     *,
     proc: ProcReader | None = None,
+    also: tuple[PciAddress, ...] = (),
 ) -> Surroundings:
-    """Group members as read (their driver_override), upper devices, the processes holding the VF's VFIO files
+    """Group members as read (their driver_override; `also`: devices to read with them, the members an undo
+    record names), upper devices, what shows each device on vfio-pci open and the processes holding VFIO files
     (`proc`: None reads none), and the persistence files now (`config_root`: tests)."""
     members: list[PciFunction] = []
     group = check_input.group
+    addresses = list(also)
     if isinstance(group, IommuGroup) and not isinstance(group.members, Unreadable):
-        for member in group.members:
-            function = pci.read_function(root, member.address)
-            if isinstance(function, PciFunction):
-                members.append(function)
+        addresses = [member.address for member in group.members] + addresses
+    for member_address in dict.fromkeys(addresses):
+        function = pci.read_function(root, member_address)
+        if isinstance(function, PciFunction):
+            members.append(function)
     device = check_input.device
     address = str(device.address) if isinstance(device, PciFunction) else None
-    udev = saved = None
+    rule = RuleFile(None)
+    saved = None
     if address is not None and persist == "udev":
-        udev = _read_text(config_root + udev_rule_path(address))
+        rule = read_rule(config_root + udev_rule_path(address))
     if address is not None and persist == "driverctl":
         text = _read_text(f"{config_root}{DRIVERCTL_DIR}/pci-{address}")
         saved = None if text is None else text.strip()
     uppers = tuple((name, occupancy.upper_devices(root, name)) for name in dict.fromkeys(_interfaces(check_input)))
-    holders = Holders() if proc is None else proc.holders(vfio_files(root, check_input))
-    return Surroundings(tuple(members), driverctl, udev, saved, uppers, holders)
+    own = [device] if isinstance(device, PciFunction) else []
+    vfio = vfio_devices(root, own + [m for m in members if m.address not in {f.address for f in own}])
+    files = frozenset(path for v in vfio for path in v.files)
+    holders = Holders() if proc is None else proc.holders(files, device_files=bool(vfio))
+    return Surroundings(tuple(members), driverctl, rule.text, saved, uppers, holders, vfio, rule.mode, rule.problem)
 
 
 def _final(root: SysfsRoot, query: DeviceQuery, options: CheckOptions) -> CheckReport:
@@ -171,9 +231,18 @@ def _assess(
     proc: ProcReader,
 ) -> tuple[CheckInput, CheckReport, Plan, UndoRecord | None]:
     check_input, report = checked(root, query, CheckOptions(mac=request.mac), strict=False)
+    check_input = with_down_addresses(root, check_input)
     surroundings = read_surroundings(root, check_input, request.persist, driverctl, config_root, proc=proc)
     plan, record = plan_prepare(check_input, report.results, request, surroundings)
-    return check_input, report, plan, record
+    return check_input, report, _fits(plan, record), record
+
+
+def _fits(plan: Plan, record: UndoRecord | None) -> Plan:
+    """Refused before anything changes when the record the steps need could not be kept (see store.oversize)."""
+    too_large = None if record is None or not plan.steps else oversize(record)
+    if too_large is None:
+        return plan
+    return replace(plan, steps=(), refusals=(*plan.refusals, f"{too_large}: move it away first"))
 
 
 def run_prepare(
@@ -190,39 +259,63 @@ def run_prepare(
 ) -> PrepareReport:
     """Lock, assess, plan, and (unless `dry_run`) record the state before and run the steps with rollback.
 
-    A dry run takes no lock (it writes nothing, not even the state directory).
+    A dry run takes no lock (it writes nothing, not even the state directory). A state directory that does not
+    exist yet is made only when a record is to be written: the host is assessed first without the lock (there
+    is no record to protect yet); when steps are needed, the directory is made, locked, and the host assessed
+    again under the lock, so the steps that run are planned from the state read under it.
     """
     options = CheckOptions(mac=request.mac)
     proc = ProcReader(proc_root)
+
+    def assess() -> tuple[CheckInput, CheckReport, Plan, UndoRecord | None]:
+        return _assess(root.fresh(), query, request, driverctl=driverctl, config_root=config_root, proc=proc)
+
     if dry_run:
-        check_input, report, plan, _record = _assess(
-            root.fresh(), query, request, driverctl=driverctl, config_root=config_root, proc=proc
-        )
+        check_input, report, plan, _record = assess()
         outcome = Outcome.REFUSED if plan.refusals else Outcome.DRY_RUN
         return PrepareReport(_address(check_input), False, True, outcome, plan, final=report)
-    with UndoStore.opened(state_dir, create=True) as store:
-        assert store is not None
-        check_input, report, plan, record = _assess(
-            root.fresh(), query, request, driverctl=driverctl, config_root=config_root, proc=proc
-        )
-        address = _address(check_input)
-        if plan.refusals:
-            return PrepareReport(address, False, False, Outcome.REFUSED, plan, final=report)
-        if not plan.steps:
-            return PrepareReport(address, False, False, Outcome.UNCHANGED, plan, final=report)
-        assert record is not None
-        existing = store.load(address)
-        path = store.save(merge_records(existing, record))
-        result = run_plan(plan.steps, writer)
-        notes: list[str] = []
-        if result.failed is not None and not result.undo_failed:
-            if existing is None:
-                store.remove(address)
-                notes.append("every step taken was undone: the undo record was removed")
-            else:
-                store.save(existing)
-    final = _final(root, query, options)
-    return PrepareReport(address, False, False, result.outcome, plan, result, path, final, tuple(notes))
+    with UndoStore.opened(state_dir, create=False) as existing_store:
+        done = None if existing_store is None else _prepare_locked(existing_store, assess, writer)
+    if done is None:
+        check_input, report, plan, _record = assess()
+        if plan.refusals or not plan.steps:
+            outcome = Outcome.REFUSED if plan.refusals else Outcome.UNCHANGED
+            return PrepareReport(_address(check_input), False, False, outcome, plan, final=report)
+        with UndoStore.opened(state_dir, create=True) as store:
+            assert store is not None
+            done = _prepare_locked(store, assess, writer)
+    if done.result is None:
+        return done
+    return replace(done, final=_final(root, query, options))  # re-checked once the lock is released
+
+
+def _prepare_locked(
+    store: UndoStore, assess: Callable[[], tuple[CheckInput, CheckReport, Plan, UndoRecord | None]], writer: Writer
+) -> PrepareReport:
+    """Under the store's lock: assess, record the state before, run the steps with rollback (the caller re-checks
+    what a run left: `final` is None then)."""
+    check_input, report, plan, record = assess()
+    address = _address(check_input)
+    if plan.refusals:
+        return PrepareReport(address, False, False, Outcome.REFUSED, plan, final=report)
+    if not plan.steps:
+        return PrepareReport(address, False, False, Outcome.UNCHANGED, plan, final=report)
+    assert record is not None
+    existing = store.load(address)
+    merged = merge_records(existing, record)
+    plan = _fits(plan, merged)
+    if plan.refusals:
+        return PrepareReport(address, False, False, Outcome.REFUSED, plan, final=report)
+    path = store.save(merged)
+    result = run_plan(plan.steps, writer)
+    notes: list[str] = []
+    if result.failed is not None and not result.undo_failed:
+        if existing is None:
+            store.remove(address)
+            notes.append("every step taken was undone: the undo record was removed")
+        else:
+            store.save(existing)
+    return PrepareReport(address, False, False, result.outcome, plan, result, path, None, tuple(notes))
 
 
 def _gone(query: DeviceQuery, store: UndoStore | None, report: CheckReport) -> PrepareReport | None:
@@ -269,11 +362,9 @@ def run_undo(
             return PrepareReport(address, True, dry_run, Outcome.UNCHANGED, plan, final=report)
         persist = None if record.persist is None else record.persist.kind
         proc = ProcReader(proc_root)
-        surroundings = read_surroundings(root, check_input, persist, driverctl, config_root, proc=proc)
-        members = {str(f.address) for f in surroundings.members}
-        missing = [m.address for m in record.group if m.address not in members]
-        extra = tuple(f for a in missing if isinstance(f := pci.read_function(root, pci_address(a)), PciFunction))
-        surroundings = replace(surroundings, members=surroundings.members + extra)
+        check_input = with_down_addresses(root, check_input)
+        also = tuple(pci_address(m.address) for m in record.group)
+        surroundings = read_surroundings(root, check_input, persist, driverctl, config_root, proc=proc, also=also)
         plan = plan_undo(check_input, record, surroundings)
         if plan.refusals:
             return PrepareReport(address, True, dry_run, Outcome.REFUSED, plan, final=report)

@@ -17,6 +17,7 @@ RULE = re.compile(rf"/etc/udev/rules\.d/70-pcie-failover-{ADDRESS}\.rules")
 _VALUE = re.compile(rf"|{DRIVER}|{ADDRESS}")
 _WORD = re.compile(r"[A-Za-z0-9_.:@-]{1,64}")
 _PROGRAM_OPTIONS = {"driverctl": frozenset({"--noprobe"})}
+MODE = re.compile(r"0[0-7]{3}")
 
 
 def check_attribute(rel: str, value: str) -> None:
@@ -54,6 +55,8 @@ def check_action(action: Action) -> None:
             raise WriteError(f"refusing to give an interface an address: {error}") from None
     elif kind is ActionKind.FILE_PUT:
         check_rule_path(args[0], "write")
+        if len(args) != 3 or not MODE.fullmatch(args[2]):
+            raise WriteError(f"refusing to write {args[0]!r} with the mode {args[2:]!r}: not permission bits")
     elif kind is ActionKind.FILE_REMOVE:
         check_rule_path(args[0], "remove")
     else:  # pragma: no cover - every kind is handled above

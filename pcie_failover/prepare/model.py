@@ -18,7 +18,7 @@ class ActionKind(enum.Enum):
     MODPROBE = "modprobe"  # args: (module,)
     DRIVERCTL = "driverctl"  # args: driverctl's arguments
     VF_ADDRESS = "vf-address"  # args: (VF address, MAC): the VF's own interface takes the MAC (found when run)
-    FILE_PUT = "file-put"  # args: (absolute path, content)
+    FILE_PUT = "file-put"  # args: (absolute path, content, mode as 4 octal digits: `0644`)
     FILE_REMOVE = "file-remove"  # args: (absolute path,)
 
 
@@ -103,11 +103,13 @@ class GroupMemberState:
 
 @dataclass(frozen=True)
 class Persist:
-    """What --persist wrote: `kind` driverctl or udev; for udev, the file and what it held before (None: absent)."""
+    """What --persist wrote: `kind` driverctl or udev; for udev, the file, what it held before (None: absent) and
+    its permission bits then (None: absent, or a record from before they were kept: 0644)."""
 
     kind: str
     path: str | None = None
     previous: str | None = None
+    previous_mode: int | None = None
 
 
 @dataclass(frozen=True)

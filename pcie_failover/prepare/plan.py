@@ -36,9 +36,10 @@ from pcie_failover.prepare.model import (
     UndoRecord,
     WriteError,
 )
-from pcie_failover.prepare.usage import Uppers, network_use, process_use
+from pcie_failover.prepare.usage import Uppers, network_use, vfio_use
 from pcie_failover.rules.iommu_group import SAFE_DRIVERS
 from pcie_failover.rules.vf_common import mac_provenance
+from pcie_failover.sysfs.occupancy import VfioDevice
 
 VFIO = "vfio-pci"
 ZERO_MAC = "00:00:00:00:00:00"
@@ -50,6 +51,7 @@ FIXABLE = frozenset({"driver", "vf-mac", "iommu-group"})
 # Rules whose unknown leaves prepare without the state it must undo to: refuse.
 MUST_KNOW = frozenset({"address", "sriov-vf", "driver", "iommu", "iommu-group", "pf-link", "vf-mac"})
 PERSIST_KINDS = ("driverctl", "udev")
+DEFAULT_RULE_MODE = 0o644
 # Drivers that hold no host interface: a device on one has no netdev to be in use through.
 NO_NETDEV_DRIVERS = frozenset({VFIO, "pci-stub"})
 NETWORK_CLASS = 0x02
@@ -73,9 +75,12 @@ class Surroundings:
     """What the planner needs beyond check's assessment, read by the caller.
 
     `members`: the other members of the IOMMU group as read (for their driver_override); `driverctl`: installed;
-    `udev_rule`: the content of this VF's rule file now (None: absent); `driverctl_saved`: driverctl's saved
-    override for the VF (None: none); `uppers`: the upper devices of the VF's and the members' interfaces, by
-    interface; `holders`: the processes holding the group's or the VF's VFIO files open.
+    `udev_rule`: the content of this VF's rule file now (None: absent), `udev_mode` its permission bits and
+    `udev_problem` why it could not be kept in an undo record (too large, not UTF-8, a special mode);
+    `driverctl_saved`: driverctl's saved override for the VF (None: none); `uppers`: the upper devices of the
+    VF's and the members' interfaces, by interface; `vfio`: each device the run may change that is on vfio-pci
+    (its VFIO files and `enable` count); `holders`: the processes holding those files, and every VFIO device
+    file open on the host.
     """
 
     members: tuple[PciFunction, ...] = ()
@@ -84,6 +89,9 @@ class Surroundings:
     driverctl_saved: str | None = None
     uppers: tuple[tuple[str, tuple[str, ...] | Unreadable], ...] = ()
     holders: Holders = field(default_factory=Holders)
+    vfio: tuple[VfioDevice, ...] = ()
+    udev_mode: int = DEFAULT_RULE_MODE
+    udev_problem: str | None = None
 
     def upper_map(self) -> Uppers:
         return dict(self.uppers)
@@ -111,6 +119,11 @@ def udev_rule(address: str) -> str:
         'RUN+="/usr/sbin/modprobe vfio-pci", '
         f"RUN+=\"/bin/sh -c 'echo {address} > {sysfs}/driver/unbind; echo {address} > /sys/bus/pci/drivers_probe'\"\n"
     )
+
+
+def mode_text(mode: int) -> str:
+    """`0644`: a file's permission bits as the writer and `install -m` take them."""
+    return f"{mode & 0o777:04o}"
 
 
 def _sysfs(path: str, value: str, expect: tuple[str, str] | None = None) -> Action:
@@ -341,20 +354,24 @@ def _persist_steps(
         path, content = udev_rule_path(device), udev_rule(device)
         if surroundings.udev_rule == content:
             return [], [f"{path} already keeps vfio-pci across reboots"], Persist("udev", path, None)
+        if surroundings.udev_problem is not None:
+            refusals.append(f"--persist udev: {surroundings.udev_problem}")
+            return [], [], None
         previous = surroundings.udev_rule
+        mode = None if previous is None else surroundings.udev_mode & 0o777
         undo = (
             Action(ActionKind.FILE_REMOVE, (path,))
-            if previous is None
-            else Action(ActionKind.FILE_PUT, (path, previous))
+            if previous is None or mode is None
+            else Action(ActionKind.FILE_PUT, (path, previous, mode_text(mode)))
         )
         step = Step(
             "persist",
             device,
             f"write {path}: vfio-pci again at every boot",
-            Action(ActionKind.FILE_PUT, (path, content)),
+            Action(ActionKind.FILE_PUT, (path, content, mode_text(DEFAULT_RULE_MODE))),
             (undo,),
         )
-        return [step], [], Persist("udev", path, previous)
+        return [step], [], Persist("udev", path, previous, mode)
     if request.persist == "driverctl":
         if not surroundings.driverctl:
             refusals.append("--persist driverctl: driverctl is not installed (use --persist udev)")
@@ -410,7 +427,7 @@ def plan_prepare(
         steps.append(driverctl_save_step(address, _text(device.driver), _text(device.driver_override)))
     steps += persist_steps
     kept += persist_kept
-    refusals += _run_refusals(address, tuple(steps), surroundings.holders)
+    refusals += _run_refusals(tuple(steps), surroundings)
     plan = Plan(query, () if refusals else tuple(steps), tuple(refusals), tuple(kept), tuple(changes))
     record = UndoRecord(
         device=address,
@@ -438,8 +455,14 @@ def changes_a_device(step: Step) -> bool:
     return not (action.kind is ActionKind.DRIVERCTL and action.args[:1] == ("--noprobe",))
 
 
-def _run_refusals(address: str, steps: tuple[Step, ...], holders: Holders) -> list[str]:
-    """A plan the writer would refuse (refused here the same way, --dry-run included); a VF a process holds open."""
+def changed_devices(steps: tuple[Step, ...]) -> list[str]:
+    """The devices the steps change now (a VF's admin MAC counts as the VF's), in order, once each."""
+    return list(dict.fromkeys(step.device for step in steps if changes_a_device(step)))
+
+
+def _run_refusals(steps: tuple[Step, ...], surroundings: Surroundings) -> list[str]:
+    """A plan the writer would refuse (refused here the same way, --dry-run included); a device on vfio-pci that a
+    step changes and a process holds open (or may: unknown), each device the steps change checked."""
     refusals: list[str] = []
     for step in steps:
         for action in (step.action, *step.undo):
@@ -447,8 +470,12 @@ def _run_refusals(address: str, steps: tuple[Step, ...], holders: Holders) -> li
                 check_action(action)
             except WriteError as error:
                 refusals.append(f"{error} (step {step.step_id}): the writer would refuse it, so no step runs")
-    if any(changes_a_device(step) for step in steps):
-        usage = process_use(holders)
+    vfio = {device.address: device for device in surroundings.vfio}
+    for address in changed_devices(steps):
+        device = vfio.get(address)
+        if device is None:
+            continue
+        usage = vfio_use(device, surroundings.holders)
         if usage.in_use:
             refusals.append(
                 f"{address} is in use: {usage.why}; prepare changes nothing under a running guest or VFIO "
@@ -547,14 +574,15 @@ def plan_undo(check_input: CheckInput, record: UndoRecord, surroundings: Surroun
             undo = (
                 Action(ActionKind.FILE_REMOVE, (persist.path,))
                 if now_rule is None
-                else Action(ActionKind.FILE_PUT, (persist.path, now_rule))
+                else Action(ActionKind.FILE_PUT, (persist.path, now_rule, mode_text(surroundings.udev_mode)))
             )
             if persist.previous is None:
                 action = Action(ActionKind.FILE_REMOVE, (persist.path,))
                 text = f"remove {persist.path}"
             else:
-                action = Action(ActionKind.FILE_PUT, (persist.path, persist.previous))
-                text = f"restore {persist.path}"
+                mode = DEFAULT_RULE_MODE if persist.previous_mode is None else persist.previous_mode
+                action = Action(ActionKind.FILE_PUT, (persist.path, persist.previous, mode_text(mode)))
+                text = f"restore {persist.path} (mode {mode_text(mode)})"
             steps.append(Step("persist", address, text, action, (undo,)))
     driver_steps: list[Step]
     if persist is not None and persist.kind == "driverctl" and surroundings.driverctl_saved == VFIO:
@@ -593,5 +621,46 @@ def plan_undo(check_input: CheckInput, record: UndoRecord, surroundings: Surroun
         )
     if not steps:
         kept.append(f"{address} is as recorded: driver {record.driver or 'none'}, admin MAC {admin}")
-    refusals = _run_refusals(address, tuple(steps), surroundings.holders)
+    refusals = _undo_use_refusals(check_input, device, tuple(steps), surroundings)
+    refusals += _run_refusals(tuple(steps), surroundings)
     return Plan(query, () if refusals else tuple(steps), tuple(refusals), tuple(kept))
+
+
+def _undo_use_refusals(
+    check_input: CheckInput, device: PciFunction, steps: tuple[Step, ...], surroundings: Surroundings
+) -> list[str]:
+    """--undo changes only what is unused now: each device a step changes that is on a host driver (someone may
+    have bound one by hand since, or re-created the VFs) is checked as prepare checks it before moving it."""
+    functions = {str(f.address): f for f in surroundings.members}
+    functions[str(device.address)] = device
+    netdevs: dict[str, tuple[NetDevice, ...] | Unreadable] = {str(device.address): check_input.netdevs}
+    classes: dict[str, int | Unreadable] = {}
+    group = check_input.group
+    if isinstance(group, IommuGroup) and not isinstance(group.members, Unreadable):
+        for member in group.members:
+            netdevs.setdefault(str(member.address), member.netdevs)
+            classes[str(member.address)] = member.pci_class
+    uppers = surroundings.upper_map()
+    refusals: list[str] = []
+    for address in changed_devices(steps):
+        function = functions.get(address)
+        driver = None if function is None else function.driver
+        if function is None or function.is_vfio or driver is None or driver in NO_NETDEV_DRIVERS:
+            continue
+        if isinstance(driver, Unreadable):
+            refusals.append(f"cannot tell whether {address} is in use: its driver could not be read ({driver})")
+            continue
+        pci_class = classes.get(address, NETWORK_CLASS << 16)
+        if address != str(device.address) and (not isinstance(pci_class, int) or pci_class >> 16 != NETWORK_CLASS):
+            refusals.append(
+                f"{address} is on {driver} now, not a network function prepare can tell is unused: stop whatever "
+                f"uses it and unbind it by hand, then run --undo again"
+            )
+            continue
+        unread: Unreadable = Unreadable(f"bus/pci/devices/{address}", "not in the VF's IOMMU group now")
+        usage = network_use(netdevs.get(address, unread), driver, uppers)
+        if usage.in_use:
+            refusals.append(f"{address} is in use on this host: {usage.why}")
+        elif usage.in_use is None:
+            refusals.append(f"cannot tell whether {address} is in use: {usage.why}")
+    return refusals

@@ -33,10 +33,20 @@ def shell_lines(action: Action, program: Programs) -> list[str]:
     elif kind in (ActionKind.IP, ActionKind.MODPROBE, ActionKind.DRIVERCTL):
         lines = [f"{shlex.quote(program(kind.value))} {quoted}"]
     elif kind is ActionKind.VF_ADDRESS:
+        # the interface as it is when the line runs (a rebind just made it), and only when there is exactly one,
+        # as the writer does
         net = shlex.quote(f"/sys/bus/pci/devices/{args[0]}/net")
-        lines = [f'{shlex.quote(program("ip"))} link set dev "$(ls {net})" address {shlex.quote(args[1])}']
+        why = shlex.quote(f"{args[0]}: not one network interface to give {args[1]}")
+        lines = [
+            f'set -- {net}/*; [ -e "$1" ] || shift; [ "$#" -eq 1 ] || {{ echo {why} >&2; exit 1; }}',
+            f'{shlex.quote(program("ip"))} link set dev "${{1##*/}}" address {shlex.quote(args[1])}',
+        ]
     elif kind is ActionKind.FILE_PUT:
-        lines = [f"printf '%s' {shlex.quote(args[1])} > {shlex.quote(args[0])}"]
+        # install(1) replaces a link at the path instead of writing through it, and sets the mode whatever the umask
+        mode = args[2] if len(args) > 2 else "0644"
+        lines = [
+            f"printf '%s' {shlex.quote(args[1])} | install -m {shlex.quote(mode)} /dev/stdin {shlex.quote(args[0])}"
+        ]
     else:
         lines = [f"rm -f -- {shlex.quote(args[0])}"]
     return lines + _expect(action)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -20,6 +21,7 @@ from pcie_failover.prepare.model import GroupMemberState, Persist, UndoRecord
 
 STATE_DIR = "/var/lib/pcie-failover/prepare"
 RECORD_LIMIT = 64 * 1024
+PREVIOUS_LIMIT = RECORD_LIMIT // 2  # bytes (UTF-8) of a rule file a record keeps, so the record fits RECORD_LIMIT
 VERSION = 1
 _DRIVER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 _ORIGINS = ("admin", "vf-driver", "unproven", "zero")
@@ -68,9 +70,14 @@ def _persist(value: object) -> Persist | None:
             r"/etc/udev/rules\.d/70-pcie-failover-[0-9a-f:.]+\.rules", path
         ):
             raise RecordError("persist.path is not a rule file prepare writes")
-        if previous is not None and (not isinstance(previous, str) or len(previous) > RECORD_LIMIT // 2):
-            raise RecordError("persist.previous is not text")
-        return Persist("udev", path, previous)
+        if previous is not None and (not isinstance(previous, str) or len(previous.encode()) > PREVIOUS_LIMIT):
+            raise RecordError(f"persist.previous is not text of at most {PREVIOUS_LIMIT} bytes")
+        mode = value.get("previous_mode")
+        if mode is not None and (
+            not isinstance(mode, int) or isinstance(mode, bool) or not 0 <= mode <= 0o777 or previous is None
+        ):
+            raise RecordError("persist.previous_mode is not the permission bits of a previous rule")
+        return Persist("udev", path, previous, mode)
     return Persist("driverctl")
 
 
@@ -138,11 +145,47 @@ def to_json(record: UndoRecord) -> dict[str, Any]:
         "trust": record.trust,
         "persist": None
         if persist is None
-        else {"kind": persist.kind, "path": persist.path, "previous": persist.previous},
+        else {
+            "kind": persist.kind,
+            "path": persist.path,
+            "previous": persist.previous,
+            "previous_mode": persist.previous_mode,
+        },
         "group": [
             {"device": m.address, "driver": m.driver, "driver_override": m.driver_override} for m in record.group
         ],
     }
+
+
+def encode(record: UndoRecord) -> bytes:
+    """The record as written."""
+    return (json.dumps(to_json(record), indent=2, sort_keys=True) + "\n").encode()
+
+
+def oversize(record: UndoRecord) -> str | None:
+    """Why the record could not be kept (larger than --undo reads), or None."""
+    size = len(encode(record))
+    if size <= RECORD_LIMIT:
+        return None
+    previous = record.persist.path if record.persist is not None else None
+    what = f": {previous}, which it keeps to restore, is too large" if previous else ""
+    return f"the undo record would be {size} bytes, more than the {RECORD_LIMIT} --undo reads{what}"
+
+
+def _make(path: str) -> None:
+    """Create the state directory (see UndoStore.opened); an entry already there is left for the open to judge."""
+    parent = os.path.dirname(os.path.normpath(path)) or "."
+    try:
+        if os.path.normpath(path) == STATE_DIR:
+            os.makedirs(path, mode=0o755, exist_ok=True)
+        elif not os.path.isdir(parent):
+            raise UnsafePathError(f"{path}: its parent {parent} does not exist (prepare makes only the directory)")
+        else:
+            os.mkdir(path, 0o755)
+    except FileExistsError:
+        return
+    except OSError as error:
+        raise UnsafePathError(f"cannot create {path}: {error.strerror or error}") from None
 
 
 class UndoStore:
@@ -154,9 +197,15 @@ class UndoStore:
     @classmethod
     @contextlib.contextmanager
     def opened(cls, path: str = STATE_DIR, create: bool = False) -> Iterator[UndoStore | None]:
-        """The store, locked for the whole run; None when it does not exist and `create` is off."""
+        """The store, locked for the whole run; None when it does not exist and `create` is off.
+
+        `create` makes the directory (0755) when a record is about to be written: only the directory itself, whose
+        parent must exist, except under the default /var/lib/pcie-failover, which is made too.
+        """
         try:
-            with SafeDirectory.open(path, create=create) as directory, directory.lock():
+            if create:
+                _make(path)
+            with SafeDirectory.open(path) as directory, directory.lock():
                 yield cls(directory)
         except UnsafePathError as error:
             if not create and str(error).endswith("does not exist"):
@@ -186,10 +235,13 @@ class UndoStore:
     def save(self, record: UndoRecord) -> str:
         """Write the record atomically (mode 0600); returns its path."""
         name = record_name(record.device)
-        text = json.dumps(to_json(record), indent=2, sort_keys=True) + "\n"
+        too_large = oversize(record)
+        if too_large is not None:
+            raise RecordError(f"cannot write {self.directory.join(name)}: {too_large}")
+        data = encode(record)
 
         def write(out: Any) -> None:
-            out.write(text.encode())
+            out.write(data)
 
         try:
             self.directory.atomic_write(name, write, 0o600)

@@ -1,27 +1,35 @@
 """Whether a device `prepare` would change is in use: check's predicate (rules/usage.py) and what it does not see.
 
-Pure. On top of check's "enslaved, or up with addresses or routes":
-- only addresses that reach beyond the link count: an IPv6 link-local address (fe80::/10) is on every
-  interface that is up, and alone it is no sign of use;
-- an interface with an upper device (VLAN, macvlan, ipvlan, bridge port, bond: an `upper_*` link) is in use;
+Pure. For a network function on a host driver:
+- enslaved, or with routes or addresses that reach beyond the link, up or down (an IPv6 link-local address,
+  fe80::/10, is on every interface that is up, and alone it is no sign of use);
+- an upper device (VLAN, macvlan, ipvlan, bridge port, bond: an `upper_*` link);
+- administratively up at all: the kernel makes `upper_*` links only within one network namespace (a macvlan or
+  ipvlan moved to another one leaves none), and AF_PACKET, AF_XDP, tc and XDP users leave no trace in sysfs,
+  so an interface that is up may be in use by something this host cannot show; one that is down carries
+  no traffic for any of them;
 - a network driver bound with no interface visible here is in use elsewhere or unknown: sysfs shows a
   device's `net/` entries of this network namespace only, so an interface moved to another one vanishes;
-- a device whose VFIO files (`/dev/vfio/<group>`, `/dev/vfio/devices/vfioN`) a process holds open is in
-  use by that process (QEMU, DPDK).
+- a userspace I/O driver (igb_uio, uio_pci_generic): DPDK or another program may drive it, unseen.
+For a device on vfio-pci: a process holding its VFIO files (`/dev/vfio/<group>`, `/dev/vfio/devices/vfioN`)
+open, a VFIO device file fdinfo says is its, or its `enable` count above 0 (vfio-pci enables a device only
+while it is open: sysfs/occupancy.py); with `enable` unreadable, any VFIO device file fdinfo does not name
+makes it unknown.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from dataclasses import replace
 
 from pcie_failover.adapters.proc import Holders
 from pcie_failover.model.host import NetDevice, Unreadable
-from pcie_failover.rules.usage import Usage, interface_usage
+from pcie_failover.rules.usage import Usage
+from pcie_failover.sysfs.occupancy import VfioDevice
 
 Uppers = Mapping[str, "tuple[str, ...] | Unreadable"]
 _LINK_LOCAL = ipaddress.IPv6Network("fe80::/10")
+UIO_DRIVERS = frozenset({"igb_uio", "uio_pci_generic"})
 
 
 def beyond_the_link(address: str) -> bool:
@@ -33,47 +41,100 @@ def beyond_the_link(address: str) -> bool:
     return not (isinstance(interface, ipaddress.IPv6Interface) and interface.ip in _LINK_LOCAL)
 
 
-def _significant(netdev: NetDevice) -> NetDevice:
-    addresses = netdev.ip_addresses
-    if isinstance(addresses, Unreadable):
-        return netdev
-    return replace(netdev, ip_addresses=tuple(a for a in addresses if beyond_the_link(a)))
+def up_why(name: str) -> str:
+    return (
+        f"{name} is up: something this host cannot show may use it (a macvlan/ipvlan in another network "
+        f"namespace, AF_PACKET, XDP): if nothing does, `ip link set dev {name} down` first"
+    )
+
+
+def _interface_use(netdev: NetDevice, uppers: Uppers) -> Usage:
+    """One interface, up or down: enslaved, addresses beyond the link, routes, upper devices, then up at all."""
+    name = netdev.name
+    if isinstance(netdev.master, str):
+        return Usage(True, f"{name} is enslaved to {netdev.master}")
+    if isinstance(netdev.master, Unreadable):
+        return Usage(None, f"{name}: {netdev.master}")
+    up = netdev.admin_up
+    if up is None:
+        return Usage(None, f"{name}: {netdev.flags}")
+    state = "is up with" if up else "is down but has"
+    if isinstance(netdev.ip_addresses, Unreadable):
+        return Usage(None, f"{name}'s addresses are unknown ({netdev.ip_addresses.reason})")
+    significant = [a for a in netdev.ip_addresses if beyond_the_link(a)]
+    if significant:
+        return Usage(True, f"{name} {state} {', '.join(significant[:3])}")
+    if isinstance(netdev.routes, Unreadable):
+        return Usage(None, f"{name}'s routes are unknown ({netdev.routes.reason})")
+    if netdev.routes:
+        return Usage(True, f"{name} carries routes to {', '.join(netdev.routes[:3])}")
+    stacked = uppers.get(name, ())
+    if isinstance(stacked, Unreadable):
+        return Usage(None, f"{name}'s upper devices could not be listed ({stacked.reason})")
+    stacked = tuple(u for u in stacked if u != netdev.master)
+    if stacked:
+        return Usage(
+            True,
+            f"{name} has the upper device{'s' if len(stacked) > 1 else ''} {', '.join(stacked[:3])} "
+            "(a VLAN, macvlan, ipvlan, bridge or bond on top of it)",
+        )
+    if up:
+        return Usage(True, up_why(name))
+    return Usage(False, f"{name} is down and unused")
 
 
 def network_use(netdevs: tuple[NetDevice, ...] | Unreadable, driver: str, uppers: Uppers) -> Usage:
-    """A network function on host driver `driver`: in use, unused, or unknown (None), with why."""
+    """A function on host driver `driver`: in use, unused, or unknown (None), with why."""
+    if driver in UIO_DRIVERS:
+        return Usage(
+            None,
+            f"{driver} is a userspace I/O driver: DPDK or another program may drive the device, and this host "
+            f"cannot show which: stop it, then unbind {driver} by hand",
+        )
     if isinstance(netdevs, Unreadable):
-        return interface_usage(netdevs)
+        return Usage(None, f"its interfaces could not be listed ({netdevs})")
     if not netdevs:
         return Usage(
             None,
             f"{driver} is bound but no network interface of it is visible in this network namespace "
             "(moved to another namespace, where it may be in use): move it back, or unbind it by hand",
         )
-    usage = interface_usage(tuple(_significant(n) for n in netdevs))
-    if usage.in_use:
-        return usage
     for netdev in netdevs:
-        stacked = uppers.get(netdev.name, ())
-        if isinstance(stacked, Unreadable):
-            return Usage(None, f"{netdev.name}'s upper devices could not be listed ({stacked.reason})")
-        stacked = tuple(u for u in stacked if u != netdev.master)
-        if stacked:
-            return Usage(
-                True,
-                f"{netdev.name} has the upper device{'s' if len(stacked) > 1 else ''} {', '.join(stacked[:3])} "
-                "(a VLAN, macvlan, ipvlan, bridge or bond on top of it)",
-            )
-    return usage
+        usage = _interface_use(netdev, uppers)
+        if usage.in_use is not False:
+            return usage
+    return Usage(False, "not in use")
 
 
-def process_use(holders: Holders) -> Usage:
-    """In use when a process holds a VFIO file of the device open (pid and comm named); unknown when not seen."""
-    if holders.files:
-        named = "; ".join(f"{f.path} is open in pid {f.pid} ({f.comm})" for f in holders.files[:3])
-        return Usage(True, named)
+def _named(files: list[str]) -> str:
+    return ", ".join(files[:3]) + (f" (and {len(files) - 3} more)" if len(files) > 3 else "")
+
+
+def vfio_use(device: VfioDevice, holders: Holders) -> Usage:
+    """A device on vfio-pci: in use when a process holds its VFIO files or the kernel shows it open (see module)."""
+    seen = [f"{f.path} is open in pid {f.pid} ({f.comm})" for f in holders.files if f.path in device.files]
+    seen += [
+        f"a VFIO device file of it is open in pid {d.pid} ({d.comm})"
+        for d in holders.device_files
+        if d.syspath is not None and d.syspath == device.syspath
+    ]
+    unnamed = [f"pid {d.pid} ({d.comm})" for d in holders.device_files if d.syspath is None]
+    enabled = device.enabled
+    if isinstance(enabled, int) and enabled > 0:
+        why = f"the kernel shows it enabled (enable {enabled}), as vfio-pci does only while a VFIO user has it open"
+        if unnamed:
+            why += f" (VFIO device files are open in {_named(unnamed)})"
+        seen.append(why)
+    if seen:
+        return Usage(True, "; ".join(seen))
     if holders.error is not None:
         return Usage(None, holders.error)
     if holders.unreadable:
         return Usage(None, f"the open files of {holders.unreadable} process(es) could not be read (run as root)")
+    if isinstance(enabled, Unreadable) and unnamed:
+        return Usage(
+            None,
+            f"a VFIO device file is open in {_named(unnamed)}, and prepare cannot tell which device it is "
+            f"({enabled}): stop it first",
+        )
     return Usage(False, "no process holds its VFIO files open")

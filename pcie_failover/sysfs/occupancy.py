@@ -1,11 +1,23 @@
-"""Readers of what puts a device to use beyond its own interface's state: upper devices, VFIO character devices.
+"""Readers of what puts a device to use beyond its own interface's state: upper devices, VFIO files, `enable`.
 
 `class/net/IF/upper_*` links name every device stacked on IF (VLAN, macvlan, ipvlan, bond, team, bridge
-port: netdev_upper_dev_link() creates them); `devices/.../<bdf>/vfio-dev/vfioN` names the VF's VFIO
-device file `/dev/vfio/devices/vfioN` (6.1+, iommufd's cdev).
+port: netdev_upper_dev_link() creates them), in this network namespace only; `devices/.../<bdf>/vfio-dev/vfioN`
+names the device's VFIO device file `/dev/vfio/devices/vfioN` (iommufd's cdev, 6.6+; the directory exists
+from 6.1), and `iommu_group` its group's `/dev/vfio/<N>`.
+
+`enable` is the device's enable count (drivers/pci/pci-sysfs.c enable_show(): atomic_read(&pdev->enable_cnt)).
+vfio-pci does not enable a device it binds; it enables it when a VFIO user opens the device
+(vfio_pci_core_enable() calls pci_enable_device(), drivers/vfio/pci/vfio_pci_core.c) and disables it at the
+last close (vfio_pci_core_disable(): pci_disable_device()). So on vfio-pci (or a vfio-pci-core variant),
+`enable` above 0 means the device is open: through a group, a cdev or a device file passed on, whatever its
+path (a node made with mknod elsewhere included). Seen in the lab guest (Linux 6.1, igb VFs): 0 when bound and
+idle, and when only the group file is open; 1 while a process holds the device file alone (group and
+container closed) or all three as QEMU does; 0 again after it exits.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from pcie_failover.model.address import PciAddress
 from pcie_failover.model.host import Unreadable
@@ -15,6 +27,16 @@ from pcie_failover.sysfs.pci import resolve_device
 from pcie_failover.sysfs.root import SysfsRoot
 
 UPPER_PREFIX = "upper_"
+
+
+@dataclass(frozen=True)
+class VfioDevice:
+    """What shows a device on vfio-pci open: its files (group node, cdevs), its sysfs path, its enable count."""
+
+    address: str
+    files: frozenset[str]
+    syspath: str | None  # `/sys/devices/...`, as fdinfo names a VFIO device file's device
+    enabled: int | Unreadable
 
 
 def upper_devices(root: SysfsRoot, ifname: str) -> tuple[str, ...] | Unreadable:
@@ -34,3 +56,18 @@ def vfio_device_files(root: SysfsRoot, address: PciAddress) -> tuple[str, ...] |
     if isinstance(names, Unreadable):
         return names
     return tuple(f"/dev/vfio/devices/{n}" for n in names or () if n.startswith("vfio") and n[4:].isdigit())
+
+
+def vfio_device(root: SysfsRoot, address: PciAddress) -> VfioDevice:
+    """The device's VFIO files (`/dev/vfio/<group>`, `noiommu-<group>`, its cdevs) and its `enable` count."""
+    path = resolve_device(root, address)
+    if isinstance(path, Unreadable):
+        return VfioDevice(str(address), frozenset(), None, path)
+    files: set[str] = set()
+    group = attr.link_name(root, f"{path}/iommu_group")
+    if isinstance(group, str) and group.isdigit():
+        files |= {f"/dev/vfio/{group}", f"/dev/vfio/noiommu-{group}"}
+    cdevs = vfio_device_files(root, address)
+    files |= set(cdevs) if isinstance(cdevs, tuple) else set()
+    enabled = attr.required(root, f"{path}/enable", attr.dec_int)
+    return VfioDevice(str(address), frozenset(files), f"/sys/{path}", enabled)

@@ -153,17 +153,84 @@ def test_a_vf_held_open_by_a_process_is_refused_naming_it(lab: PrepareRun) -> No
 
 
 @pytest.mark.lab
-def test_only_a_link_local_address_is_not_in_use(lab: PrepareRun) -> None:
+def test_up_with_only_a_link_local_address_is_refused_and_down_is_prepared(lab: PrepareRun) -> None:
     addresses = (lab.out / "ll.addr").read_text()
     assert "inet6 fe80::" in addresses
     assert "inet " not in addresses
     assert "scope global" not in addresses
     assert "scope site" not in addresses
+    name = (lab.out / "ll.ifname").read_text().strip()
     document = lab.outputs["ll"]
-    assert lab.exit_codes["ll"] == 0, document
-    assert document["outcome"] == "dry-run"
-    assert document["refusals"] == []
-    assert [s["id"] for s in document["steps"]][-3:] == ["unbind", "driver-override", "probe"]
+    assert lab.exit_codes["ll"] == 1, document
+    assert document["refusals"] == [
+        f"{VFS[1]} is in use on this host: {name} is up: something this host cannot show may use it (a "
+        f"macvlan/ipvlan in another network namespace, AF_PACKET, XDP): if nothing does, `ip link set dev {name} "
+        "down` first"
+    ]
+    down = lab.outputs["ll.down"]
+    assert lab.exit_codes["ll.down"] == 0, down
+    assert down["outcome"] == "dry-run"
+    assert down["refusals"] == []
+    assert [s["id"] for s in down["steps"]][-3:] == ["unbind", "driver-override", "probe"]
+
+
+@pytest.mark.lab
+def test_a_vf_whose_macvlan_is_in_another_namespace_is_refused_while_up(lab: PrepareRun) -> None:
+    assert "macvlan" in (lab.out / "mvns.links").read_text()  # mv0 lives in the other namespace, on the VF
+    assert not [n for n in (lab.out / "mvns.ls").read_text().split() if n.startswith("upper_")]  # none here
+    name = (lab.out / "ll.ifname").read_text().strip()
+    document = lab.outputs["mvns"]
+    assert lab.exit_codes["mvns"] == 1, document
+    assert document["refusals"] == [
+        f"{VFS[1]} is in use on this host: {name} is up: something this host cannot show may use it (a "
+        f"macvlan/ipvlan in another network namespace, AF_PACKET, XDP): if nothing does, `ip link set dev {name} "
+        "down` first"
+    ]
+    assert lab.states["mvns.after"] == lab.states["mvns.before"]
+    assert lab.states["mvns.after"]["driver"] == "igbvf"
+
+
+@pytest.mark.lab
+def test_undo_of_a_vf_bound_to_its_host_driver_by_hand_and_used_is_refused(lab: PrepareRun) -> None:
+    assert lab.exit_codes["rebound.prep"] == 0, lab.outputs["rebound.prep"]
+    assert json.loads((lab.out / "rebound.record").read_text())["driver"] is None
+    before = lab.states["rebound.before"]
+    assert before["driver"] == "igbvf"
+    name = (lab.out / "rebound.ifname").read_text().strip()
+    document = lab.outputs["rebound"]
+    assert lab.exit_codes["rebound"] == 1, document
+    assert document["outcome"] == "refused"
+    assert document["steps"] == []
+    [refusal] = document["refusals"]
+    assert refusal.startswith(f"{VFS[0]} is in use on this host: {name} is up with 10.8.8.2/24")
+    assert lab.states["rebound.after"] == before
+    assert (lab.out / "rebound.kept").read_text().strip() == "kept"
+
+
+@pytest.mark.lab
+def test_a_vf_held_only_through_a_vfio_device_file_is_refused(lab: PrepareRun) -> None:
+    fds = (lab.out / "devheld.fds").read_text()
+    assert "anon_inode:[vfio-device]" in fds
+    assert "/dev/vfio/" not in fds  # group and container closed: only the device file is left
+    assert (lab.out / "devheld.enable").read_text().strip() == "1"
+    pid = (lab.out / "devheld.pid").read_text().strip()
+    why = (
+        f"{VFS[2]} is in use: the kernel shows it enabled (enable 1), as vfio-pci does only while a VFIO user has "
+        f"it open (VFIO device files are open in pid {pid} (python)); prepare changes nothing under a running guest "
+        "or VFIO application: stop it first"
+    )
+    for name in ("devheld", "devheld.undo"):
+        document = lab.outputs[name]
+        assert lab.exit_codes[name] == 1, document
+        assert (document["outcome"], document["steps"], document["refusals"]) == ("refused", [], [why])
+    assert lab.states["devheld.after"] == lab.states["real.after"]  # nothing changed under the holder
+    other = lab.outputs["devheld.other"]  # VF 3, on vfio-pci and not open, is not refused for it
+    assert lab.exit_codes["devheld.other"] == 0, other
+    assert (other["outcome"], other["refusals"]) == ("dry-run", [])
+    assert (lab.out / "devheld.enable.after").read_text().strip() == "0"
+    free = lab.outputs["devheld.free"]
+    assert lab.exit_codes["devheld.free"] == 0, free
+    assert (free["outcome"], free["refusals"], [s["id"] for s in free["steps"]]) == ("dry-run", [], ["vf-mac"])
 
 
 @pytest.mark.lab
