@@ -298,8 +298,8 @@ def test_pair_save_registers_the_pair(cli: Callable[..., Run], registry: str) ->
     pending = cli("--sysfs-root", DEMO, *save)
     assert (pending.code, pending.err) == (
         1,
-        "pcie-failover pair: --save: 0000:5e:00.2 is not ready (vf-mac): take the host steps above, then pair --save again"
-        " (or: register NAME DEVICE --mac MAC --force)\n",
+        "pcie-failover pair: --save: 0000:5e:00.2 is not ready (vf-mac): take the host steps above,"
+        " then pair --save again (or: register NAME DEVICE --mac MAC --force)\n",
     )
     assert not Path(registry, "web1.json").exists()
     run = cli("--sysfs-root", DEMO, *save, "--mac", "52:54:00:6f:55:cc")
