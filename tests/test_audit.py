@@ -361,13 +361,13 @@ def test_a_primary_is_registered_for_one_pair_unless_forced(cli: Callable[..., R
     )
     assert not Path(registry, "db.json").exists()
     assert _register(cli, registry, "web", "5e:00.2", "--replace").code == 0  # its own primary
-    forced = _register(cli, registry, "db", "5e:00.2", "--force")
+    forced = _register(cli, registry, "db", "5e:00.2", "--force", "--mac", "52:54:00:6f:55:cc")
     assert (forced.code, forced.err) == (
         0,
         "pcie-failover register: warning: 0000:5e:00.2 is also the primary of pair 'web':"
         " audit reports each of them not ready\n",
     )
-    third = _register(cli, registry, "db2", "5e:00.2", "--force")
+    third = _register(cli, registry, "db2", "5e:00.2", "--force", "--mac", "52:54:00:6f:55:cc")
     assert (third.code, third.err) == (
         0,
         "pcie-failover register: warning: 0000:5e:00.2 is also the primary of pairs 'db', 'web':"

@@ -203,6 +203,12 @@ def register(
                 f"pcie-failover register: warning: {result.record.primary.bdf} is also the primary of"
                 f" {quoted_pairs(result.shared_with)}: audit reports each of them not ready\n"
             )
+        if result.record.mac_from_vf:
+            note(
+                "register",
+                f"the MAC {result.record.mac} is the VF's own, which nothing shows an administrator set: audit"
+                " warns as check does (pass --mac to assert it; pair would derive another and set it)",
+            )
         if output is OutputFormat.JSON:
             from pcie_failover.render.json_doc import render_registered
 
