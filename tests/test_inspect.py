@@ -13,7 +13,7 @@ from pcie_failover.commands.check import run_check
 from pcie_failover.commands.lint import run_lint
 from pcie_failover.inspect.judge import judge
 from pcie_failover.inspect.model import Config, InspectReport, PairVerdict
-from pcie_failover.inspect.read import QUERIES, Recorder, Replay, key, read_event, read_vm
+from pcie_failover.inspect.read import QUERIES, Recorder, Replay, ReplyError, key, read_event, read_vm
 from pcie_failover.inspect.render import render_json, render_table, watch_event_line, watch_pair_line
 from pcie_failover.lint.model import ConfigKind
 from pcie_failover.model.address import DeviceQuery, MacAddress, PciAddress
@@ -113,7 +113,9 @@ def test_migration_source_during_and_after_destination_active() -> None:
     assert during.vm.migrating
     (pair,) = during.pairs
     assert pair.verdict is PairVerdict.STANDBY_ONLY
-    assert "for the migration in progress (wait-unplug)" in pair.reason
+    assert pair.reason == (
+        "hostdev0 is being unplugged for the migration (wait-unplug: QEMU waits for the guest to release it)"
+    )
     assert not pair.plugged
     assert pair.primary is not None  # QEMU keeps it until the migration is over
     (after,) = report("source-migrated").pairs
@@ -146,7 +148,12 @@ def test_no_virtio_status_is_undetermined_hidden_or_plugged() -> None:
     assert plugged.verdict is PairVerdict.UNDETERMINED
     assert plugged.reason == f"negotiation unknown ({UNSTABLE}); hostdev0 is plugged at rp-hostdev0 slot 0.0"
     assert plugged.plugged
-    assert (plugged.migration.unplugs, plugged.migration.replugs) == (None, None)
+    # plugged, and it came in through hiding (standby first): it was negotiated once, so QEMU unplugs it
+    assert (plugged.migration.unplugs, plugged.migration.replugs) == (True, None)
+    assert plugged.migration.why == (
+        f"negotiation unknown ({UNSTABLE}), but hostdev0 came in through failover hiding, so its standby negotiated "
+        "once and QEMU unplugs it; the destination plugs it back only if the guest negotiates now"
+    )
     text = render_table(report("no-virtio-status-plugged"))
     assert f"  negotiated unknown ({UNSTABLE})\n" in text
     assert text.endswith("verdict: undetermined: QEMU did not say enough to judge a pair\n")
@@ -248,7 +255,9 @@ def test_json_active_side_by_side() -> None:
         "id": "hostdev0", "plugged": True, "held": True, "driver": "e1000e", "bus": "rp-hostdev0", "slot": 0,
         "function": 0, "host": None, "mac": "52:54:00:6f:55:cc", "in_pci": True,
     }  # fmt: skip
-    assert [(c["id"], c["status"]) for c in pair["live_checks"]] == [("slot-zero", "pass"), ("mac-match", "pass")]
+    assert [(c["id"], c["status"]) for c in pair["live_checks"]] == [
+        ("slot-zero", "pass"), ("mac-match", "pass"), ("standby-mac-unique", "pass"),
+    ]  # fmt: skip
     assert {c["status"] for c in pair["checks"]} <= {"pass", "skip"}
     assert pair["configured"]["primary"] == {
         "id": "hostdev0", "driver": "e1000e", "bus": "rp-hostdev0", "slot": 0, "host": None,
@@ -398,15 +407,57 @@ def plugged_not_negotiated() -> dict[str, Any]:
     return replies
 
 
-def test_a_plugged_primary_of_a_standby_not_negotiated_is_not_unplugged() -> None:
-    """virtio_net_handle_migration_primary() unplugs only when !failover_primary_hidden (set on negotiation)."""
-    (pair,) = judged(plugged_not_negotiated(), recording("driver-not-loaded")["cmdline"]).pairs
+def primary_first(cmdline: str) -> str:
+    """`cmdline` with the primary's -device moved before its standby's (QEMU never hides the primary)."""
+    words = cmdline.split("\0")
+    primary = next(i for i, w in enumerate(words) if "failover_pair_id" in w)
+    standby = next(i for i, w in enumerate(words) if "failover=on" in w)
+    pair = words[primary - 1 : primary + 1]
+    del words[primary - 1 : primary + 1]
+    words[standby - 1 : standby - 1] = pair
+    return "\0".join(words)
+
+
+def test_a_plugged_primary_qemu_never_hid_is_not_unplugged() -> None:
+    """Created before its standby (`order` fails): plugged without hiding, so failover_primary_hidden is still
+    true and virtio_net_handle_migration_primary() leaves it (lab: test_a_plugged_primary_of_an_unnegotiated_...)."""
+    (pair,) = judged(plugged_not_negotiated(), primary_first(recording("driver-not-loaded")["cmdline"])).pairs
     assert (pair.plugged, pair.standby.negotiated, pair.verdict) == (True, False, PairVerdict.STANDBY_ONLY)
     assert (pair.migration.unplugs, pair.migration.replugs) == (False, False)
     assert pair.migration.why == (
         "not negotiated: hostdev0 is plugged, but QEMU unplugs a primary at migration setup only once its standby "
         "negotiated VIRTIO_NET_F_STANDBY, and the destination keeps it hidden as well"
     )
+    assert pair.reason == (
+        "not negotiated: hostdev0 is plugged (QEMU never hid it: it was created before its standby) but the guest's "
+        "virtio-net driver has not (or not again, after a reset) acknowledged VIRTIO_NET_F_STANDBY, so no failover "
+        "master pairs them"
+    )
+
+
+RESET_REASON = (
+    "not negotiated since a reset: hostdev0 is plugged (QEMU plugged it when the guest negotiated), but the guest "
+    "no longer acknowledges VIRTIO_NET_F_STANDBY, so no failover master pairs them; QEMU still unplugs hostdev0 at "
+    "migration setup (a reset does not hide it again), and the destination keeps it hidden until the guest "
+    "negotiates: a migration now loses the primary for good"
+)
+RESET_WHY = (
+    "the guest negotiated VIRTIO_NET_F_STANDBY before a reset and no longer does: QEMU still unplugs hostdev0 at "
+    "migration setup (a reset does not hide it again), and the destination keeps it hidden until the guest "
+    "negotiates: a migration now loses the primary for good"
+)
+
+
+@pytest.mark.parametrize("cmdline", ["configured", "added-at-runtime"])
+def test_after_a_reset_a_primary_that_came_in_hidden_is_still_unplugged(cmdline: str) -> None:
+    """Standby first (or the primary added at runtime): QEMU hid it and plugged it on a negotiation; a reset
+    leaves failover_primary_hidden false, so a migration unplugs it and the destination, not negotiated, hides it
+    (lab: test_after_a_reset_the_primary_is_lost_on_migration)."""
+    text = recording("driver-not-loaded")["cmdline"]
+    (pair,) = judged(plugged_not_negotiated(), text if cmdline == "configured" else without_primary(text)).pairs
+    assert (pair.plugged, pair.standby.negotiated, pair.verdict) == (True, False, PairVerdict.STANDBY_ONLY)
+    assert (pair.migration.unplugs, pair.migration.replugs, pair.migration.why) == (True, False, RESET_WHY)
+    assert pair.reason == RESET_REASON
 
 
 def test_slot_zero_is_lints_rule_over_the_live_placement() -> None:
@@ -445,3 +496,153 @@ def test_a_narrow_terminal_wraps_every_row_and_colours_the_verdicts() -> None:
     assert "pair net0 + hostdev0: \x1b[1;31mstandby-only\x1b[0m" in coloured
     assert "  slot-zero \x1b[1;31mFAIL\x1b[0m: " in coloured
     assert "verdict: \x1b[1;31mstandby-only: a pair has no fast path now (see its\x1b[0m" in coloured
+
+
+def test_a_paused_vm_is_undetermined() -> None:
+    """`stop`: QEMU still says negotiated and plugged, but no guest runs (lab: test_a_paused_vm_is_undetermined)."""
+    replies = with_replies("active", **{"query-status": {"running": False, "status": "paused"}})
+    found = judged(replies, recording("active")["cmdline"])
+    (pair,) = found.pairs
+    assert (pair.verdict, found.verdict) == (PairVerdict.UNDETERMINED, PairVerdict.UNDETERMINED)
+    assert pair.reason == (
+        "the VM is paused: its guest does not run, so no path carries traffic and inspect does not judge failover "
+        "(QEMU's view now: negotiated yes; hostdev0 plugged at rp-hostdev0 slot 0.0)"
+    )
+    assert (pair.migration.unplugs, pair.migration.replugs) == (True, True)
+    assert json.loads(render_json(found))["qemu"]["runstate"] == "paused"
+    line = json.loads(watch_pair_line(pair, 6.0, True, "paused"))
+    assert (line["runstate"], line["verdict"]) == ("paused", "undetermined")
+    jsonschema.validate(line, {"$ref": "#/$defs/inspectWatchLine", "$defs": _SCHEMA["$defs"]})
+
+
+@pytest.mark.parametrize(
+    ("state", "runstate", "shown"),
+    [
+        ("active", "shutdown", "negotiated yes; hostdev0 plugged at rp-hostdev0 slot 0.0"),
+        ("active", "guest-panicked", "negotiated yes; hostdev0 plugged at rp-hostdev0 slot 0.0"),
+        ("active", "internal-error", "negotiated yes; hostdev0 plugged at rp-hostdev0 slot 0.0"),
+        ("active", "io-error", "negotiated yes; hostdev0 plugged at rp-hostdev0 slot 0.0"),
+        ("driver-not-loaded", "paused", "negotiated no; hostdev0 not plugged"),
+        ("no-virtio-status-hidden", "suspended", "negotiated unknown; hostdev0 not plugged"),
+    ],
+)
+def test_a_vm_not_running_is_undetermined(state: str, runstate: str, shown: str) -> None:
+    replies = with_replies(state, **{"query-status": {"running": False, "status": runstate}})
+    (pair,) = judged(replies, recording(state)["cmdline"]).pairs
+    assert pair.verdict is PairVerdict.UNDETERMINED
+    assert pair.reason == (
+        f"the VM is {runstate}: its guest does not run, so no path carries traffic and inspect does not judge "
+        f"failover (QEMU's view now: {shown})"
+    )
+
+
+def test_a_paused_source_after_its_migration_is_judged_by_the_migration() -> None:
+    """postmigrate (and a migration in progress) is explained by migration handling, not `undetermined`."""
+    (pair,) = report("source-migrated").pairs
+    assert pair.verdict is PairVerdict.STANDBY_ONLY
+
+
+# QEMU 10's qapi/migration.json MigrationStatus, but none, completed, failed and cancelled (and 10.2's two)
+IN_PROGRESS = [
+    "setup", "cancelling", "active", "postcopy-active", "postcopy-paused", "postcopy-recover-setup",
+    "postcopy-recover", "colo", "pre-switchover", "device", "wait-unplug", "postcopy-device", "postcopy-setup",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("status", IN_PROGRESS)
+def test_every_migration_status_in_progress_holds_the_primary_out(status: str) -> None:
+    replies = with_replies("active", **{"query-migrate": {"status": status}})
+    found = judged(replies, recording("active")["cmdline"])
+    (pair,) = found.pairs
+    assert found.vm.migrating
+    assert (pair.verdict, pair.plugged) == (PairVerdict.STANDBY_ONLY, False)
+    if status != "wait-unplug":
+        assert pair.reason == (
+            f"hostdev0 unplugged for the migration in progress ({status}) (QEMU keeps the device, to plug it back "
+            "should the migration fail)"
+        )
+
+
+@pytest.mark.parametrize("status", ["none", "completed", "failed", "cancelled"])
+def test_a_migration_over_or_never_started_is_not_in_progress(status: str) -> None:
+    replies = with_replies("active", **{"query-migrate": {"status": status}})
+    (pair,) = judged(replies, recording("active")["cmdline"]).pairs
+    assert pair.verdict is PairVerdict.ACTIVE
+
+
+def virtio_primary() -> dict[str, Any]:
+    """The active replies with hostdev0 a virtio-net-pci (failover off) naming net0, as QEMU 10 realizes it."""
+    listing = key("qom-list", {"path": "/machine/peripheral"})
+    entries = recording("active")["replies"][listing]["return"]
+    retyped = [e | {"type": "child<virtio-net-pci>"} if e["name"] == "hostdev0" else e for e in entries]
+    replies = with_replies("active", **{"qom-get|/machine/peripheral/hostdev0|failover": False})
+    return replies | {listing: {"return": retyped}}
+
+
+def test_a_virtio_net_primary_is_read_and_never_paired() -> None:
+    """net_failover_slave_pre_register(): a primary's netdev must hang off a PCI device; a virtio-net's does not."""
+    found = judged(virtio_primary(), recording("active")["cmdline"].replace("e1000e,", "virtio-net-pci,"))
+    (pair,) = found.pairs
+    assert pair.primary is not None
+    assert (pair.primary.driver, pair.plugged, pair.verdict) == ("virtio-net-pci", True, PairVerdict.STANDBY_ONLY)
+    assert pair.reason == (
+        "the guest does not pair them: hostdev0 is a virtio-net-pci, and net_failover takes only a PCI network "
+        "device as primary (net_failover_slave_pre_register(): the netdev's parent must be a PCI device; a "
+        "virtio-net's is its virtio device)"
+    )
+
+
+def test_qom_get_null_is_a_reply_qemu_never_sends() -> None:
+    replies = with_replies("active", **{"qom-get|/machine/peripheral/net0|failover": None})
+    with pytest.raises(ReplyError) as caught:
+        read_vm(Replay(replies))
+    assert str(caught.value) == "qom-get /machine/peripheral/net0 failover: null where QEMU sends a boolean"
+
+
+def second_standby(replies: dict[str, Any], mac: str) -> dict[str, Any]:
+    """`replies` plus net1, a negotiated failover standby on rp-net1 with `mac` (no primary)."""
+    out = dict(replies)
+    for name, value in replies.items():
+        if "/machine/peripheral/net0" in name:
+            out[name.replace("/machine/peripheral/net0", "/machine/peripheral/net1")] = value
+    out[key("qom-get", {"path": "/machine/peripheral/net1", "property": "mac"})] = {"return": mac}
+    bus = key("qom-get", {"path": "/machine/peripheral/net1", "property": "parent_bus"})
+    out[bus] = {"return": "/machine/peripheral/rp-net1/rp-net1"}
+    listing = key("qom-list", {"path": "/machine/peripheral"})
+    out[listing] = {"return": [*replies[listing]["return"], {"name": "net1", "type": "child<virtio-net-pci>"}]}
+    return out
+
+
+def test_a_standby_sharing_its_mac_with_another_pair_is_not_active() -> None:
+    """Two failover standbys of one MAC: the guest hands every primary of that MAC to the first master
+    (failover_get_bymac()); lint's standby-mac-unique fails, and each pair sees the finding that names it."""
+    mac = "52:54:00:6f:55:cc"
+    cmdline = (
+        two_pairs(recording("active")["cmdline"]).replace("52:54:00:6f:55:ee", mac).replace("addr=0x3", "addr=0x0")
+    )
+    found = judged(recording("active")["replies"], cmdline)
+    assert found.config.lint is not None
+    failing = {r.rule_id: r.message for r in found.config.lint.results if r.status.value == "fail"}
+    message = (
+        f"-device virtio-net-pci (id net0) and -device virtio-net-pci (id net1) share MAC {mac}: the guest pairs a "
+        "primary with the first failover master of its MAC (failover_get_bymac()), so these pairs are not told apart"
+    )
+    assert failing == {"standby-mac-unique": message}
+    (pair,) = found.pairs
+    assert [(r.rule_id, r.message) for r in pair.checks if r.status.value == "fail"] == [
+        ("standby-mac-unique", message)
+    ]
+    assert pair.verdict is PairVerdict.STANDBY_ONLY
+    assert (pair.migration.unplugs, pair.migration.replugs) == (True, False)
+    # QEMU's view alone (net1 live, of the same MAC): the live rule says so, configured or not
+    live = judged(second_standby(recording("active")["replies"], mac), two_pairs(recording("active")["cmdline"]))
+    net0, net1 = live.pairs
+    assert (net0.verdict, net1.verdict) == (PairVerdict.STANDBY_ONLY, PairVerdict.STANDBY_ONLY)
+    assert net0.reason == (
+        "the guest cannot tell the pairs apart: virtio-net-pci (id net0, live) and virtio-net-pci (id net1, live) "
+        f"share MAC {mac}: the guest pairs a primary with the first failover master of its MAC "
+        "(failover_get_bymac()), so these pairs are not told apart"
+    )
+    other = judged(second_standby(recording("active")["replies"], "52:54:00:6f:55:ee"), cmdline.replace(
+        f"id=net1,mac={mac}", "id=net1,mac=52:54:00:6f:55:ee"))  # fmt: skip
+    assert other.pairs[0].verdict is PairVerdict.ACTIVE

@@ -33,6 +33,7 @@ class FakeQmp:
     replies: dict[str, Any]
     greeting: bytes = json.dumps(GREETING).encode() + b"\n"
     after: Hook | None = None  # called after each answer; may swap replies, send events, hang up
+    capabilities: bool = True  # answer qmp_capabilities (False: the greeting, then silence)
     sent: list[str] = field(default_factory=list)
     conn: socket.socket | None = None
 
@@ -75,6 +76,8 @@ class FakeQmp:
             for request in self._requests():
                 command, arguments = request["execute"], request.get("arguments")
                 self.sent.append(command)
+                if command == "qmp_capabilities" and not self.capabilities:
+                    continue
                 reply = {"return": {}} if command == "qmp_capabilities" else self.replies.get(key(command, arguments))
                 reply = reply or {
                     "error": {"class": "CommandNotFound", "desc": f"The command {command} has not been found"}
@@ -178,6 +181,19 @@ def test_a_silent_monitor(
     found = inspect(cli, serve(greeting=b""))
     assert found.code == 3
     assert "no QMP greeting within 0 s (not a QEMU monitor, or another client holds it" in found.err
+
+
+def test_a_greeting_without_the_handshake(
+    cli: Callable[..., Run], serve: Callable[..., FakeQmp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(inspect_qmp, "TIMEOUT", 0.3)
+    server = serve(capabilities=False)
+    found = inspect(cli, server)
+    assert (found.code, found.out) == (3, "")
+    assert found.err == (
+        f"pcie-failover inspect: {server.path}: QEMU sent its QMP greeting but did not answer qmp_capabilities "
+        "within 0 s\n"
+    )
 
 
 def test_qemu_hangs_up_mid_way(cli: Callable[..., Run], serve: Callable[..., FakeQmp]) -> None:
@@ -340,3 +356,22 @@ def test_the_table_takes_the_terminals_layout(
     assert wide
     assert all(len(line.split()) == 1 for line in wide), wide  # the --qemu-args path: a word is never cut
     assert narrow.out.replace("qmp1.sock", "qmp0.sock").split() == piped.split()
+
+
+def test_a_paused_vm_exits_4(cli: Callable[..., Run], serve: Callable[..., FakeQmp], tmp_path: Path) -> None:
+    replies = recording("active")["replies"] | {
+        key("query-status", None): {"return": {"running": False, "status": "paused"}}
+    }
+    found = inspect(cli, serve(replies=replies), "--qemu-args", args_file(tmp_path, "active"))
+    assert found.code == 4
+    assert "pair net0 + hostdev0: undetermined\n" in found.out
+    assert "  reason     the VM is paused: its guest does not run," in found.out
+    assert found.out.endswith("verdict: undetermined: QEMU did not say enough to judge a pair\n")
+
+
+def test_qom_get_null_exits_3(cli: Callable[..., Run], serve: Callable[..., FakeQmp]) -> None:
+    failover = key("qom-get", {"path": "/machine/peripheral/net0", "property": "failover"})
+    found = inspect(cli, serve(replies=recording("active")["replies"] | {failover: {"return": None}}))
+    assert (found.code, found.out, found.err) == (
+        3, "", "pcie-failover inspect: qom-get /machine/peripheral/net0 failover: null where QEMU sends a boolean\n",
+    )  # fmt: skip

@@ -411,6 +411,25 @@ def test_watch_errors(cli: Cli, virsh: FakeVirsh, settings: dict[str, Any], err:
     assert found.err == f"pcie-failover inspect: {err}\n"
 
 
+@pytest.mark.parametrize("trailer", ["events received: 1", "event loop interrupted", "event loop timed out"])
+def test_watch_ignores_virshs_own_trailing_lines(cli: Cli, virsh: FakeVirsh, trailer: str) -> None:
+    """tools/virsh-domain-event.c prints them after the events (run with LC_ALL=C, so in English)."""
+    later = int(time.time()) + 3600
+    events = [
+        {"after": 1, "line": event_line("vm1", "RESUME", "<null>", f"{later}.000001")},
+        {"after": 2, "line": trailer},
+    ]
+    virsh.serve("active", events=events)
+    found = inspect(cli, "vm1", "--watch")
+    assert (found.code, found.err) == (0, "")
+    assert found.out.splitlines()[1:] == [f"{later}.000001 event RESUME", "virsh's event stream ended"]
+
+
+def test_the_event_stream_runs_with_english_messages() -> None:
+    env = inspect_virsh._messages_in_c({"LC_ALL": "de_DE.UTF-8", "LANGUAGE": "de", "PATH": "/bin"})
+    assert env == {"LC_ALL": "C", "LANGUAGE": "de", "PATH": "/bin"}  # LANGUAGE does not apply in the C locale
+
+
 def test_event_lines_as_virsh_prints_them() -> None:
     parse = inspect_virsh._event
     odd = "it's: {vm} ': x"  # a domain name may hold quotes, colons, braces

@@ -40,7 +40,7 @@ def run(
 
 def test_the_registry_has_stable_unique_ids_and_facts() -> None:
     ids = [rule.rule_id for rule in LINT_RULES]
-    assert len(ids) == len(set(ids)) == 18
+    assert len(ids) == len(set(ids)) == 19
     assert all(rule.title and rule.fact for rule in LINT_RULES)
 
 

@@ -19,10 +19,11 @@ INSPECT_EXIT_CODES = f"""Exit codes: 0 every failover pair is active; 1 a pair i
 the VM has no failover pair; 2 usage error; 3 the VM cannot be inspected (no socket, not a QEMU QMP monitor, QEMU
 hung up or did not answer, or replied something we can't read; --domain: no virsh, virsh failed, e.g. no such
 domain or it is not running, printed what virsh never prints, or did not answer); 4 undetermined (QEMU did not say
-enough to judge a pair, e.g. no x-query-virtio-status, refused under -compat unstable-input=reject); with --watch,
+enough to judge a pair: the VM is not running, e.g. paused, or no x-query-virtio-status, refused under -compat
+unstable-input=reject); with --watch,
 0 when QEMU closes the monitor (--domain: when virsh's event stream ends); {INTERNAL_EXIT_CODE}."""
 # QMP events after which --watch reads the VM again
-WATCHED = frozenset({"FAILOVER_NEGOTIATED", "UNPLUG_PRIMARY", "DEVICE_DELETED", "MIGRATION", "RESET", "RESUME"})
+WATCHED = frozenset({"FAILOVER_NEGOTIATED", "UNPLUG_PRIMARY", "DEVICE_DELETED", "MIGRATION", "RESET", "RESUME", "STOP"})
 
 
 def _exit(verdict: PairVerdict) -> int:
@@ -125,7 +126,7 @@ def _watch(monitor: Session, report: InspectReport, config: Config, since: float
             now = (pair.verdict, pair.reason, pair.plugged, pair.standby.negotiated)
             if seen.get(pair.standby.id) != now:
                 seen[pair.standby.id] = now
-                add(seconds, watch_pair_line(pair, seconds, as_json))
+                add(seconds, watch_pair_line(pair, seconds, as_json, report.vm.runstate))
 
     def take(raw: list[dict[str, object]]) -> list[LiveEvent]:
         events = sorted((read_event(event) for event in raw), key=lambda e: e.seconds)

@@ -1,13 +1,15 @@
 """The live VM and its configuration -> one verdict per failover pair: pure.
 
-A pair is `active` only when QEMU and the guest say so (negotiated, the primary plugged and in the guest's PCI
-tree, no migration holding it out) and lint's rules pass for that pair: its own configuration (scoped to it,
-inspect.scope) and the pair as QEMU realized it (slot-zero, mac-match over the live placement and MACs).
+A pair is `active` only when QEMU and the guest say so (the VM running, negotiated, the primary plugged and in the
+guest's PCI tree, no migration holding it out) and lint's rules pass for that pair: its own configuration (scoped to it,
+inspect.scope) and the pair as QEMU realized it (slot-zero, mac-match over the live placement and MACs, and
+standby-mac-unique over the live standbys).
 """
 
 from __future__ import annotations
 
 from pcie_failover.inspect.model import (
+    RUNNING,
     Config,
     InspectReport,
     LivePrimary,
@@ -52,20 +54,64 @@ def _plugged(vm: LiveVm, live: LivePrimary | None) -> bool:
     return live is not None and live.in_pci is not False and not vm.migrating and not vm.migrated_out
 
 
+def _came_hidden(config: Config, standby: LiveStandby, live: LivePrimary | None, planned: Device | None,
+                 checks: tuple[RuleResult, ...]) -> bool | None:  # fmt: skip
+    """Whether QEMU hid the live primary until its standby negotiated (failover_hide_primary_device(): it was
+    created after its standby): such a primary was plugged on a negotiation, and the flag that says so
+    (failover_primary_hidden false) survives a device or guest reset. None: not known (no configuration).
+
+    A configured primary came in hidden when the pair's `order` passes (standby first); one added at runtime
+    when its standby is in the configuration (it existed since QEMU started).
+    """
+    if live is None or config.lint is None:
+        return None
+    if planned is not None and planned.name == live.id:
+        order = next((r for r in checks if r.rule_id == "order"), None)
+        return None if order is None or order.status not in (Status.PASS, Status.FAIL) else order.status is Status.PASS
+    return True if config.lint.config.device(standby.id) is not None else None
+
+
+def _unplugs(plugged: bool, negotiated: bool | None, came_hidden: bool | None) -> bool | None:
+    """virtio_net_handle_migration_primary() unplugs a plugged primary iff `!failover_primary_hidden`: cleared in
+    virtio_net_set_features() on VIRTIO_NET_F_STANDBY and never set again (a reset leaves it)."""
+    if not plugged:
+        return False
+    if negotiated or came_hidden:
+        return True
+    return False if negotiated is False and came_hidden is False else None
+
+
+RESET = (
+    "the guest negotiated VIRTIO_NET_F_STANDBY before a reset and no longer does: QEMU still unplugs {name} at "
+    "migration setup (a reset does not hide it again), and the destination keeps it hidden until the guest "
+    "negotiates: a migration now loses the primary for good"
+)
+
+
 def _migration(
     vm: LiveVm, standby: LiveStandby, *, name: str | None, live: LivePrimary | None, checks: tuple[RuleResult, ...],
-    config: Config, hot_added: bool,
+    config: Config, hot_added: bool, came_hidden: bool | None,
 ) -> Migration:  # fmt: skip
     """What a migration started now would do to this pair: only its own rules count.
 
-    QEMU unplugs at migration setup only a primary it plugged on negotiation (virtio_net_handle_migration_primary():
-    `!failover_primary_hidden`, cleared in virtio_net_set_features() on VIRTIO_NET_F_STANDBY).
+    QEMU unplugs at migration setup only a primary whose standby negotiated at some point
+    (virtio_net_handle_migration_primary(): `!failover_primary_hidden`, cleared in virtio_net_set_features() on
+    VIRTIO_NET_F_STANDBY and not reset): a plugged primary that came in through hiding, or any plugged primary of
+    a standby negotiated now.
     """
     negotiated = standby.negotiated
     plugged = _plugged(vm, live)
-    unplugs: bool | None = False if not plugged else negotiated
+    unplugs = _unplugs(plugged, negotiated, came_hidden)
     if name is None:
         return Migration(False, False, "no primary for this standby")
+    if negotiated is None and unplugs:
+        return Migration(
+            unplugs,
+            None,
+            f"negotiation unknown ({standby.unknown_why}), but {name} came in through failover hiding, so its "
+            "standby negotiated once and QEMU unplugs it; the destination plugs it back only if the guest "
+            "negotiates now",
+        )
     if negotiated is None:
         return Migration(
             unplugs,
@@ -73,6 +119,8 @@ def _migration(
             f"negotiation unknown ({standby.unknown_why}): QEMU unplugs a primary for a migration, and the "
             "destination plugs it back, only for a standby that negotiated",
         )
+    if not negotiated and plugged and came_hidden:
+        return Migration(unplugs, False, RESET.format(name=name))
     if not negotiated:
         held = f"{name} is plugged, but " if plugged else ""
         return Migration(
@@ -108,7 +156,30 @@ def _migrating(vm: LiveVm, primary: str, held: bool) -> str:
             f"fails, so this source QEMU (now {vm.runstate}) keeps it out of the guest"
         )
     kept = " (QEMU keeps the device, to plug it back should the migration fail)" if held else ""
+    if status == "wait-unplug":
+        return f"{primary} is being unplugged for the migration (wait-unplug: QEMU waits for the guest to release it)"
     return f"{primary} unplugged for the migration in progress ({status}){kept}"
+
+
+def _not_running(vm: LiveVm, standby: LiveStandby, live: LivePrimary | None, name: str | None) -> str:
+    """A VM that is not running (paused, shut down, panicked, stopped on an error): no verdict, QEMU's view."""
+    if name is None:
+        primary = "no primary shows"
+    elif _plugged(vm, live) and live is not None:
+        primary = f"{name} plugged at {live.placement.text}"
+    else:
+        primary = f"{name} not plugged"
+    negotiated = {None: "unknown", True: "yes", False: "no"}[standby.negotiated]
+    return (
+        f"the VM is {vm.runstate}: its guest does not run, so no path carries traffic and inspect does not judge "
+        f"failover (QEMU's view now: negotiated {negotiated}; {primary})"
+    )
+
+
+def _pci_netdev(driver: str) -> bool:
+    """A device whose guest network interface is a PCI device's: not a virtio one (its netdev hangs off the
+    virtio bus, below the PCI function)."""
+    return not driver.startswith("virtio-")
 
 
 def _no_primary(standby: LiveStandby, config: Config) -> tuple[PairVerdict, str]:
@@ -142,6 +213,7 @@ def _judge(
     name: str | None,
     checks: tuple[RuleResult, ...],
     live_checks: tuple[RuleResult, ...],
+    came_hidden: bool | None,
 ) -> tuple[PairVerdict, str]:
     negotiated = standby.negotiated
     assert name is not None
@@ -152,10 +224,23 @@ def _judge(
         state = f"{name} is plugged at {live.placement.text}" if plugged and live else f"{name} is not plugged"
         return PairVerdict.UNDETERMINED, f"negotiation unknown ({standby.unknown_why}); {state}"
     if plugged and live is not None:
-        if not negotiated:
+        if not negotiated and came_hidden:
             return PairVerdict.STANDBY_ONLY, (
-                f"not negotiated: {name} is plugged but the guest's virtio-net driver has not (or not again, "
-                "after a reset) acknowledged VIRTIO_NET_F_STANDBY, so no failover master pairs them"
+                f"not negotiated since a reset: {name} is plugged (QEMU plugged it when the guest negotiated), but "
+                "the guest no longer acknowledges VIRTIO_NET_F_STANDBY, so no failover master pairs them; "
+                + RESET.format(name=name).split(": ", 1)[1]
+            )
+        if not negotiated:
+            never = " (QEMU never hid it: it was created before its standby)" if came_hidden is False else ""
+            return PairVerdict.STANDBY_ONLY, (
+                f"not negotiated: {name} is plugged{never} but the guest's virtio-net driver has not (or not "
+                "again, after a reset) acknowledged VIRTIO_NET_F_STANDBY, so no failover master pairs them"
+            )
+        if not _pci_netdev(live.driver):
+            return PairVerdict.STANDBY_ONLY, (
+                f"the guest does not pair them: {name} is a {live.driver}, and net_failover takes only a PCI "
+                "network device as primary (net_failover_slave_pre_register(): the netdev's parent must be a PCI "
+                "device; a virtio-net's is its virtio device)"
             )
         at = live.placement
         results = {r.rule_id: r for r in live_checks}
@@ -167,6 +252,10 @@ def _judge(
             )
         if results["mac-match"].status is Status.FAIL:
             return PairVerdict.STANDBY_ONLY, f"the guest does not pair them: {results['mac-match'].message}"
+        if results["standby-mac-unique"].status is Status.FAIL:
+            return PairVerdict.STANDBY_ONLY, (
+                f"the guest cannot tell the pairs apart: {results['standby-mac-unique'].message}"
+            )
         failing = _failing(checks)
         if failing:
             return PairVerdict.STANDBY_ONLY, (
@@ -213,10 +302,25 @@ def judge(target: str, pid: int | None, vm: LiveVm, config: Config, via: str = "
         )
         live_checks = () if live is None else live_rules(vm, standby, live, config.facts)
         hot_added = live is not None and config.lint is not None and (planned is None or planned.name != live.id)
-        if name is None:
+        came_hidden = _came_hidden(config, standby, live, planned, checks)
+        migration = _migration(
+            vm,
+            standby,
+            name=name,
+            live=live,
+            checks=checks,
+            config=config,
+            hot_added=hot_added,
+            came_hidden=came_hidden,
+        )
+        if vm.runstate != RUNNING and not (vm.migrating or vm.migrated_out):
+            verdict, reason = PairVerdict.UNDETERMINED, _not_running(vm, standby, live, name)
+        elif name is None:
             verdict, reason = _no_primary(standby, config)
         else:
-            verdict, reason = _judge(vm, standby, live, name=name, checks=checks, live_checks=live_checks)
+            verdict, reason = _judge(
+                vm, standby, live, name=name, checks=checks, live_checks=live_checks, came_hidden=came_hidden
+            )
         pairs.append(
             PairState(
                 standby=standby,
@@ -226,9 +330,7 @@ def judge(target: str, pid: int | None, vm: LiveVm, config: Config, via: str = "
                 configured_primary=None if planned is None else planned.name,
                 configured_at=None if planned is None else Placement(planned.bus, planned.slot, planned.function),
                 host=_host(config, planned),
-                migration=_migration(
-                    vm, standby, name=name, live=live, checks=checks, config=config, hot_added=hot_added
-                ),
+                migration=migration,
                 checks=checks,
                 live_checks=live_checks,
                 verdict=verdict,

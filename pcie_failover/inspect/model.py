@@ -10,8 +10,14 @@ from pcie_failover.lint.report import HostItem, LintReport
 from pcie_failover.model.results import RuleResult
 
 STANDBY_FEATURE = "VIRTIO_NET_F_STANDBY"
-# query-migrate statuses during which QEMU holds a failover primary unplugged for the migration
-MIGRATING = ("setup", "wait-unplug", "active", "pre-switchover", "device", "postcopy-active", "postcopy-paused")
+# query-migrate statuses of a migration in progress (QEMU 10's qapi/migration.json MigrationStatus: all but none,
+# completed, failed and cancelled; postcopy-device and postcopy-setup came in 10.2): QEMU holds a failover primary
+# unplugged for it (or, cancelling, until the cancel is over and it plugs it back)
+MIGRATING = (
+    "setup", "cancelling", "active", "postcopy-device", "postcopy-setup", "postcopy-active", "postcopy-paused",
+    "postcopy-recover-setup", "postcopy-recover", "colo", "pre-switchover", "device", "wait-unplug",
+)  # fmt: skip
+RUNNING = "running"  # query-status: the one runstate in which the guest runs
 
 
 class PairVerdict(enum.Enum):

@@ -66,6 +66,11 @@ class Monitor:
             self._run(self._client.connect(sock), TIMEOUT)
         except TimeoutError:
             sock.close()
+            if self._client.greeting is not None:  # the greeting came; the qmp_capabilities handshake did not
+                raise MonitorError(
+                    f"{self.path}: QEMU sent its QMP greeting but did not answer qmp_capabilities within "
+                    f"{TIMEOUT:.0f} s"
+                ) from None
             raise MonitorError(
                 f"{self.path}: no QMP greeting within {TIMEOUT:.0f} s (not a QEMU monitor, or another client "
                 "holds it: QEMU serves one client per monitor)"

@@ -155,11 +155,13 @@ def _must(source: Source, command: str, arguments: Mapping[str, object] | None =
 
 def _get(source: Source, path: str, prop: str, kind: type) -> Any:
     """A QOM property of type `kind`, or None when QEMU has no such property (or device); ReplyError for a
-    value of another type (QEMU's qom-get answers with the property's own type)."""
+    value of another type, null included (QEMU's qom-get answers with the property's own type)."""
     try:
         value = source.ask("qom-get", {"path": path, "property": prop})
     except QueryError:
         return None
+    if value is None:
+        raise ReplyError(f"qom-get {path} {prop}: null where QEMU sends {_JSON_TYPES[kind]}")
     return _typed(value, kind, f"qom-get {path} {prop}")
 
 
@@ -287,9 +289,8 @@ def read_vm(source: Source) -> LiveVm:
     children = _children(source)
     for device_id, driver in children:
         path = f"{PERIPHERAL}/{device_id}"
-        if driver.startswith("virtio-net-pci"):
-            if _get(source, path, "failover", bool) is True:
-                standbys.append(_standby(source, device_id, driver))
+        if driver.startswith("virtio-net-pci") and _get(source, path, "failover", bool) is True:
+            standbys.append(_standby(source, device_id, driver))
             continue
         pair_id = _get(source, path, "failover_pair_id", str)
         if pair_id:

@@ -273,12 +273,13 @@ def watch_event_line(event: LiveEvent, as_json: bool) -> str:
     return escape(f"{event.seconds:.6f} event {event.name} {details}".rstrip()) + "\n"
 
 
-def watch_pair_line(pair: PairState, seconds: float, as_json: bool) -> str:
-    """One pair's verdict, when it changed."""
+def watch_pair_line(pair: PairState, seconds: float, as_json: bool, runstate: str | None = None) -> str:
+    """One pair's verdict, when it changed (with the VM's runstate, when given, in JSON)."""
     if as_json:
         line = {
             "kind": "pair",
             "time": seconds,
+            **({} if runstate is None else {"runstate": runstate}),
             "standby": pair.standby.id,
             "primary": pair.primary_id,
             "negotiated": pair.standby.negotiated,

@@ -26,12 +26,21 @@ TIMEOUT = 30.0  # seconds for each `virsh qemu-monitor-command` (libvirt waits u
 MAX_REPLY_BYTES = 4 << 20
 _EVENT = re.compile(r"event (?P<event>[A-Z0-9_]+) at (?P<seconds>\d+)\.(?P<micros>\d{6}) for domain '(?P<rest>.*)\Z")
 MISSING = "--domain needs virsh (Debian: libvirt-clients), not found on PATH"
+# virsh's own lines after the events (tools/virsh-domain-event.c cmdQemuMonitorEvent()), in the C locale the
+# event stream runs in: not events, and no error either
+_TRAILER = re.compile(r"events received: \d+|event loop (interrupted|timed out)")
 
 
 def _said(stderr: bytes) -> str:
     """virsh's error lines, as one line."""
     lines = [line.strip() for line in stderr.decode(errors="replace").splitlines() if line.strip()]
     return "; ".join(lines) or "no message"
+
+
+def _messages_in_c(environ: Mapping[str, str]) -> dict[str, str]:
+    """`environ` with virsh in the C locale: its trailing lines in English (they are matched); it prints the domain's
+    name and the events' JSON as bytes whatever the locale."""
+    return {**environ, "LC_ALL": "C"}
 
 
 def _event(line: str) -> dict[str, Any]:
@@ -122,6 +131,7 @@ class VirshMonitor:
         try:
             self._events = subprocess.Popen(
                 ["virsh", "qemu-monitor-event", "--domain", self.name, "--loop"],
+                env=_messages_in_c(os.environ),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -150,11 +160,11 @@ class VirshMonitor:
         return True
 
     def _line(self) -> str | None:
-        """The next whole non-empty line in the buffer, if any."""
+        """The next whole non-empty line in the buffer that is not one of virsh's own trailing lines, if any."""
         while b"\n" in self._buffer:
             line, self._buffer = self._buffer.split(b"\n", 1)
             text = line.decode(errors="replace")
-            if text.strip():
+            if text.strip() and not _TRAILER.fullmatch(text.strip()):
                 return text
         return None
 

@@ -7,6 +7,7 @@ with `inspect --watch` following the source throughout; one more guest has its p
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -118,7 +119,13 @@ def test_states_through_a_migration(lab: LabEnv, tmp_path: Path) -> None:  # noq
             pair = pair_of(document)
             assert document["migration"]["in_progress"] is True
             assert (code, pair["verdict"], pair["primary"]["plugged"]) == (1, "standby-only", False)
-            assert "for the migration in progress" in pair["reason"]
+            if document["migration"]["status"] == "wait-unplug":  # QEMU waits for the guest to release it
+                assert pair["reason"] == (
+                    "hostdev0 is being unplugged for the migration (wait-unplug: QEMU waits for the guest to "
+                    "release it)"
+                )
+            else:
+                assert "for the migration in progress" in pair["reason"]
 
             source.qmp.wait_event("MIGRATION", timeout=MIGRATION, where=_status("completed"))
             code, document = inspect(source)
@@ -263,3 +270,99 @@ def test_a_plugged_primary_of_an_unnegotiated_standby_is_not_unplugged(lab: LabE
         )  # fmt: skip
         assert (pair["migration"]["unplugs"], pair["migration"]["replugs"]) == (False, False)
         assert "order" in [c["id"] for c in pair["checks"] if c["status"] == "fail"]
+
+
+@pytest.mark.lab
+def test_a_pause_and_a_reset(lab: LabEnv, tmp_path: Path) -> None:
+    """Paused (`stop`): undetermined, exit 4. Then a reset after negotiation: the guest boots without virtio_net,
+    the primary stays plugged, and QEMU still unplugs it at migration (failover_primary_hidden is not reset); the
+    destination, not negotiated, keeps it hidden."""
+    args = [*inspect_guest.lab_args(), "-action", "reboot=reset"]  # after -no-reboot: system_reset resets
+    socket = tmp_path / "migrate.sock"
+    source = Guest(inspect_guest.spec("insp-reset", tmp_path / "src", lab.kernel, lab.initrd, args))
+    target = Guest(
+        inspect_guest.spec(
+            "insp-reset-dst", tmp_path / "dst", lab.kernel, lab.initrd, [*args, "-incoming", f"unix:{socket}"]
+        )
+    )
+    with source, target:
+        source.wait_for(inspect_guest.WAITING, timeout=failover.BOOT)
+        load_and_pair(source)
+        assert inspect(source)[0] == 0
+
+        source.qmp.execute("stop")
+        code, document = inspect(source)
+        pair = pair_of(document)
+        assert (code, document["qemu"]["runstate"], pair["verdict"], document["verdict"]) == (
+            4, "paused", "undetermined", "undetermined",
+        )  # fmt: skip
+        assert pair["reason"] == (
+            "the VM is paused: its guest does not run, so no path carries traffic and inspect does not judge "
+            "failover (QEMU's view now: negotiated yes; hostdev0 plugged at rp-hostdev0 slot 0.0)"
+        )
+        source.qmp.execute("cont")
+        assert inspect(source)[0] == 0
+
+        source.qmp.execute("system_reset")
+        source.wait_for(inspect_guest.WAITING, timeout=failover.BOOT)  # booted again; virtio_net not loaded
+        code, document = inspect(source)
+        pair = pair_of(document)
+        assert (code, pair["verdict"], pair["negotiated"], pair["primary"]["plugged"]) == (
+            1, "standby-only", False, True,
+        )  # fmt: skip
+        assert (pair["migration"]["unplugs"], pair["migration"]["replugs"]) == (True, False)
+        assert pair["reason"] == (
+            "not negotiated since a reset: hostdev0 is plugged (QEMU plugged it when the guest negotiated), but "
+            "the guest no longer acknowledges VIRTIO_NET_F_STANDBY, so no failover master pairs them; QEMU still "
+            "unplugs hostdev0 at migration setup (a reset does not hide it again), and the destination keeps it "
+            "hidden until the guest negotiates: a migration now loses the primary for good"
+        )
+
+        migrate(source, target, socket)
+        source.qmp.wait_event("UNPLUG_PRIMARY", timeout=60)  # what inspect said: QEMU unplugs it
+        source.qmp.wait_event("MIGRATION", timeout=MIGRATION, where=_status("completed"))
+        target.qmp.wait_event("RESUME", timeout=MIGRATION)
+        code, document = inspect(target)
+        pair = pair_of(document)
+        assert (code, pair["verdict"], pair["negotiated"], pair["primary"]["held"]) == (
+            1, "standby-only", False, False,
+        )  # fmt: skip
+        assert pair["reason"].startswith("not negotiated: the guest has not acknowledged VIRTIO_NET_F_STANDBY")
+
+
+@pytest.mark.lab
+def test_two_standbys_of_one_mac_are_not_active(lab: LabEnv, tmp_path: Path) -> None:
+    """A second pair, net1 + hostdev1, with net0's MAC: the guest's failover_get_bymac() hands every primary of
+    that MAC to the first master; lint's standby-mac-unique fails and neither pair is active."""
+    mac = inspect_guest.MAC
+    args = [
+        *inspect_guest.lab_args(),
+        "-device", "pcie-root-port,id=rp-net1,bus=pcie.0,chassis=11,slot=11",
+        "-device", "pcie-root-port,id=rp-hostdev1,bus=pcie.0,chassis=12,slot=12",
+        "-netdev", "user,id=n1,restrict=on", "-netdev", "user,id=p1,restrict=on",
+        "-device", f"virtio-net-pci,netdev=n1,id=net1,mac={mac},bus=rp-net1,addr=0x0,failover=on",
+        "-device", f"e1000e,netdev=p1,mac={mac},romfile=,id=hostdev1,bus=rp-hostdev1,addr=0x0,failover_pair_id=net1",
+    ]  # fmt: skip
+    with Guest(inspect_guest.spec("insp-samemac", tmp_path, lab.kernel, lab.initrd, args)) as guest:
+        guest.wait_for(inspect_guest.WAITING, timeout=failover.BOOT)
+        inspect_guest.load_driver(tmp_path)
+        for _ in range(2):
+            guest.qmp.wait_event("FAILOVER_NEGOTIATED", timeout=60)
+        guest.wait_for(failover.PRIMARY, timeout=60)
+        code, document = inspect(guest)
+        failing = [c["id"] for c in document["config"]["checks"] if c["status"] == "fail"]
+        assert (code, failing) == (1, ["standby-mac-unique"])
+        first, second = document["pairs"]  # in QOM's order
+        assert {first["standby"]["id"], second["standby"]["id"]} == {"net0", "net1"}
+        for pair, other in ((first, second["standby"]["id"]), (second, first["standby"]["id"])):
+            assert (pair["negotiated"], pair["primary"]["plugged"], pair["verdict"]) == (True, True, "standby-only")
+            assert [c["id"] for c in pair["checks"] if c["status"] == "fail"] == ["standby-mac-unique"]
+            assert pair["reason"] == (
+                f"the guest cannot tell the pairs apart: virtio-net-pci (id {pair['standby']['id']}, live) and "
+                f"virtio-net-pci (id {other}, live) share MAC {mac}: the guest pairs a primary with the first "
+                "failover master of its MAC (failover_get_bymac()), so these pairs are not told apart"
+            )
+        # the guest: two masters, one primary registered (with the first master); the other pair has none
+        log = guest.spec.serial_log.read_text()
+        assert len(re.findall(failover.MASTER, log)) == 2
+        assert len(re.findall(failover.PRIMARY, log)) == 1

@@ -21,6 +21,7 @@ from pcie_failover.lint.rules import (
     slot_zero,
     standby_link,
     standby_mac,
+    standby_mac_unique,
     standby_slot,
 )
 from pcie_failover.lint.rules.base import LintRule
@@ -40,6 +41,7 @@ LINT_RULES: tuple[LintRule, ...] = (
     chassis_slot.RULE,
     primary_ethernet.RULE,
     standby_mac.RULE,
+    standby_mac_unique.RULE,
     mac_match.RULE,
     acpi_hotplug.RULE,
     standby_link.RULE,
