@@ -133,16 +133,37 @@ def wrap_command(command: str, width: int | None, first: str = "", rest: str = "
     return [*lines, current]
 
 
+_ASIDE = re.compile(r"\((?P<prose>[^()]*:) (?P<command>[^()]+)\)")
+
+
+def is_aside(part: str) -> bool:
+    """Whether a line of a fix is prose in parentheses that ends in a shell command."""
+    aside = _ASIDE.fullmatch(part)
+    return aside is not None and is_shell_command(aside["command"])
+
+
+def wrap_part(part: str, width: int | None, first: str = "", rest: str = "") -> list[str]:
+    """One line of a fix: a shell command by `wrap_command`; an aside that ends in one, `(to keep it across
+    reboots: driverctl set-override ...)`, as its prose, then the command on lines of its own (never cut inside
+    a word, continued with ` \\`); other prose by `wrap`."""
+    if is_shell_command(part):
+        return wrap_command(part, width, first, rest)
+    aside = _ASIDE.fullmatch(part)
+    if aside is not None and is_aside(part) and not fits(first + part, width):
+        return [
+            *wrap(f"({aside['prose']}", width, first, rest),
+            *wrap_command(f"{aside['command']})", width, rest, rest),
+        ]
+    return wrap(part, width, first, rest)
+
+
 def wrap_hint(text: str, width: int | None, first: str = "", rest: str = "") -> list[str]:
-    """A fix, its own line breaks kept as `wrap_paragraphs` does; its shell command lines by `wrap_command`."""
-    lines: list[str] = []
-    for index, paragraph in enumerate(text.split("\n")):
-        lead = first if index == 0 else rest
-        if is_shell_command(paragraph):
-            lines += wrap_command(paragraph, width, lead, rest)
-        else:
-            lines += wrap(paragraph, width, lead, rest)
-    return lines
+    """A fix, its own line breaks kept as `wrap_paragraphs` does; each line by `wrap_part`."""
+    return [
+        line
+        for index, paragraph in enumerate(text.split("\n"))
+        for line in wrap_part(paragraph, width, first if index == 0 else rest, rest)
+    ]
 
 
 def wrap_paragraphs(
@@ -216,8 +237,8 @@ def fit_table(
 
     def rewrap(cell: str, column: int) -> str:
         def lines(part: str) -> list[str]:
-            if column in commands and is_shell_command(part):
-                return wrap_command(part, shares[column], "", "  ")
+            if column in commands:
+                return wrap_part(part, shares[column], "", "  ")
             return wrap(part, shares[column], "", "  ")
 
         return "\n".join(line for part in cell.split("\n") for line in lines(part))

@@ -8,7 +8,7 @@ becomes its `# description` line, then the command continued with ` \\` at word 
 from __future__ import annotations
 
 from pcie_failover.pair.model import MACVTAP_FD, BackendKind, MacSource, PairSpec, RootPort, macvtap_name
-from pcie_failover.render.layout import PLAIN, Layout, is_shell_command, wrap, wrap_command
+from pcie_failover.render.layout import PLAIN, Layout, is_aside, is_shell_command, wrap, wrap_command, wrap_part
 from pcie_failover.render.pair_notes import note_lines, shell_command
 
 _MAC_SOURCE = {
@@ -73,8 +73,8 @@ def render_summary(spec: PairSpec, layout: Layout = PLAIN) -> str:
     for line in lines:
         if line in steps:
             shown += _step_lines(*steps[line], width)
-        elif line.startswith("  ") and is_shell_command(line.strip()):  # a fix's command line
-            shown += wrap_command(line.strip(), width, "  ", "  ")
+        elif line.startswith("  ") and (is_shell_command(line.strip()) or is_aside(line.strip())):  # a fix's
+            shown += wrap_part(line.strip(), width, "  ", "  ")
         else:
             lead = line[: len(line) - len(line.lstrip(" "))]
             shown += wrap(line.lstrip(" "), width, lead, lead + "  ") or [""]
