@@ -168,3 +168,15 @@ def test_completion_costs_nothing_on_the_normal_path() -> None:
     }
     done = subprocess.run([sys.executable, "-m", "pcie_failover"], capture_output=True, text=True, env=env, check=False)
     assert (done.returncode, done.stdout, done.stderr) == (0, "list\nlint\n", "")
+
+
+@pytest.mark.parametrize("columns", ["50", "80"])
+def test_help_never_cuts_a_word(cli: Callable[..., Run], monkeypatch: pytest.MonkeyPatch, columns: str) -> None:
+    """click's wrapper breaks at hyphens (`virsh qemu-` / `monitor-command`, `/etc/pcie-` / `failover`)."""
+    from pcie_failover.cli.app import COMMANDS
+
+    monkeypatch.setenv("COLUMNS", columns)
+    for command in ("--help-all", *(f"{name} --help" for name in COMMANDS)):
+        text = cli(*command.split()).out
+        cut = [line for line in text.splitlines() if re.search(r"[A-Za-z0-9]-$", line)]
+        assert cut == [], command

@@ -526,3 +526,20 @@ def test_check_strict_with_only_warnings_says_so(cli: Cli, demo: str) -> None:
     assert run.code == 1
     assert ("WARN" in run.out, "FAIL" in run.out) == (True, False)
     assert run.out.endswith("\nverdict: not ready: fix the WARN rows (--strict counts warnings)\n")
+
+
+# third walkthrough: a refusal is a finding (-q silences it), and it offers no MAC pair would not set
+
+
+def test_a_refusal_under_quiet_is_the_exit_code_only(cli: Cli, demo: str) -> None:
+    assert cli("-q", "--sysfs-root", demo, "pair", "5e:00.3") == Run(1, "", "")
+
+
+def test_a_refusal_leaves_the_mac_to_pair_s_own_host_step(cli: Cli, demo: str) -> None:
+    refused = cli("--sysfs-root", demo, "pair", "5e:00.3")
+    forced = cli("--sysfs-root", demo, "pair", "5e:00.3", "--force", "--format", "qemu")
+    assert refused.code == forced.code == 1
+    vf_mac = refused.err.split("  FAIL vf-mac: ", 1)[1].splitlines()
+    assert vf_mac[1] == "    (pair sets the VF's MAC as one of its host steps: --force shows them)"
+    assert "ip link set dev enp94s0f0np0 vf 1 mac" not in refused.err
+    assert "# HOST before QEMU starts here: ip link set dev enp94s0f0np0 vf 1 mac 02:12:34:56:00:01" in forced.out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import importlib
 import itertools
 import os
 import signal
@@ -53,6 +54,27 @@ class OutputFormat(enum.Enum):
     TABLE = "table"
     JSON = "json"
 
+
+def _keep_words_whole() -> None:
+    """Help text never cut inside a word: click's wrapper breaks at hyphens (`qemu-` / `monitor-command`,
+    `/etc/pcie-` / `failover`) and splits long words; wrap_text() looks its TextWrapper up when help is wrapped."""
+    try:
+        module: Any = importlib.import_module("typer._click._textwrap")  # typer >= 0.28 vendors click
+    except ModuleNotFoundError:  # pragma: no cover - an older typer on click
+        module = importlib.import_module("click._textwrap")
+    base = module.TextWrapper
+    if getattr(base, "whole_words", False):
+        return
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("break_on_hyphens", False)
+        kwargs.setdefault("break_long_words", False)
+        base.__init__(self, *args, **kwargs)
+
+    module.TextWrapper = type("WholeWords", (base,), {"__init__": init, "whole_words": True})
+
+
+_keep_words_whole()
 
 app = typer.Typer(
     name=PROG,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import sys
+from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -18,6 +19,7 @@ from pcie_failover.cli.app import (
     fail,
     guarded,
     note,
+    state,
 )
 from pcie_failover.model.address import DeviceQuery, InputError, MacAddress, parse_unicast_mac
 from pcie_failover.model.check import CheckOptions, Manager
@@ -25,7 +27,7 @@ from pcie_failover.model.results import ExitCode, Status
 from pcie_failover.sysfs.root import SysfsRoot
 
 if TYPE_CHECKING:
-    from pcie_failover.pair.model import PairSpec
+    from pcie_failover.pair.model import PairReport, PairSpec
 
 PAIR_EXIT_CODES = f"""Exit codes: 0 the spec was printed (warnings included); 1 refused: a check failed
 (with --force the spec is printed anyway, with the failures in it) or there is no such device, or
@@ -137,12 +139,8 @@ def pair(
             emit(render_pair(report))
             return int(code)
         if report.spec is None:
-            from pcie_failover.render.pair_notes import finding_lines
-
-            failed = [line for r in report.check.results if r.status is Status.FAIL for line in finding_lines(r)]
-            reason = "\n  ".join(failed) or f"{report.check.query}: no such device"
-            forced = "" if report.check.device is None else " (--force prints the spec anyway)"  # none to print
-            sys.stderr.write(f"pcie-failover pair: refused{forced}:\n  {reason}\n")
+            if not state.quiet:  # a refusal is a finding, not an error: -q leaves only the exit code
+                sys.stderr.write(_refusal(report, for_))
             return int(code)
         emit(_render_pair(report.spec, output))
         if save is not None and code is ExitCode.READY:
@@ -150,6 +148,25 @@ def pair(
         return int(code)
 
     return guarded("pair", errors, body)
+
+
+_MAC_STEP = "(pair sets the VF's MAC as one of its host steps: --force shows them)"
+
+
+def _refusal(report: PairReport, manager: Manager) -> str:
+    """Why pair printed nothing: each failed check with its fix, but vf-mac's `ip link set ... mac` (pair sets a
+    MAC of its own choosing as a host step, which --force shows: two different MACs would be one too many)."""
+    from pcie_failover.render.pair_notes import finding_lines
+
+    failed: list[str] = []
+    for result in report.check.results:
+        if result.status is not Status.FAIL:
+            continue
+        own_mac = result.rule_id == "vf-mac" and manager is Manager.QEMU
+        failed += finding_lines(replace(result, hint=_MAC_STEP) if own_mac else result)
+    reason = "\n  ".join(failed) or f"{report.check.query}: no such device"
+    forced = "" if report.check.device is None else " (--force prints the spec anyway)"  # none to print
+    return f"pcie-failover pair: refused{forced}:\n  {reason}\n"
 
 
 def _require_libvirt_output(manager: Manager, output: PairFormat) -> None:
