@@ -15,13 +15,14 @@ _LIBVIRT_BINDS = "libvirt (<interface type='hostdev' managed='yes'>) binds vfio-
 
 
 def bind_commands(device: PciFunction, loaded: bool, bound: bool) -> str:
-    """The commands that move the device to vfio-pci, one per line."""
+    """The commands that move the device to vfio-pci, one per line, in pair's and prepare's order: the override
+    first, so that nothing between the unbind and the probe can bind the host driver again."""
     address, path = shlex.quote(str(device.address)), host_path(device)
     lines = [] if loaded else ["modprobe vfio-pci"]
+    lines.append(f"echo vfio-pci > {shlex.quote(path + '/driver_override')}")
     if bound:
         lines.append(f"echo {address} > {shlex.quote(path + '/driver/unbind')}")
     lines += [
-        f"echo vfio-pci > {shlex.quote(path + '/driver_override')}",
         f"echo {address} > /sys/bus/pci/drivers_probe",
         f"(to keep it across reboots: driverctl set-override {address} vfio-pci)",
     ]

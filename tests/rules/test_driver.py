@@ -16,7 +16,12 @@ BIND = (
     "echo 0000:5e:00.2 > /sys/bus/pci/drivers_probe\n"
     "(to keep it across reboots: driverctl set-override 0000:5e:00.2 vfio-pci)"
 )
-UNBIND_AND_BIND = f"echo 0000:5e:00.2 > {DEV}/driver/unbind\n{BIND}"
+UNBIND_AND_BIND = (  # the override first: nothing can bind the host driver again between unbind and probe
+    f"echo vfio-pci > {DEV}/driver_override\n"
+    f"echo 0000:5e:00.2 > {DEV}/driver/unbind\n"
+    "echo 0000:5e:00.2 > /sys/bus/pci/drivers_probe\n"
+    "(to keep it across reboots: driverctl set-override 0000:5e:00.2 vfio-pci)"
+)
 PROBE = "echo 0000:5e:00.2 > /sys/bus/pci/drivers_probe"
 FREE_IT = (
     "free it first (move its addresses and routes, take it out of its bridge or bond); "
