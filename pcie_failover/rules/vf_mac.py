@@ -26,7 +26,8 @@ def _flags(entry: VfEntry) -> str:
 
 
 def _set_command(entry: VfEntry, mac: MacAddress | None) -> str:
-    target = shlex.quote(str(mac)) if mac is not None else "<standby MAC>"
+    # STANDBY_MAC: a word to replace, as pair's DEST_VF; `<standby MAC>` would be a redirection when pasted
+    target = shlex.quote(str(mac)) if mac is not None else "STANDBY_MAC"
     return f"ip link set dev {shlex.quote(entry.pf_netdev)} vf {entry.index} mac {target}"
 
 

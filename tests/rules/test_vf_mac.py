@@ -132,7 +132,7 @@ CASES = [
         _entry(mac=mac("00:00:00:00:00:00")),
         Status.FAIL,
         ZERO,
-        f"ip link set dev enp94s0f0np0 vf 0 mac <standby MAC>\n{DESTINATION}",
+        f"ip link set dev enp94s0f0np0 vf 0 mac STANDBY_MAC\n{DESTINATION}",
         id="mac-zero",
     ),
     pytest.param(
@@ -153,7 +153,7 @@ CASES = [
         _entry(mac=mac("01:00:5e:00:00:01")),
         Status.FAIL,
         "admin MAC 01:00:5e:00:00:01 is a multicast address",
-        f"ip link set dev enp94s0f0np0 vf 0 mac <standby MAC>\n{DESTINATION}",
+        f"ip link set dev enp94s0f0np0 vf 0 mac STANDBY_MAC\n{DESTINATION}",
         id="mac-multicast",
     ),
     pytest.param(
@@ -170,7 +170,7 @@ CASES = [
         ),
         Status.FAIL,
         ZERO,
-        f"ip link set dev 'pf;id>pwn' vf 0 mac <standby MAC>\n{DESTINATION}",
+        f"ip link set dev 'pf;id>pwn' vf 0 mac STANDBY_MAC\n{DESTINATION}",
         id="mac-zero-quoted",
     ),
 ]
