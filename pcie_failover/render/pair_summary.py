@@ -60,7 +60,8 @@ def render_summary(spec: PairSpec, layout: Layout = PLAIN) -> str:
         lines += ["", f"{prep.host} host: {prep.note}"]
         lines += [f"  {shell_command(step)}    # {step.description}" for step in prep.steps]
         lines += [f"  (done: {done})" for done in prep.skipped]
-    lines += ["", "--format qemu, qmp, libvirt or json prints the devices."]
+    forms = "libvirt or json" if primary.pool else "qemu, qmp, libvirt or json"  # QEMU's forms need the VF
+    lines += ["", f"--format {forms} prints the devices."]
     width = layout.width
     if width is None:
         return "\n".join(lines) + "\n"
