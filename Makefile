@@ -61,8 +61,9 @@ install-venv:
 # Under a DESTDIR, the venv's scripts name the staging path: point them at the final one.
 install-relocate:
 	if [ '$(STAGED)' != '$(FINAL)' ]; then \
-		grep -lrF '$(STAGED)' '$(STAGED)/bin' | xargs -r sed -i 's|$(STAGED)|$(FINAL)|g'; \
-		! grep -rqF '$(STAGED)' '$(STAGED)/bin' || { echo 'staging path left in $(STAGED)/bin' >&2; exit 1; }; \
+		grep -lrF '$(STAGED)' '$(STAGED)/bin' '$(STAGED)/pyvenv.cfg' | xargs -r sed -i 's|$(STAGED)|$(FINAL)|g'; \
+		! grep -rqF '$(STAGED)' '$(STAGED)/bin' '$(STAGED)/pyvenv.cfg' || \
+			{ echo 'staging path left in $(STAGED)' >&2; exit 1; }; \
 	fi
 
 uninstall:

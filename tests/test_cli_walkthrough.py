@@ -233,6 +233,7 @@ def test_a_staged_venv_names_its_final_path(tmp_path: Path, destdir: str) -> Non
     (staged / "bin").mkdir(parents=True)
     (staged / "bin/pcie-failover").write_text(f"#!{staged}/bin/python\n")
     (staged / "bin/activate").write_text(f'VIRTUAL_ENV="{staged}"\n')
+    (staged / "pyvenv.cfg").write_text(f"command = /usr/bin/python3 -m venv {staged}\n")
     done = subprocess.run(
         ["make", "-f", str(REPO / "Makefile"), "install-relocate", f"DESTDIR={destdir.format(tmp=tmp_path)}",
          "PREFIX=/usr"],
@@ -241,6 +242,7 @@ def test_a_staged_venv_names_its_final_path(tmp_path: Path, destdir: str) -> Non
     assert done.returncode == 0, done.stderr
     assert (staged / "bin/pcie-failover").read_text() == "#!/usr/lib/pcie-failover/bin/python\n"
     assert (staged / "bin/activate").read_text() == 'VIRTUAL_ENV="/usr/lib/pcie-failover"\n'
+    assert (staged / "pyvenv.cfg").read_text() == "command = /usr/bin/python3 -m venv /usr/lib/pcie-failover\n"
 
 
 def _dirs(tmp_path: Path) -> list[str]:
