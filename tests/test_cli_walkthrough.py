@@ -379,7 +379,7 @@ def test_the_audit_unit_runs_without_node_exporter(cli: Cli, demo: str, tmp_path
     assert len(absent.err.splitlines()) == 2  # the pair's journal line
     assert not textfiles.exists()
     without = cli(*[a for a in unit if a != "--textfile-dir-optional"])
-    assert (without.code, without.err) == (2, f"pcie-failover audit: {textfiles} does not exist\n")
+    assert (without.code, without.err) == (2, f"pcie-failover audit: --textfile-dir: {textfiles} does not exist\n")
     textfiles.mkdir(mode=0o755)
     present = cli(*unit)
     assert (present.code, present.out) == (0, "")

@@ -143,6 +143,19 @@ def _discard(_text: str) -> None:
     """The metrics of an audit whose optional textfile directory is absent: the journal lines are the report."""
 
 
+def _unusable_textfile_dir(textfile_dir: str | None, optional: bool) -> str | None:
+    """Why --textfile-dir cannot be written (named, so that a bare path in the message says what it is)."""
+    from pcie_failover.adapters.files import SafeDirectory, UnsafePathError
+
+    if textfile_dir is None or (optional and not os.path.lexists(textfile_dir)):
+        return None
+    try:
+        with SafeDirectory.open(textfile_dir):
+            return None
+    except (UnsafePathError, OSError) as error:
+        return f"--textfile-dir: {error}"
+
+
 def _device(root: SysfsRoot, query: DeviceQuery) -> PciAddress | str:
     """--device's address: as given (a device removed since still names its pairs), or an interface's; else why not."""
     if query.address is not None:
@@ -286,6 +299,9 @@ def audit(
         only = None if query is None else _device(root, query)
         if isinstance(only, str):
             return fail("audit", json_errors, ExitCode.USAGE, "input", f"--device: {only}")
+        refused = _unusable_textfile_dir(textfile_dir, textfile_dir_optional)
+        if refused is not None:
+            return fail("audit", json_errors, ExitCode.USAGE, "input", refused)
         once = _auditor(
             root, _registry(registry), only, output, textfile_dir, journal, strict, optional=textfile_dir_optional
         )
@@ -321,7 +337,7 @@ def watch(
         if not root.live:
             return fail("watch", OutputFormat.TABLE, ExitCode.USAGE, "usage", "watch needs the live /sys")
         from pcie_failover.adapters.events import LinkChanges, UdevPci
-        from pcie_failover.adapters.files import SafeDirectory, UnsafePathError
+        from pcie_failover.adapters.files import UnsafePathError
         from pcie_failover.commands.watch import watch as watch_events
 
         once = _auditor(
@@ -335,10 +351,10 @@ def watch(
             optional=textfile_dir_optional,
             command="watch",
         )
+        refused = _unusable_textfile_dir(textfile_dir, textfile_dir_optional)  # now, not at the first audit's end
+        if refused is not None:
+            return fail("watch", OutputFormat.TABLE, ExitCode.USAGE, "input", refused)
         try:
-            if textfile_dir is not None and not (textfile_dir_optional and not os.path.lexists(textfile_dir)):
-                with SafeDirectory.open(textfile_dir):
-                    pass  # refused now, not at the first audit's end
             return watch_events([UdevPci(), LinkChanges()], once, state_dir)
         except (UnsafePathError, OSError) as error:
             return fail("watch", OutputFormat.TABLE, ExitCode.USAGE, "input", str(error))
