@@ -16,6 +16,9 @@ vfio-pci not loaded. Scenarios, in order, each keeping the CLI's JSON and exit c
    3c. upper: a VLAN on VF 1: refused naming it;
    3m. mvns: VF 1 up, a macvlan on it moved to another network namespace (no `upper_*` link is left here):
    refused, it is up;
+   3n. mvdown: VF 1 then set down, the macvlan still up in its namespace (LOWERLAYERDOWN): refused, naming the
+   macvlan's MAC in VF 1's unicast filter (`bridge fdb show`), the macvlan still there; with it gone, VF 1's
+   filter holds multicast entries only;
    3d. netns: VF 1's interface moved to another network namespace: refused (igbvf bound, no interface here);
 4. dry-run: prepare VF 2, and VF 3 through `--dry-run` run as a script: the same end state;
    4d. devheld: a process holds only a VFIO *device* file of VF 2 (group and container closed, as a process
@@ -39,10 +42,12 @@ from lab.topologies import IP, TOPOLOGIES, pf_up
 PF = "0000:01:00.0"
 VFS = ("0000:01:10.0", "0000:01:10.2", "0000:01:10.4", "0000:01:10.6")
 MACS = ("52:54:00:6f:55:a0", "52:54:00:6f:55:a1", "52:54:00:6f:55:a2", "52:54:00:6f:55:a3")
+OTHER_MAC = "52:54:00:6f:55:b0"  # no VF of the PF has it (another VF's admin MAC is refused)
 STATE_DIR = "/var/lib/pcie-failover/prepare"
 JOB_TIMEOUT = 900.0
 PYTHON = f"/host{REPO}/.venv/bin/python -I"
 CLI = f"{PYTHON} -m pcie_failover"
+BRIDGE = "/usr/sbin/bridge"
 # Holds only a VFIO device file: container and group set up, the device file taken, then both closed.
 HOLDER = """import ctypes, os, sys, time
 libc = ctypes.CDLL(None, use_errno=True)
@@ -180,8 +185,18 @@ def job_lines() -> list[str]:
         f"state {vf1} 1 mvns.before",
         f"run mvns prepare {vf1} --mac {MACS[1]} --format json",
         f"state {vf1} 1 mvns.after",
-        'kill "$mvns"; wait "$mvns" || true',
+        # 3n. VF 1 set down: the macvlan stays up there (LOWERLAYERDOWN), its MAC in VF 1's unicast filter
         f'{IP} link set dev "$(ifname {vf1})" down',
+        "sleep 1",
+        f'{BRIDGE} -json fdb show dev "$(ifname {vf1})" > /job/out/mvdown.fdb',
+        f'nsenter -t "$mvns" -n {IP} -json link show dev mv0 > /job/out/mvdown.links',
+        f"state {vf1} 1 mvdown.before",
+        f"run mvdown prepare {vf1} --mac {MACS[1]} --format json",
+        f"state {vf1} 1 mvdown.after",
+        f'nsenter -t "$mvns" -n {IP} -json link show dev mv0 > /job/out/mvdown.links.after',
+        'kill "$mvns"; wait "$mvns" || true',
+        "sleep 1",
+        f'{BRIDGE} -json fdb show dev "$(ifname {vf1})" > /job/out/plain.fdb',
         # 3d. its interface in another network namespace
         "unshare -n sleep 600 &",
         "netns=$!",
@@ -208,13 +223,13 @@ def job_lines() -> list[str]:
         'echo "$devholder" > /job/out/devheld.pid',
         'ls -l "/proc/$devholder/fd" > /job/out/devheld.fds',
         f"cat /sys/bus/pci/devices/{vf2}/enable > /job/out/devheld.enable",
-        f"run devheld prepare {vf2} --mac {MACS[0]} --format json",
+        f"run devheld prepare {vf2} --mac {OTHER_MAC} --format json",
         f"run devheld.undo prepare {vf2} --undo --format json",
-        f"run devheld.other prepare {vf3} --mac {MACS[0]} --dry-run --format json",
+        f"run devheld.other prepare {vf3} --mac {OTHER_MAC} --dry-run --format json",
         f"state {vf2} 2 devheld.after",
         'kill "$devholder"; wait "$devholder" || true',
         f"cat /sys/bus/pci/devices/{vf2}/enable > /job/out/devheld.enable.after",
-        f"run devheld.free prepare {vf2} --mac {MACS[0]} --dry-run --format json",
+        f"run devheld.free prepare {vf2} --mac {OTHER_MAC} --dry-run --format json",
         # 4b. --register fails after the (no-op) prepare: one JSON document says both
         ": > /job/out/reg.file",
         "rc=0",

@@ -37,6 +37,7 @@ from pcie_failover.prepare.store import UndoStore
 from pcie_failover.sysfs.host import open_root
 from tests.scenarios import _in_use_sibling, _vf, _vfio_unloaded, _with_vf0
 from tests.support.cli import VALIDATOR, Run
+from tests.test_prepare_inuse import flush, unseen
 
 MAC = "52:54:00:6f:55:dd"
 ZERO = "00:00:00:00:00:00"
@@ -119,7 +120,8 @@ def test_another_mac_on_a_ready_vf_is_only_the_mac(host_root: Callable[[Host], P
         (
             "5e:00.2",
             _in_use_sibling(),
-            "holds 0000:5e:00.3 (mlx5_core), in use on this host (enp94s0f0v1 is up with 10.0.0.2/24)",
+            "holds 0000:5e:00.3 (mlx5_core), in use on this host (enp94s0f0v1 is up with 10.0.0.2/24: if nothing "
+            "uses it, `ip address flush dev enp94s0f0v1` and `ip link set dev enp94s0f0v1 down` first (",
         ),
     ],
 )
@@ -138,12 +140,17 @@ def _vf1_in_use(**netdev: object) -> Host:
 @pytest.mark.parametrize(
     ("netdev", "why"),
     [
-        ({"addresses": ("10.0.0.9/24",)}, "enp94s0f0v1 is up with 10.0.0.9/24"),
-        ({"routes": ("default",)}, "enp94s0f0v1 carries routes to default"),
-        ({"master": "br0"}, "enp94s0f0v1 is enslaved to br0"),
+        ({"addresses": ("10.0.0.9/24",)}, f"enp94s0f0v1 is up with 10.0.0.9/24: {flush('enp94s0f0v1')}"),
+        ({"routes": ("default",)}, f"enp94s0f0v1 carries routes to default: {flush('enp94s0f0v1')}"),
+        (
+            {"master": "br0"},
+            "enp94s0f0v1 is enslaved to br0: "
+            + unseen("enp94s0f0v1", "`ip link set dev enp94s0f0v1 nomaster` and down"),
+        ),
     ],
 )
 def test_a_vf_in_use_is_refused(host_root: Callable[[Host], Path], netdev: dict[str, object], why: str) -> None:
+    """Every network-use refusal says what to do first and what that does not make safe."""
     plan, _ = _plan(host_root(_vf1_in_use(**netdev)), "5e:00.3")
     assert plan.refusals == (f"0000:5e:00.3 is in use on this host: {why}",)
 
@@ -652,3 +659,47 @@ def test_the_script_gives_the_mac_to_the_one_interface_there_is_or_stops(
         )  # fmt: skip
     else:
         assert (done.returncode, done.stdout) == (0, f"set dev {given} address 52:54:00:00:00:01\n")
+
+
+def test_undo_of_a_record_of_another_pf_at_the_same_address_is_refused(host_root: Callable[[Host], Path]) -> None:
+    sysfs = open_root(str(host_root(_with_vf0(_vf(driver_override="vfio-pci")))))
+    check_input, _ = checked(sysfs, DeviceQuery.parse("5e:00.2"), CheckOptions(), strict=False)
+    record = UndoRecord("0000:5e:00.2", "ens1f0", 0, "mlx5_core", None, "52:54:00:11:22:33", "vf-driver")
+    plan = plan_undo(check_input, record, Surroundings())
+    assert (plan.steps, plan.refusals) == (
+        (),
+        (
+            f"the undo record is for VF 0 of ens1f0, but 0000:5e:00.2 is VF 0 of {PF} now (another NIC at the same "
+            "address, or the PF renamed): --undo would set another PF's VF; restore it by hand and remove the record",
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("mac", "why"),
+    [
+        (
+            "b8:ce:f6:12:34:56",
+            f"--mac b8:ce:f6:12:34:56 is {PF}'s own MAC: the PF's receive-address table would steer its traffic to "
+            "the VF (or the VF's to the PF): give the VM another MAC",
+        ),
+        (
+            "52:54:00:00:00:03",
+            f"--mac 52:54:00:00:00:03 is already VF 3's admin MAC on {PF}: two VFs of one PF with one MAC get each "
+            "other's traffic: give the VM another MAC, or clear VF 3's first",
+        ),
+    ],
+)
+def test_a_mac_of_the_pf_or_of_another_vf_of_it_is_refused(
+    host_root: Callable[[Host], Path], mac: str, why: str
+) -> None:
+    plan, _ = _plan(host_root(demo_host()), "5e:00.2", Request(MacAddress.parse(mac)))
+    assert (plan.steps, plan.refusals) == ((), (why,))
+    plan, _ = _plan(host_root(demo_host()), "5e:00.2", Request(MacAddress.parse(DEMO_MAC)))  # its own: no clash
+    assert plan.refusals == ()
+
+
+def test_the_udev_rule_loads_vfio_pci_through_a_path_on_merged_and_split_usr() -> None:
+    rule = udev_rule("0000:5e:00.2")
+    assert 'RUN+="/sbin/modprobe vfio-pci"' in rule
+    assert "/usr/sbin/modprobe" not in rule

@@ -17,9 +17,11 @@ from pcie_failover.adapters.proc import DeviceFile, Holders, OpenFile, ProcReade
 from pcie_failover.commands.check import checked
 from pcie_failover.model.address import DeviceQuery, MacAddress
 from pcie_failover.model.check import CheckOptions
+from pcie_failover.model.host import Unreadable
 from pcie_failover.prepare.command import (
     PrepareReport,
     read_surroundings,
+    rollback_guard,
     run_prepare,
     run_undo,
     with_down_addresses,
@@ -205,14 +207,31 @@ def test_a_vf_with_an_upper_device_is_refused(host_root: Callable[[Host], Path],
     plan = _plan(root, "5e:00.3", Request(MacAddress.parse(MAC)))
     assert plan.refusals == (
         f"0000:5e:00.3 is in use on this host: enp94s0f0v1 has the upper device {upper} (a VLAN, macvlan, ipvlan, "
-        "bridge or bond on top of it)",
+        f"bridge or bond on top of it): {unseen('enp94s0f0v1', 'delete them')}",
     )
 
 
-UP_WHY = (
-    "enp94s0f0v1 is up: something this host cannot show may use it (a macvlan/ipvlan in another network "
-    "namespace, AF_PACKET, XDP): if nothing does, `ip link set dev enp94s0f0v1 down` first"
-)
+def unseen(name: str, what: str) -> str:
+    """The advice every network-use refusal ends with (prepare/usage.py)."""
+    return (
+        f"if nothing uses it, {what} first (a macvlan or ipvlan in a container survives `ip link set down` but is "
+        "deleted with the interface, and an ipvlan in another network namespace cannot be seen from here; "
+        f"NetworkManager or systemd-networkd bring {name} up again unless told to leave it unmanaged)"
+    )
+
+
+def up_why(name: str) -> str:
+    return (
+        f"{name} is up: something this host cannot show may use it (an ipvlan in another network namespace, "
+        f"AF_PACKET, XDP): {unseen(name, f'`ip link set dev {name} down`')}"
+    )
+
+
+def flush(name: str) -> str:
+    return unseen(name, f"`ip address flush dev {name}` and `ip link set dev {name} down`")
+
+
+UP_WHY = up_why("enp94s0f0v1")
 
 
 def test_an_interface_that_is_up_is_in_use_even_with_only_a_link_local_address(
@@ -229,7 +248,9 @@ def test_an_interface_that_is_up_is_in_use_even_with_only_a_link_local_address(
     assert [s.step_id for s in plan.steps] == ["vf-mac", "unbind", "driver-override", "probe"]
     netdev = replace(netdev, addresses=("fe80::5054:ff:fe00:1/64", "2001:db8::5/64"))
     plan = _plan(host_root(_vf1((netdev,))), "5e:00.3", Request(MacAddress.parse(MAC)))
-    assert plan.refusals == ("0000:5e:00.3 is in use on this host: enp94s0f0v1 is up with 2001:db8::5/64",)
+    assert plan.refusals == (
+        f"0000:5e:00.3 is in use on this host: enp94s0f0v1 is up with 2001:db8::5/64: {flush('enp94s0f0v1')}",
+    )
 
 
 @pytest.mark.parametrize(
@@ -249,17 +270,13 @@ def test_addresses_and_routes_count_on_a_down_interface_too(
     host_root: Callable[[Host], Path], netdev: Netdev, why: str
 ) -> None:
     plan = _plan(host_root(_vf1((netdev,))), "5e:00.3", Request(MacAddress.parse(MAC)))
-    assert plan.refusals == (f"0000:5e:00.3 is in use on this host: {why}",)
+    assert plan.refusals == (f"0000:5e:00.3 is in use on this host: {why}: {flush('enp94s0f0v1')}",)
 
 
 def test_an_up_member_is_not_moved_by_group(host_root: Callable[[Host], Path]) -> None:
     nic = Function("0000:00:19.0", driver="e1000e", iommu_group=23, netdevs=(Netdev("eno3", "3c:ec:ef:00:00:03"),))
     plan = _plan(host_root(_with_member(nic)), "5e:00.2", Request(MacAddress.parse(MAC), group=True))
-    assert plan.refusals == (
-        "IOMMU group 23 holds 0000:00:19.0 (e1000e), in use on this host (eno3 is up: something this host cannot "
-        "show may use it (a macvlan/ipvlan in another network namespace, AF_PACKET, XDP): if nothing does, `ip link "
-        "set dev eno3 down` first)",
-    )
+    assert plan.refusals == (f"IOMMU group 23 holds 0000:00:19.0 (e1000e), in use on this host ({up_why('eno3')})",)
 
 
 @pytest.mark.parametrize("driver", ["igb_uio", "uio_pci_generic"])
@@ -326,7 +343,7 @@ def test_a_network_member_with_an_upper_or_in_another_namespace_is_refused(host_
     plan = _plan(root, "5e:00.2", Request(MacAddress.parse(MAC), group=True))
     assert plan.refusals == (
         "IOMMU group 23 holds 0000:00:19.0 (e1000e), in use on this host (eno3 has the upper device bond0 (a VLAN, "
-        "macvlan, ipvlan, bridge or bond on top of it))",
+        f"macvlan, ipvlan, bridge or bond on top of it): {unseen('eno3', 'delete them')})",
     )
     plan = _plan(
         host_root(_with_member(replace(nic, netdevs=()))), "5e:00.2", Request(MacAddress.parse(MAC), group=True)
@@ -489,7 +506,9 @@ def test_undo_of_a_vf_bound_to_its_host_driver_by_hand_and_used_is_refused(
         proc_root=fake_proc(tmp_path, {}),
     )  # fmt: skip
     assert report.outcome is Outcome.REFUSED
-    assert report.plan.refusals == ("0000:5e:00.3 is in use on this host: enp94s0f0v1 is up with 10.8.8.2/24",)
+    assert report.plan.refusals == (
+        f"0000:5e:00.3 is in use on this host: enp94s0f0v1 is up with 10.8.8.2/24: {flush('enp94s0f0v1')}",
+    )
     assert writer.log == []
     assert (tmp_path / "s" / "0000:5e:00.3.json").exists()
 
@@ -562,3 +581,109 @@ def test_undo_refuses_a_group_member_in_use_through_its_own_files(
     assert report.outcome is Outcome.REFUSED, [a.args for a in writer.log]
     assert report.plan.refusals == (f"0000:00:19.0 is in use: {why}{HELD}",)
     assert writer.log == []
+
+
+# -- a macvlan in another network namespace: its MAC in the VF's unicast filter ------------------------------
+
+MACVLAN_MAC = "fa:f6:a5:c9:31:7d"
+# `bridge -json fdb show dev eth3` in the lab guest: VF down, a macvlan on it moved to another namespace
+LAB_FDB = [
+    {"mac": MACVLAN_MAC, "flags": ["self"], "state": "permanent"},
+    {"mac": "33:33:00:00:00:01", "flags": ["self"], "state": "permanent"},
+    {"mac": "01:00:5e:00:00:01", "flags": ["self"], "state": "permanent"},
+]
+
+
+def test_the_unicast_filter_is_read_from_the_fdb_dump_without_multicast() -> None:
+    from pcie_failover.adapters.iproute import unicast_macs
+
+    assert unicast_macs(LAB_FDB, "eth3") == (MACVLAN_MAC,)
+    assert unicast_macs(LAB_FDB[1:], "eth3") == ()  # a plain VF: multicast only
+    assert unicast_macs([{**LAB_FDB[0], "ifname": "eth4"}], "eth3") == ()
+    bad = unicast_macs([{"mac": "zz"}], "eth3")
+    assert str(bad) == "bridge fdb show dev eth3: an entry without a valid MAC ('zz')"
+
+
+def _plan_unicast(root: Path, device: str, filters: dict[str, tuple[str, ...] | Unreadable]) -> Plan:
+    sysfs = open_root(str(root))
+    request = Request(MacAddress.parse(MAC))
+    check_input, report = checked(sysfs, DeviceQuery.parse(device), CheckOptions(mac=request.mac), strict=False)
+    check_input = with_down_addresses(sysfs, check_input)
+    surroundings = read_surroundings(sysfs, check_input, None, False, unicast=lambda name: filters.get(name, ()))
+    return plan_prepare(check_input, report.results, request, surroundings)[0]
+
+
+MACVLAN_WHY = (
+    f"0000:5e:00.3 is in use on this host: enp94s0f0v1's unicast filter holds {MACVLAN_MAC} besides its own MAC: "
+    "a macvlan or macvtap on it, here or in another network namespace (a container's), which survives `ip link set "
+    "down` but is deleted with enp94s0f0v1 when its driver is unbound: delete it first (`ip link delete` in its "
+    "namespace)"
+)
+
+
+def test_a_down_vf_whose_macvlan_lives_in_another_namespace_is_refused(host_root: Callable[[Host], Path]) -> None:
+    """Down, no `upper_*` link here: only the macvlan's MAC in the VF's unicast filter shows it."""
+    root = host_root(_vf1((Netdev("enp94s0f0v1", "52:54:00:00:00:01", up=False),)))
+    plan = _plan_unicast(root, "5e:00.3", {"enp94s0f0v1": (MACVLAN_MAC,)})
+    assert (plan.steps, plan.refusals) == ((), (MACVLAN_WHY,))
+    unknown = Unreadable("bridge -json fdb show dev enp94s0f0v1", "iproute2 (`bridge`) is not installed")
+    plan = _plan_unicast(root, "5e:00.3", {"enp94s0f0v1": unknown})
+    assert plan.refusals == (
+        "cannot tell whether 0000:5e:00.3 is in use: enp94s0f0v1's unicast filter could not be read (bridge -json "
+        "fdb show dev enp94s0f0v1: iproute2 (`bridge`) is not installed): a macvlan on it may be in use",
+    )
+    plan = _plan_unicast(root, "5e:00.3", {})
+    assert plan.refusals == ()
+    assert [s.step_id for s in plan.steps] == ["vf-mac", "unbind", "driver-override", "probe"]
+
+
+def test_undo_is_refused_when_a_macvlan_now_lives_on_the_vf(host_root: Callable[[Host], Path]) -> None:
+    root = host_root(_vf1((Netdev("enp94s0f0v1", "52:54:00:00:00:01", up=False),)))
+    sysfs = open_root(str(root))
+    check_input, _ = checked(sysfs, DeviceQuery.parse("5e:00.3"), CheckOptions(), strict=False)
+    record = UndoRecord("0000:5e:00.3", PF, 1, "mlx5_core", None, "52:54:00:00:00:09", "vf-driver")
+    surroundings = read_surroundings(sysfs, check_input, None, False, unicast=lambda _n: (MACVLAN_MAC,))
+    assert plan_undo(check_input, record, surroundings).refusals == (MACVLAN_WHY,)
+
+
+def test_a_rollback_guard_re_checks_the_device_as_it_is_now(host_root: Callable[[Host], Path]) -> None:
+    """Before a rollback unbinds a host driver: the in-use rules on the host read anew."""
+    up = open_root(str(host_root(_vf1((Netdev("enp94s0f0v1", "52:54:00:00:00:01"),)))))
+    assert rollback_guard(up)("0000:5e:00.3", "mlx5_core") == (
+        f"0000:5e:00.3 is in use on this host now: {UP_WHY}; mlx5_core was left bound"
+    )
+    assert rollback_guard(up)("0000:5e:00.3", "vfio-pci") is None  # not a host driver
+    down = open_root(str(host_root(_vf1((Netdev("enp94s0f0v1", "52:54:00:00:00:01", up=False),)))))
+    assert rollback_guard(down)("0000:5e:00.3", "mlx5_core") is None
+    assert rollback_guard(down, lambda _n: (MACVLAN_MAC,))("0000:5e:00.3", "mlx5_core") == (
+        MACVLAN_WHY.replace("on this host:", "on this host now:") + "; mlx5_core was left bound"
+    )
+
+
+def test_undo_whose_vf_address_fails_is_undone_with_a_warning(
+    host_root: Callable[[Host], Path], tmp_path: Path
+) -> None:
+    root = host_root(_vf1((Netdev("enp94s0f0v1", "52:54:00:00:00:01", up=False),)))
+    with UndoStore.opened(str(tmp_path / "s"), create=True) as store:
+        assert store is not None
+        store.save(UndoRecord("0000:5e:00.3", PF, 1, "mlx5_core", None, "52:54:00:00:00:09", "vf-driver"))
+
+    class NoAddress(OkWriter):
+        def execute(self, action: Action) -> None:
+            super().execute(action)
+            if action.kind.value == "vf-address":
+                raise WriteError("ip link set dev enp94s0f0v1 address 52:54:00:00:00:09: Device or resource busy")
+
+    writer = NoAddress()
+    report = run_undo(
+        open_root(str(root)), DeviceQuery.parse("5e:00.3"), writer, dry_run=False, state_dir=str(tmp_path / "s"),
+        proc_root=fake_proc(tmp_path, {}),
+    )  # fmt: skip
+    assert (report.outcome, report.exit_code) == (Outcome.UNDONE, 0)
+    assert [a.kind.value for a in writer.log] == ["ip", "vf-address"]
+    assert report.notes == (
+        "warning: vf-address failed (ip link set dev enp94s0f0v1 address 52:54:00:00:00:09: Device or resource "
+        "busy): the interface's MAC is left as it is; the rest was not rolled back for it",
+        "the undo record was removed",
+    )
+    assert not (tmp_path / "s" / "0000:5e:00.3.json").exists()

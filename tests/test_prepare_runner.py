@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from pcie_failover.prepare.model import Action, ActionKind, Outcome, WriteError
+from pcie_failover.prepare.model import Action, ActionKind, Outcome, Step, WriteError
 from pcie_failover.prepare.plan import VfRef, mac_step, modprobe_step, override_step, probe_step, unbind_step
 from pcie_failover.prepare.runner import run_plan
 
@@ -125,3 +125,63 @@ def test_the_writer_refuses_other_programs_arguments_and_files(action: Action) -
 
     with pytest.raises(WriteError, match="refusing"):
         LiveWriter().execute(action)
+
+
+# -- --undo: the interface's MAC is best effort; a rollback re-checks use before it unbinds a host driver -----
+
+GIVEN_BACK = "02:11:22:33:44:55"
+UNDO_STEPS = (
+    mac_step(VfRef("enp1s0", 0, VF), "00:00:00:00:00:00", "52:54:00:6f:55:a0", "admin"),
+    unbind_step(VF, "vfio-pci"),
+    override_step(VF, None, "vfio-pci"),
+    probe_step(VF, "igbvf"),
+    Step("vf-address", VF, "give back", Action(ActionKind.VF_ADDRESS, (VF, GIVEN_BACK)), (), "left", best_effort=True),
+)
+
+
+def test_a_failing_vf_address_is_a_warning_and_rolls_nothing_back() -> None:
+    writer = FakeWriter(drivers={VF: "vfio-pci"}, fail={(VF, GIVEN_BACK)})
+    result = run_plan(UNDO_STEPS, writer)
+    assert result.outcome is Outcome.PREPARED
+    assert (result.failed, result.undone, result.undo_failed) == (None, (), ())
+    assert [(r.step.step_id, r.error) for r in result.warnings] == [
+        ("vf-address", f"{VF} {GIVEN_BACK}: refused by the test")
+    ]
+    assert writer.drivers[VF] == "igbvf"  # not unbound again
+    assert writer.log == [step.action.args for step in UNDO_STEPS]
+
+
+def test_a_rollback_does_not_unbind_a_host_driver_in_use_now() -> None:
+    """A step after the host driver's probe fails; meanwhile NetworkManager brought its interface up."""
+    failing = Step("probe", "0000:01:10.1", "probe a member", Action(ActionKind.SYSFS, ("bus/pci/drivers_probe", "x")))
+    writer = FakeWriter(drivers={VF: "vfio-pci"}, fail={("bus/pci/drivers_probe", "x")})
+    asked: list[tuple[str, str]] = []
+
+    def guard(address: str, driver: str) -> str | None:
+        asked.append((address, driver))
+        return "eth3 is up" if driver == "igbvf" else None
+
+    result = run_plan((*UNDO_STEPS[:4], failing), writer, guard)
+    assert result.outcome is Outcome.ROLLBACK_FAILED
+    assert asked == [(VF, "igbvf")]
+    assert [(r.step.step_id, r.error) for r in result.undo_failed] == [
+        ("probe", "not undone, and the rollback stopped here: eth3 is up")
+    ]
+    assert result.undone == ()
+    assert writer.drivers[VF] == "igbvf"
+    assert writer.log[-1] == ("bus/pci/drivers_probe", "x")  # nothing after: the MAC under it is not changed
+    free = FakeWriter(drivers={VF: "vfio-pci"}, fail={("bus/pci/drivers_probe", "x")})
+    result = run_plan((*UNDO_STEPS[:4], failing), free, lambda _a, _d: None)
+    assert result.outcome is Outcome.ROLLED_BACK
+    assert [s.step_id for s in result.undone] == ["probe", "driver-override", "unbind", "vf-mac"]
+    assert free.drivers[VF] == "vfio-pci"
+
+
+def test_a_guard_sees_driverctl_rebinding_as_an_unbind() -> None:
+    from pcie_failover.prepare.runner import unbinds
+
+    writer = FakeWriter(drivers={VF: "igbvf"})
+    assert unbinds(Action(ActionKind.DRIVERCTL, ("set-override", VF, "vfio-pci")), writer) == (VF, "igbvf")
+    assert unbinds(Action(ActionKind.DRIVERCTL, ("--noprobe", "unset-override", VF)), writer) is None
+    assert unbinds(Action(ActionKind.SYSFS, ("bus/pci/drivers/igbvf/unbind", VF)), writer) == (VF, "igbvf")
+    assert unbinds(Action(ActionKind.SYSFS, ("bus/pci/drivers/igbvf/bind", VF)), writer) is None

@@ -6,6 +6,11 @@ iproute2 6.1), so a PF with 256 VFs fits in one reply; `ip link show dev PF` omi
 SKIP_STATS before iproute2 6.5 and truncates the list past about 220 VFs. It costs a
 fork and exec (about 8 ms here) instead of importing a netlink library (pyroute2
 alone takes about 0.2 s to import).
+
+`bridge -json fdb show dev IF` (iproute2's other tool) sends RTM_GETNEIGH for AF_BRIDGE; for a device that
+is no bridge port and has no fdb of its own the kernel answers with its unicast and multicast address lists
+(ndo_dflt_fdb_dump(), net/core/rtnetlink.c), "self permanent": the secondary unicast addresses a macvlan or
+macvtap on it added (macvlan_open() -> dev_uc_add()), wherever that macvlan now lives.
 """
 
 from __future__ import annotations
@@ -15,11 +20,13 @@ import subprocess
 from collections.abc import Sequence
 
 from pcie_failover.model import bounded_json
+from pcie_failover.model.address import InputError, MacAddress, validate_ifname
 from pcie_failover.model.host import Unreadable, VfAdminList
 from pcie_failover.netinfo import iproute_json
 from pcie_failover.netinfo.source import NetlinkRecord, select_entries
 
 _IP_CANDIDATES = ("/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip")
+_BRIDGE_CANDIDATES = ("/usr/sbin/bridge", "/sbin/bridge", "/usr/bin/bridge", "/bin/bridge")
 _TIMEOUT_S = 5.0
 _OUTPUT_LIMIT = 16 * 1024 * 1024
 
@@ -27,6 +34,32 @@ _OUTPUT_LIMIT = 16 * 1024 * 1024
 def _find_ip() -> str | None:
     """iproute2 at a system path only: PATH is not trusted when running as root."""
     return next((path for path in _IP_CANDIDATES if os.access(path, os.X_OK)), None)
+
+
+def _find_bridge() -> str | None:
+    """iproute2's `bridge` at a system path only."""
+    return next((path for path in _BRIDGE_CANDIDATES if os.access(path, os.X_OK)), None)
+
+
+def unicast_macs(entries: Sequence[object], ifname: str) -> tuple[str, ...] | Unreadable:
+    """The unicast MACs among `bridge -json fdb show dev IFNAME`'s entries (multicast, bit 0 of the first octet
+    set, left out), in the kernel's order, once each; an entry naming another interface is skipped."""
+    found: list[str] = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            return Unreadable(f"bridge fdb show dev {ifname}", "unexpected output")
+        mac, name = entry.get("mac"), entry.get("ifname", ifname)
+        if name != ifname:
+            continue
+        try:
+            parsed = str(MacAddress.parse(mac)) if isinstance(mac, str) else None
+        except InputError:
+            parsed = None
+        if parsed is None:
+            return Unreadable(f"bridge fdb show dev {ifname}", f"an entry without a valid MAC ({str(mac)[:40]!r})")
+        if not int(parsed[:2], 16) & 1 and parsed not in found:
+            found.append(parsed)
+    return tuple(found)
 
 
 def _read_cmdline() -> str | None:
@@ -42,6 +75,7 @@ class LiveIproute:
 
     def __init__(self) -> None:
         self.ip = _find_ip()
+        self.bridge = _find_bridge()
         self.kernel_cmdline = _read_cmdline()
         self._addresses: dict[str, tuple[str, ...]] | Unreadable | None = None
         self._routes: dict[str, tuple[str, ...]] | Unreadable | None = None
@@ -65,13 +99,14 @@ class LiveIproute:
             routes=select_entries(routes, "dev", netdevs),
         )
 
-    def _run(self, *args: str) -> list[object] | Unreadable:
-        command = " ".join(("ip", "-json", *args))
-        if self.ip is None:
-            return Unreadable(command, "iproute2 (`ip`) is not installed")
+    def _run(self, *args: str, program: str = "ip") -> list[object] | Unreadable:
+        command = " ".join((program, "-json", *args))
+        path = self.ip if program == "ip" else self.bridge
+        if path is None:
+            return Unreadable(command, f"iproute2 (`{program}`) is not installed")
         try:
             done = subprocess.run(
-                [self.ip, "-json", *args],
+                [path, "-json", *args],
                 capture_output=True,
                 timeout=_TIMEOUT_S,
                 check=False,
@@ -120,3 +155,12 @@ class LiveIproute:
             else:
                 self._routes = iproute_json.routes_by_interface(entries)
         return self._routes if isinstance(self._routes, Unreadable) else self._routes.get(ifname, ())
+
+    def secondary_unicast(self, ifname: str) -> tuple[str, ...] | Unreadable:
+        """The unicast addresses in the interface's unicast filter besides its own MAC (see module)."""
+        try:
+            validate_ifname(ifname)
+        except InputError as error:
+            return Unreadable(f"bridge fdb show dev {ifname!r}", str(error))
+        entries = self._run("fdb", "show", "dev", ifname, program="bridge")
+        return entries if isinstance(entries, Unreadable) else unicast_macs(entries, ifname)

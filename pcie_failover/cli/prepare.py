@@ -30,15 +30,17 @@ if TYPE_CHECKING:
 
 PREPARE_EXIT_CODES = f"""Exit codes: 0 done: the VF is ready (or nothing was needed; with --undo: the
 recorded state is back; with --dry-run: the steps were printed); 1 refused, nothing changed (in use:
-its interface up, enslaved, with an upper device, addresses beyond link-local or routes, or in another
-network namespace; a userspace I/O driver; on vfio-pci, open (enabled) or its VFIO files held by a
-process; a PF; an IOMMU group member prepare may not move, or one on a host driver without --group; a
-failing check prepare does not fix; a name the writer would refuse; a rule file an undo record cannot
-keep), or not ready when re-checked after the steps; 2 usage error or malformed input, not root,
---sysfs-root other than /sys, an unusable undo record or state directory, --register failed (with
---format json: in the document's `register`); 3 no PCI tree at /sys; 5 a step failed and every step
-taken was undone; 6 a step failed and undoing failed too (the report names what; the undo record is
-kept); 7 --undo: the recorded device no longer exists (its VFs were destroyed; the record is kept);
+its interface up, enslaved, with an upper device, addresses beyond link-local or routes, a macvlan's MAC
+in its unicast filter, or in another network namespace; a userspace I/O driver; on vfio-pci, open
+(enabled) or its VFIO files held by a process; a --mac of the PF or of another of its VFs; a PF; an
+IOMMU group member prepare may not move, or one on a host driver without --group; a failing check
+prepare does not fix; a name the writer would refuse; a rule file an undo record cannot keep), or not
+ready when re-checked after the steps; 2 usage error or malformed input, not root, --sysfs-root other
+than /sys, an unusable undo record or state directory, --register failed (with --format json: in the
+document's `register`); 3 no PCI tree at /sys; 5 a step failed and every step taken was undone; 6 a
+step failed and undoing failed too, or stopped before unbinding a host driver in use again (the report
+names what; the undo record is kept); 7 --undo: the recorded device no longer exists (its VFs were
+destroyed; the record is kept);
 {INTERNAL_EXIT_CODE}."""
 
 

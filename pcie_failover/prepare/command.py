@@ -26,6 +26,7 @@ from pcie_failover.prepare.model import Outcome, Plan, RunResult, Step, UndoReco
 from pcie_failover.prepare.plan import (
     DEFAULT_RULE_MODE,
     DRIVERCTL_DIR,
+    NO_NETDEV_DRIVERS,
     Request,
     Surroundings,
     merge_records,
@@ -33,8 +34,9 @@ from pcie_failover.prepare.plan import (
     plan_undo,
     udev_rule_path,
 )
-from pcie_failover.prepare.runner import Writer, run_plan
+from pcie_failover.prepare.runner import Guard, Writer, run_plan
 from pcie_failover.prepare.store import PREVIOUS_LIMIT, STATE_DIR, RecordError, UndoStore, oversize
+from pcie_failover.prepare.usage import network_use
 from pcie_failover.sysfs import occupancy, pci
 from pcie_failover.sysfs.host import netlink_for
 from pcie_failover.sysfs.root import SysfsRoot
@@ -43,6 +45,23 @@ from pcie_failover.sysfs.root import SysfsRoot
 ROLLED_BACK = 5
 ROLLBACK_FAILED = 6
 DEVICE_GONE = 7  # --undo: the recorded device no longer exists (its VFs were destroyed); the record is kept
+# An interface name -> the secondary unicast addresses in its unicast filter (adapters/iproute.py).
+UnicastReader = Callable[[str], "tuple[str, ...] | Unreadable"]
+
+
+def _no_unicast(_name: str) -> tuple[str, ...]:
+    return ()
+
+
+def unicast_reader(root: SysfsRoot, given: UnicastReader | None = None) -> UnicastReader:
+    """`given` (tests); else the live kernel's (`bridge fdb show`) for the live /sys; else none (a built tree)."""
+    if given is not None:
+        return given
+    if root.live:
+        from pcie_failover.adapters.iproute import LiveIproute  # the subprocess module only when live
+
+        return LiveIproute().secondary_unicast
+    return _no_unicast
 
 
 @dataclass(frozen=True)
@@ -182,10 +201,12 @@ def read_surroundings(
     *,
     proc: ProcReader | None = None,
     also: tuple[PciAddress, ...] = (),
+    unicast: UnicastReader | None = None,
 ) -> Surroundings:
     """Group members as read (their driver_override; `also`: devices to read with them, the members an undo
     record names), upper devices, what shows each device on vfio-pci open and the processes holding VFIO files
-    (`proc`: None reads none), and the persistence files now (`config_root`: tests)."""
+    (`proc`: None reads none), the interfaces' secondary unicast addresses (`unicast`: see unicast_reader), and
+    the persistence files now (`config_root`: tests)."""
     members: list[PciFunction] = []
     group = check_input.group
     addresses = list(also)
@@ -204,12 +225,44 @@ def read_surroundings(
     if address is not None and persist == "driverctl":
         text = _read_text(f"{config_root}{DRIVERCTL_DIR}/pci-{address}")
         saved = None if text is None else text.strip()
-    uppers = tuple((name, occupancy.upper_devices(root, name)) for name in dict.fromkeys(_interfaces(check_input)))
+    names = tuple(dict.fromkeys(_interfaces(check_input)))
+    uppers = tuple((name, occupancy.upper_devices(root, name)) for name in names)
+    read_unicast = unicast_reader(root, unicast)
+    secondary = tuple((name, read_unicast(name)) for name in names)
     own = [device] if isinstance(device, PciFunction) else []
     vfio = vfio_devices(root, own + [m for m in members if m.address not in {f.address for f in own}])
     files = frozenset(path for v in vfio for path in v.files)
     holders = Holders() if proc is None else proc.holders(files, device_files=bool(vfio))
-    return Surroundings(tuple(members), driverctl, rule.text, saved, uppers, holders, vfio, rule.mode, rule.problem)
+    return Surroundings(
+        tuple(members), driverctl, rule.text, saved, uppers, holders, vfio, rule.mode, rule.problem, secondary
+    )
+
+
+def rollback_guard(root: SysfsRoot, unicast: UnicastReader | None = None) -> Guard:
+    """Before a rollback unbinds a host driver: the device read anew and checked by the in-use rules (an interface
+    DHCP or NetworkManager brought up meanwhile, an address, a macvlan); why not, or None to go on."""
+
+    def guard(address: str, driver: str) -> str | None:
+        if driver in NO_NETDEV_DRIVERS:
+            return None
+        fresh = root.fresh()
+        try:
+            query = DeviceQuery.parse(address)
+        except ValueError as error:
+            return f"cannot tell whether {address} is in use now: {error}"
+        check_input = with_down_addresses(fresh, checked(fresh, query, CheckOptions(), strict=False)[0])
+        netdevs = check_input.netdevs
+        names = [n.name for n in netdevs] if isinstance(netdevs, tuple) else []
+        uppers = {name: occupancy.upper_devices(fresh, name) for name in names}
+        read_unicast = unicast_reader(fresh, unicast)
+        usage = network_use(netdevs, driver, uppers, {name: read_unicast(name) for name in names})
+        if usage.in_use:
+            return f"{address} is in use on this host now: {usage.why}; {driver} was left bound"
+        if usage.in_use is None:
+            return f"cannot tell whether {address} is in use now: {usage.why}; {driver} was left bound"
+        return None
+
+    return guard
 
 
 def _final(root: SysfsRoot, query: DeviceQuery, options: CheckOptions) -> CheckReport:
@@ -229,10 +282,13 @@ def _assess(
     driverctl: bool,
     config_root: str,
     proc: ProcReader,
+    unicast: UnicastReader | None = None,
 ) -> tuple[CheckInput, CheckReport, Plan, UndoRecord | None]:
     check_input, report = checked(root, query, CheckOptions(mac=request.mac), strict=False)
     check_input = with_down_addresses(root, check_input)
-    surroundings = read_surroundings(root, check_input, request.persist, driverctl, config_root, proc=proc)
+    surroundings = read_surroundings(
+        root, check_input, request.persist, driverctl, config_root, proc=proc, unicast=unicast
+    )
     plan, record = plan_prepare(check_input, report.results, request, surroundings)
     return check_input, report, _fits(plan, record), record
 
@@ -256,6 +312,7 @@ def run_prepare(
     driverctl: bool = False,
     config_root: str = "",
     proc_root: str = PROC,
+    unicast: UnicastReader | None = None,
 ) -> PrepareReport:
     """Lock, assess, plan, and (unless `dry_run`) record the state before and run the steps with rollback.
 
@@ -268,14 +325,16 @@ def run_prepare(
     proc = ProcReader(proc_root)
 
     def assess() -> tuple[CheckInput, CheckReport, Plan, UndoRecord | None]:
-        return _assess(root.fresh(), query, request, driverctl=driverctl, config_root=config_root, proc=proc)
+        fresh = root.fresh()
+        return _assess(fresh, query, request, driverctl=driverctl, config_root=config_root, proc=proc, unicast=unicast)
 
     if dry_run:
         check_input, report, plan, _record = assess()
         outcome = Outcome.REFUSED if plan.refusals else Outcome.DRY_RUN
         return PrepareReport(_address(check_input), False, True, outcome, plan, final=report)
+    guard = rollback_guard(root, unicast)
     with UndoStore.opened(state_dir, create=False) as existing_store:
-        done = None if existing_store is None else _prepare_locked(existing_store, assess, writer)
+        done = None if existing_store is None else _prepare_locked(existing_store, assess, writer, guard)
     if done is None:
         check_input, report, plan, _record = assess()
         if plan.refusals or not plan.steps:
@@ -283,14 +342,17 @@ def run_prepare(
             return PrepareReport(_address(check_input), False, False, outcome, plan, final=report)
         with UndoStore.opened(state_dir, create=True) as store:
             assert store is not None
-            done = _prepare_locked(store, assess, writer)
+            done = _prepare_locked(store, assess, writer, guard)
     if done.result is None:
         return done
     return replace(done, final=_final(root, query, options))  # re-checked once the lock is released
 
 
 def _prepare_locked(
-    store: UndoStore, assess: Callable[[], tuple[CheckInput, CheckReport, Plan, UndoRecord | None]], writer: Writer
+    store: UndoStore,
+    assess: Callable[[], tuple[CheckInput, CheckReport, Plan, UndoRecord | None]],
+    writer: Writer,
+    guard: Guard,
 ) -> PrepareReport:
     """Under the store's lock: assess, record the state before, run the steps with rollback (the caller re-checks
     what a run left: `final` is None then)."""
@@ -307,8 +369,8 @@ def _prepare_locked(
     if plan.refusals:
         return PrepareReport(address, False, False, Outcome.REFUSED, plan, final=report)
     path = store.save(merged)
-    result = run_plan(plan.steps, writer)
-    notes: list[str] = []
+    result = run_plan(plan.steps, writer, guard)
+    notes = warning_notes(result)
     if result.failed is not None and not result.undo_failed:
         if existing is None:
             store.remove(address)
@@ -344,6 +406,7 @@ def run_undo(
     driverctl: bool = False,
     config_root: str = "",
     proc_root: str = PROC,
+    unicast: UnicastReader | None = None,
 ) -> PrepareReport:
     """Back to the recorded state, under the store's lock; the record goes once every step ran."""
     options = CheckOptions()
@@ -364,14 +427,16 @@ def run_undo(
         proc = ProcReader(proc_root)
         check_input = with_down_addresses(root, check_input)
         also = tuple(pci_address(m.address) for m in record.group)
-        surroundings = read_surroundings(root, check_input, persist, driverctl, config_root, proc=proc, also=also)
+        surroundings = read_surroundings(
+            root, check_input, persist, driverctl, config_root, proc=proc, also=also, unicast=unicast
+        )
         plan = plan_undo(check_input, record, surroundings)
         if plan.refusals:
             return PrepareReport(address, True, dry_run, Outcome.REFUSED, plan, final=report)
         if dry_run:
             return PrepareReport(address, True, True, Outcome.DRY_RUN, plan, final=report)
         assert store is not None
-        result = run_plan(plan.steps, writer) if plan.steps else RunResult()
+        result = run_plan(plan.steps, writer, rollback_guard(root, unicast)) if plan.steps else RunResult()
         path = store.path(address)
         if result.failed is None:
             store.remove(address)
@@ -380,7 +445,16 @@ def run_undo(
     if not plan.steps:
         outcome = Outcome.UNCHANGED
     note = ("the undo record was removed",) if result.failed is None else ("the undo record was kept",)
-    return PrepareReport(address, True, False, outcome, plan, result, path, final, note)
+    return PrepareReport(address, True, False, outcome, plan, result, path, final, (*warning_notes(result), *note))
+
+
+def warning_notes(result: RunResult) -> list[str]:
+    """One note per best-effort step that failed (the run went on)."""
+    return [
+        f"warning: {run.step.step_id} failed ({run.error}): {run.step.undo_note or 'left as it is'}; "
+        "the rest was not rolled back for it"
+        for run in result.warnings
+    ]
 
 
 def pci_address(text: str) -> PciAddress:
@@ -395,10 +469,13 @@ def step_rows(report: PrepareReport) -> list[tuple[str, Step, str | None]]:
     ran = set(map(id, result.ran))
     undone = set(map(id, result.undone))
     undo_failed = {id(r.step): r.error for r in result.undo_failed}
+    warned = {id(r.step): r.error for r in result.warnings}
     rows: list[tuple[str, Step, str | None]] = []
     for step in report.plan.steps:
         if result.failed is not None and step is result.failed.step:
             rows.append(("failed", step, result.failed.error))
+        elif id(step) in warned:
+            rows.append(("failed", step, warned[id(step)]))
         elif id(step) in undo_failed:
             rows.append(("undo-failed", step, undo_failed[id(step)]))
         elif id(step) in undone:

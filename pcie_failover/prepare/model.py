@@ -41,6 +41,7 @@ class Step:
     action: Action
     undo: tuple[Action, ...] = ()
     undo_note: str | None = None  # why there is nothing to undo, when `undo` is empty
+    best_effort: bool = False  # its failure is a warning: the run goes on and nothing is rolled back for it
 
 
 class Outcome(enum.Enum):
@@ -83,6 +84,7 @@ class RunResult:
     failed: StepRun | None = None
     undone: tuple[Step, ...] = ()
     undo_failed: tuple[StepRun, ...] = ()
+    warnings: tuple[StepRun, ...] = ()  # best-effort steps that failed (the run went on)
 
     @property
     def outcome(self) -> Outcome:

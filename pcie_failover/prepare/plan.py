@@ -36,7 +36,7 @@ from pcie_failover.prepare.model import (
     UndoRecord,
     WriteError,
 )
-from pcie_failover.prepare.usage import Uppers, network_use, vfio_use
+from pcie_failover.prepare.usage import Unicast, Uppers, network_use, vfio_use
 from pcie_failover.rules.iommu_group import SAFE_DRIVERS
 from pcie_failover.rules.vf_common import mac_provenance
 from pcie_failover.sysfs.occupancy import VfioDevice
@@ -45,6 +45,7 @@ VFIO = "vfio-pci"
 ZERO_MAC = "00:00:00:00:00:00"
 PROBE = "bus/pci/drivers_probe"
 UDEV_DIR = "/etc/udev/rules.d"
+MODPROBE = "/sbin/modprobe"  # in a udev rule: a path on merged /usr (a link to /usr/sbin) and on split /usr alike
 DRIVERCTL_DIR = "/etc/driverctl.d"
 # Findings `prepare` fixes; any other failing rule refuses (it is not prepare's to fix).
 FIXABLE = frozenset({"driver", "vf-mac", "iommu-group"})
@@ -78,7 +79,8 @@ class Surroundings:
     `udev_rule`: the content of this VF's rule file now (None: absent), `udev_mode` its permission bits and
     `udev_problem` why it could not be kept in an undo record (too large, not UTF-8, a special mode);
     `driverctl_saved`: driverctl's saved override for the VF (None: none); `uppers`: the upper devices of the
-    VF's and the members' interfaces, by interface; `vfio`: each device the run may change that is on vfio-pci
+    VF's and the members' interfaces, by interface; `unicast`: the secondary unicast addresses in those interfaces'
+    unicast filters (a macvlan's, wherever it lives); `vfio`: each device the run may change that is on vfio-pci
     (its VFIO files and `enable` count); `holders`: the processes holding those files, and every VFIO device
     file open on the host.
     """
@@ -92,9 +94,13 @@ class Surroundings:
     vfio: tuple[VfioDevice, ...] = ()
     udev_mode: int = DEFAULT_RULE_MODE
     udev_problem: str | None = None
+    unicast: tuple[tuple[str, tuple[str, ...] | Unreadable], ...] = ()
 
     def upper_map(self) -> Uppers:
         return dict(self.uppers)
+
+    def unicast_map(self) -> Unicast:
+        return dict(self.unicast)
 
 
 def override_path(address: str) -> str:
@@ -116,7 +122,7 @@ def udev_rule(address: str) -> str:
         f"# pcie-failover prepare: only vfio-pci may bind {address} (removed by `pcie-failover prepare --undo`).\n"
         "# The VF's admin MAC is not kept by this rule: set it again after creating the VFs.\n"
         f'ACTION=="add", SUBSYSTEM=="pci", KERNEL=="{address}", ATTR{{driver_override}}="vfio-pci", '
-        'RUN+="/usr/sbin/modprobe vfio-pci", '
+        f'RUN+="{MODPROBE} vfio-pci", '
         f"RUN+=\"/bin/sh -c 'echo {address} > {sysfs}/driver/unbind; echo {address} > /sys/bus/pci/drivers_probe'\"\n"
     )
 
@@ -249,7 +255,7 @@ def _vf_parts(
 
 
 def _refusals(
-    check_input: CheckInput, results: tuple[RuleResult, ...], device: PciFunction, uppers: Uppers
+    check_input: CheckInput, results: tuple[RuleResult, ...], device: PciFunction, surroundings: Surroundings
 ) -> list[str]:
     """Findings prepare does not fix, and a device in use through its interfaces (see prepare/usage.py)."""
     refusals = []
@@ -260,7 +266,7 @@ def _refusals(
             refusals.append(f"{result.rule_id} is unknown: {result.message}")
     driver = device.driver
     if not device.is_vfio and isinstance(driver, str) and driver not in NO_NETDEV_DRIVERS:
-        usage = network_use(check_input.netdevs, driver, uppers)
+        usage = network_use(check_input.netdevs, driver, surroundings.upper_map(), surroundings.unicast_map())
         if usage.in_use:
             refusals.append(f"{device.address} is in use on this host: {usage.why}")
         elif usage.in_use is None:
@@ -270,6 +276,26 @@ def _refusals(
     return refusals
 
 
+def mac_clashes(mac: MacAddress, pf_netdev: NetDevice, listing: object, index: int) -> list[str]:
+    """--mac may not be the PF's own MAC or another VF's admin MAC on the same PF: the PF's receive-address table
+    (igb's RAR entries) would then steer that MAC's frames to one of them only, away from the other."""
+    clashes = []
+    if isinstance(pf_netdev.address, MacAddress) and pf_netdev.address == mac:
+        clashes.append(
+            f"--mac {mac} is {pf_netdev.name}'s own MAC: the PF's receive-address table would steer its traffic "
+            "to the VF (or the VF's to the PF): give the VM another MAC"
+        )
+    if isinstance(listing, VfAdminList):
+        for vf in listing.vfs:
+            if vf.index != index and vf.mac is not None and vf.mac == mac:
+                clashes.append(
+                    f"--mac {mac} is already VF {vf.index}'s admin MAC on {pf_netdev.name}: two VFs of one PF "
+                    "with one MAC get each other's traffic: give the VM another MAC, or clear VF "
+                    f"{vf.index}'s first"
+                )
+    return clashes
+
+
 def _class_name(pci_class: int) -> str:
     base = pci_class >> 16
     names = {0x01: "mass storage", 0x03: "display", 0x04: "multimedia", 0x06: "bridge", 0x0C: "serial bus"}
@@ -277,7 +303,7 @@ def _class_name(pci_class: int) -> str:
 
 
 def _member_refusal(
-    member: GroupMember, function: PciFunction | None, device: PciFunction, group: str, uppers: Uppers
+    member: GroupMember, function: PciFunction | None, device: PciFunction, group: str, surroundings: Surroundings
 ) -> str | None:
     """Why --group may not move this member to vfio-pci (None: a network function proven unused)."""
     driver = str(member.driver)
@@ -300,7 +326,7 @@ def _member_refusal(
             f"it is in use (filesystems, swap, RAID) and will not unbind it; stop whatever uses it and unbind "
             f"it by hand (echo {member.address} > {path}), or give the VF a slot in another IOMMU group"
         )
-    usage = network_use(member.netdevs, driver, uppers)
+    usage = network_use(member.netdevs, driver, surroundings.upper_map(), surroundings.unicast_map())
     if usage.in_use is not False:
         why = usage.why if usage.in_use else f"cannot tell whether it is in use: {usage.why}"
         return f"{where}, in use on this host ({why})"
@@ -323,13 +349,12 @@ def _group_steps(
     changes: list[str] = []
     states: list[GroupMemberState] = []
     read = {function.address: function for function in surroundings.members}
-    uppers = surroundings.upper_map()
     for member in group.members:
         driver = member.driver
         if not isinstance(driver, str) or driver in SAFE_DRIVERS or member.vfio_dev is True:
             continue
         function = read.get(member.address)
-        refusal = _member_refusal(member, function, device, group.number, uppers)
+        refusal = _member_refusal(member, function, device, group.number, surroundings)
         if refusal is not None:
             refusals.append(refusal)
             continue
@@ -392,7 +417,8 @@ def plan_prepare(
         return Plan(query, refusals=(parts,)), None
     device, _pf, pf_netdev, index, entry = parts
     address, pf = str(device.address), pf_netdev.name
-    refusals = _refusals(check_input, results, device, surroundings.upper_map())
+    refusals = _refusals(check_input, results, device, surroundings)
+    refusals += mac_clashes(request.mac, pf_netdev, check_input.vf_admin, index)
     admin = entry.mac
     assert admin is not None
     origin = "zero" if admin.is_zero else mac_provenance(check_input, admin).origin.value
@@ -546,6 +572,19 @@ def merge_records(old: UndoRecord | None, new: UndoRecord) -> UndoRecord:
     )
 
 
+def _not_recorded(record: UndoRecord, address: str, index: int, pf: str) -> str | None:
+    """Why the record is not this VF's: another address or VF index, or another PF (interface) now."""
+    if address != record.device or index != record.vf_index:
+        return f"the undo record is for {record.device} VF {record.vf_index}, not {address}"
+    if pf != record.pf_netdev:
+        return (
+            f"the undo record is for VF {record.vf_index} of {record.pf_netdev}, but {address} is VF {index} of "
+            f"{pf} now (another NIC at the same address, or the PF renamed): --undo would set another PF's "
+            "VF; restore it by hand and remove the record"
+        )
+    return None
+
+
 def plan_undo(check_input: CheckInput, record: UndoRecord, surroundings: Surroundings) -> Plan:
     """From the state now back to the recorded one: MAC and flags, persistence, driver, group, the VF's own MAC."""
     parts = _vf_parts(check_input)
@@ -554,8 +593,8 @@ def plan_undo(check_input: CheckInput, record: UndoRecord, surroundings: Surroun
         return Plan(query, refusals=(parts,))
     device, _pf, pf_netdev, index, entry = parts
     address, pf = str(device.address), pf_netdev.name
-    if address != record.device or index != record.vf_index:
-        return Plan(query, refusals=(f"the undo record is for {record.device} VF {record.vf_index}, not {address}",))
+    if (mismatch := _not_recorded(record, address, index, pf)) is not None:
+        return Plan(query, refusals=(mismatch,))
     steps: list[Step] = []
     kept: list[str] = []
     admin = str(entry.mac)
@@ -617,6 +656,7 @@ def plan_undo(check_input: CheckInput, record: UndoRecord, surroundings: Surroun
                 Action(ActionKind.VF_ADDRESS, (address, record.admin_mac)),
                 (),
                 "the interface's MAC is left as it is",
+                best_effort=True,
             )
         )
     if not steps:
@@ -640,7 +680,7 @@ def _undo_use_refusals(
         for member in group.members:
             netdevs.setdefault(str(member.address), member.netdevs)
             classes[str(member.address)] = member.pci_class
-    uppers = surroundings.upper_map()
+    uppers, unicast = surroundings.upper_map(), surroundings.unicast_map()
     refusals: list[str] = []
     for address in changed_devices(steps):
         function = functions.get(address)
@@ -658,7 +698,7 @@ def _undo_use_refusals(
             )
             continue
         unread: Unreadable = Unreadable(f"bus/pci/devices/{address}", "not in the VF's IOMMU group now")
-        usage = network_use(netdevs.get(address, unread), driver, uppers)
+        usage = network_use(netdevs.get(address, unread), driver, uppers, unicast)
         if usage.in_use:
             refusals.append(f"{address} is in use on this host: {usage.why}")
         elif usage.in_use is None:

@@ -4,10 +4,16 @@ Pure. For a network function on a host driver:
 - enslaved, or with routes or addresses that reach beyond the link, up or down (an IPv6 link-local address,
   fe80::/10, is on every interface that is up, and alone it is no sign of use);
 - an upper device (VLAN, macvlan, ipvlan, bridge port, bond: an `upper_*` link);
+- a secondary unicast address in its unicast filter, up or down: a macvlan or macvtap whose MAC differs from its
+  lower's adds its MAC there when opened (macvlan_open() -> dev_uc_add(), drivers/net/macvlan.c) and keeps it
+  while it is up, in whatever network namespace it was moved to (a container's), where it survives the lower
+  being set down (LOWERLAYERDOWN) but is deleted with the lower when its driver is unbound. The kernel dumps
+  that filter for a device with no fdb of its own (ndo_dflt_fdb_dump(), net/core/rtnetlink.c: `bridge fdb show
+  dev IF`, "self permanent"); multicast entries (33:33:.., 01:00:5e:..) are not counted. An ipvlan adds no
+  unicast entry and leaves no trace here: one in another namespace cannot be seen;
 - administratively up at all: the kernel makes `upper_*` links only within one network namespace (a macvlan or
   ipvlan moved to another one leaves none), and AF_PACKET, AF_XDP, tc and XDP users leave no trace in sysfs,
-  so an interface that is up may be in use by something this host cannot show; one that is down carries
-  no traffic for any of them;
+  so an interface that is up may be in use by something this host cannot show;
 - a network driver bound with no interface visible here is in use elsewhere or unknown: sysfs shows a
   device's `net/` entries of this network namespace only, so an interface moved to another one vanishes;
 - a userspace I/O driver (igb_uio, uio_pci_generic): DPDK or another program may drive it, unseen.
@@ -28,6 +34,9 @@ from pcie_failover.rules.usage import Usage
 from pcie_failover.sysfs.occupancy import VfioDevice
 
 Uppers = Mapping[str, "tuple[str, ...] | Unreadable"]
+# By interface: the secondary unicast addresses in its unicast filter (adapters/iproute.py secondary_unicast()).
+Unicast = Mapping[str, "tuple[str, ...] | Unreadable"]
+_NONE: Unicast = {}
 _LINK_LOCAL = ipaddress.IPv6Network("fe80::/10")
 UIO_DRIVERS = frozenset({"igb_uio", "uio_pci_generic"})
 
@@ -41,18 +50,35 @@ def beyond_the_link(address: str) -> bool:
     return not (isinstance(interface, ipaddress.IPv6Interface) and interface.ip in _LINK_LOCAL)
 
 
-def up_why(name: str) -> str:
+def unseen(name: str, what: str) -> str:
+    """The advice every network-use refusal ends with: what to do first, and what that does not make safe."""
     return (
-        f"{name} is up: something this host cannot show may use it (a macvlan/ipvlan in another network "
-        f"namespace, AF_PACKET, XDP): if nothing does, `ip link set dev {name} down` first"
+        f"if nothing uses it, {what} first (a macvlan or ipvlan in a container survives `ip link set down` but "
+        "is deleted with the interface, and an ipvlan in another network namespace cannot be seen from here; "
+        f"NetworkManager or systemd-networkd bring {name} up again unless told to leave it unmanaged)"
     )
 
 
-def _interface_use(netdev: NetDevice, uppers: Uppers) -> Usage:
-    """One interface, up or down: enslaved, addresses beyond the link, routes, upper devices, then up at all."""
+def up_why(name: str) -> str:
+    return (
+        f"{name} is up: something this host cannot show may use it (an ipvlan in another network namespace, "
+        f"AF_PACKET, XDP): {unseen(name, f'`ip link set dev {name} down`')}"
+    )
+
+
+def _flush(name: str) -> str:
+    return f"`ip address flush dev {name}` and `ip link set dev {name} down`"
+
+
+def _interface_use(netdev: NetDevice, uppers: Uppers, unicast: Unicast) -> Usage:
+    """One interface, up or down: enslaved, addresses beyond the link, routes, upper devices, secondary unicast
+    addresses, then up at all."""
     name = netdev.name
     if isinstance(netdev.master, str):
-        return Usage(True, f"{name} is enslaved to {netdev.master}")
+        return Usage(
+            True,
+            f"{name} is enslaved to {netdev.master}: {unseen(name, f'`ip link set dev {name} nomaster` and down')}",
+        )
     if isinstance(netdev.master, Unreadable):
         return Usage(None, f"{name}: {netdev.master}")
     up = netdev.admin_up
@@ -63,11 +89,11 @@ def _interface_use(netdev: NetDevice, uppers: Uppers) -> Usage:
         return Usage(None, f"{name}'s addresses are unknown ({netdev.ip_addresses.reason})")
     significant = [a for a in netdev.ip_addresses if beyond_the_link(a)]
     if significant:
-        return Usage(True, f"{name} {state} {', '.join(significant[:3])}")
+        return Usage(True, f"{name} {state} {', '.join(significant[:3])}: {unseen(name, _flush(name))}")
     if isinstance(netdev.routes, Unreadable):
         return Usage(None, f"{name}'s routes are unknown ({netdev.routes.reason})")
     if netdev.routes:
-        return Usage(True, f"{name} carries routes to {', '.join(netdev.routes[:3])}")
+        return Usage(True, f"{name} carries routes to {', '.join(netdev.routes[:3])}: {unseen(name, _flush(name))}")
     stacked = uppers.get(name, ())
     if isinstance(stacked, Unreadable):
         return Usage(None, f"{name}'s upper devices could not be listed ({stacked.reason})")
@@ -76,14 +102,26 @@ def _interface_use(netdev: NetDevice, uppers: Uppers) -> Usage:
         return Usage(
             True,
             f"{name} has the upper device{'s' if len(stacked) > 1 else ''} {', '.join(stacked[:3])} "
-            "(a VLAN, macvlan, ipvlan, bridge or bond on top of it)",
+            f"(a VLAN, macvlan, ipvlan, bridge or bond on top of it): {unseen(name, 'delete them')}",
+        )
+    secondary = unicast.get(name, ())
+    if isinstance(secondary, Unreadable):
+        return Usage(None, f"{name}'s unicast filter could not be read ({secondary}): a macvlan on it may be in use")
+    if secondary:
+        return Usage(
+            True,
+            f"{name}'s unicast filter holds {', '.join(secondary[:3])} besides its own MAC: a macvlan or macvtap on "
+            "it, here or in another network namespace (a container's), which survives `ip link set down` but is "
+            f"deleted with {name} when its driver is unbound: delete it first (`ip link delete` in its namespace)",
         )
     if up:
         return Usage(True, up_why(name))
     return Usage(False, f"{name} is down and unused")
 
 
-def network_use(netdevs: tuple[NetDevice, ...] | Unreadable, driver: str, uppers: Uppers) -> Usage:
+def network_use(
+    netdevs: tuple[NetDevice, ...] | Unreadable, driver: str, uppers: Uppers, unicast: Unicast = _NONE
+) -> Usage:
     """A function on host driver `driver`: in use, unused, or unknown (None), with why."""
     if driver in UIO_DRIVERS:
         return Usage(
@@ -100,7 +138,7 @@ def network_use(netdevs: tuple[NetDevice, ...] | Unreadable, driver: str, uppers
             "(moved to another namespace, where it may be in use): move it back, or unbind it by hand",
         )
     for netdev in netdevs:
-        usage = _interface_use(netdev, uppers)
+        usage = _interface_use(netdev, uppers, unicast)
         if usage.in_use is not False:
             return usage
     return Usage(False, "not in use")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
 
 from lab.capture import LabEnv
 from lab.prepare_lab import MACS, VFS, PrepareRun, run_prepare_lab
+from tests.test_prepare_inuse import flush, unseen, up_why
 
 
 @pytest.fixture(scope="module")
@@ -162,11 +164,7 @@ def test_up_with_only_a_link_local_address_is_refused_and_down_is_prepared(lab: 
     name = (lab.out / "ll.ifname").read_text().strip()
     document = lab.outputs["ll"]
     assert lab.exit_codes["ll"] == 1, document
-    assert document["refusals"] == [
-        f"{VFS[1]} is in use on this host: {name} is up: something this host cannot show may use it (a "
-        f"macvlan/ipvlan in another network namespace, AF_PACKET, XDP): if nothing does, `ip link set dev {name} "
-        "down` first"
-    ]
+    assert document["refusals"] == [f"{VFS[1]} is in use on this host: {up_why(name)}"]
     down = lab.outputs["ll.down"]
     assert lab.exit_codes["ll.down"] == 0, down
     assert down["outcome"] == "dry-run"
@@ -181,11 +179,10 @@ def test_a_vf_whose_macvlan_is_in_another_namespace_is_refused_while_up(lab: Pre
     name = (lab.out / "ll.ifname").read_text().strip()
     document = lab.outputs["mvns"]
     assert lab.exit_codes["mvns"] == 1, document
-    assert document["refusals"] == [
-        f"{VFS[1]} is in use on this host: {name} is up: something this host cannot show may use it (a "
-        f"macvlan/ipvlan in another network namespace, AF_PACKET, XDP): if nothing does, `ip link set dev {name} "
-        "down` first"
-    ]
+    mac = re.search(r"link/ether (\S+)", (lab.out / "mvns.links").read_text())
+    assert mac is not None
+    # up too, but what is named first is the macvlan's MAC in the VF's unicast filter
+    assert document["refusals"] == [macvlan_why(name, mac.group(1))]
     assert lab.states["mvns.after"] == lab.states["mvns.before"]
     assert lab.states["mvns.after"]["driver"] == "igbvf"
 
@@ -202,7 +199,9 @@ def test_undo_of_a_vf_bound_to_its_host_driver_by_hand_and_used_is_refused(lab: 
     assert document["outcome"] == "refused"
     assert document["steps"] == []
     [refusal] = document["refusals"]
+    # and the site-local address router advertisements gave it (fec0::/64, from QEMU's user network)
     assert refusal.startswith(f"{VFS[0]} is in use on this host: {name} is up with 10.8.8.2/24")
+    assert refusal.endswith(f": {flush(name)}")
     assert lab.states["rebound.after"] == before
     assert (lab.out / "rebound.kept").read_text().strip() == "kept"
 
@@ -239,7 +238,11 @@ def test_a_vf_with_a_vlan_on_it_is_refused_naming_the_vlan(lab: PrepareRun) -> N
     assert lab.exit_codes["upper"] == 1, document
     [refusal] = document["refusals"]
     assert refusal.startswith(f"{VFS[1]} is in use on this host: ")
-    assert refusal.endswith("has the upper device vf1v5 (a VLAN, macvlan, ipvlan, bridge or bond on top of it)")
+    name = (lab.out / "ll.ifname").read_text().strip()
+    assert refusal.endswith(
+        "has the upper device vf1v5 (a VLAN, macvlan, ipvlan, bridge or bond on top of it): "
+        + unseen(name, "delete them")
+    )
 
 
 @pytest.mark.lab
@@ -277,3 +280,34 @@ def test_undo_of_a_destroyed_vf_says_it_is_gone_and_keeps_the_record(lab: Prepar
         "record by hand"
     ]
     assert f"{VFS[2]}.json" in (lab.out / "gone.records").read_text().split()
+
+
+def macvlan_why(name: str, mac: str) -> str:
+    return (
+        f"{VFS[1]} is in use on this host: {name}'s unicast filter holds {mac} besides its own MAC: a macvlan or "
+        "macvtap on it, here or in another network namespace (a container's), which survives `ip link set down` but "
+        f"is deleted with {name} when its driver is unbound: delete it first (`ip link delete` in its namespace)"
+    )
+
+
+@pytest.mark.lab
+def test_a_down_vf_whose_macvlan_is_in_another_namespace_is_refused_naming_its_mac(lab: PrepareRun) -> None:
+    """VF 1 down, its macvlan up in another namespace: no `upper_*` link and not up here, but the macvlan's MAC is
+    in VF 1's unicast filter; unbinding igbvf would have deleted the container's interface."""
+    [link] = json.loads((lab.out / "mvdown.links").read_text())
+    assert (link["ifname"], link["operstate"], "UP" in link["flags"]) == ("mv0", "LOWERLAYERDOWN", True)
+    mac = link["address"]
+    entries = json.loads((lab.out / "mvdown.fdb").read_text())
+    assert [e["mac"] for e in entries if not int(e["mac"][:2], 16) & 1] == [mac]
+    assert all(e["flags"] == ["self"] and e["state"] == "permanent" for e in entries)
+    plain = json.loads((lab.out / "plain.fdb").read_text())  # the macvlan gone: multicast (33:33:.., 01:00:5e:..) only
+    assert all(int(e["mac"][:2], 16) & 1 for e in plain)
+    name = (lab.out / "ll.ifname").read_text().strip()
+    document = lab.outputs["mvdown"]
+    assert lab.exit_codes["mvdown"] == 1, document
+    assert (document["outcome"], document["steps"]) == ("refused", [])
+    assert document["refusals"] == [macvlan_why(name, mac)]
+    assert lab.states["mvdown.after"] == lab.states["mvdown.before"]
+    assert lab.states["mvdown.after"]["driver"] == "igbvf"
+    [after] = json.loads((lab.out / "mvdown.links.after").read_text())
+    assert (after["ifname"], after["address"]) == ("mv0", mac)  # the container's interface is still there
