@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -418,21 +419,28 @@ def primary_first(cmdline: str) -> str:
     return "\0".join(words)
 
 
-def test_a_plugged_primary_qemu_never_hid_is_not_unplugged() -> None:
-    """Created before its standby (`order` fails): plugged without hiding, so failover_primary_hidden is still
-    true and virtio_net_handle_migration_primary() leaves it (lab: test_a_plugged_primary_of_an_unnegotiated_...)."""
+def test_a_plugged_primary_qemu_never_hid_unplugs_unknown() -> None:
+    """Created before its standby (`order` fails): plugged without hiding; not negotiated now. QEMU unplugs it iff
+    the guest negotiated at some point since start (failover_primary_hidden, cleared by the negotiation, is never
+    set again by a reset), which no query tells: unknown, never "false" (lab:
+    test_a_plugged_primary_of_an_unnegotiated_standby_unplugs_unknown, where QEMU unplugs it after a reset)."""
     (pair,) = judged(plugged_not_negotiated(), primary_first(recording("driver-not-loaded")["cmdline"])).pairs
     assert (pair.plugged, pair.standby.negotiated, pair.verdict) == (True, False, PairVerdict.STANDBY_ONLY)
-    assert (pair.migration.unplugs, pair.migration.replugs) == (False, False)
-    assert pair.migration.why == (
-        "not negotiated: hostdev0 is plugged, but QEMU unplugs a primary at migration setup only once its standby "
-        "negotiated VIRTIO_NET_F_STANDBY, and the destination keeps it hidden as well"
-    )
-    assert pair.reason == (
-        "not negotiated: hostdev0 is plugged (QEMU never hid it: it was created before its standby) but the guest's "
-        "virtio-net driver has not (or not again, after a reset) acknowledged VIRTIO_NET_F_STANDBY, so no failover "
-        "master pairs them"
-    )
+    assert (pair.migration.unplugs, pair.migration.replugs) == (None, False)
+    assert pair.migration.why == NEVER_HIDDEN_WHY
+    assert pair.reason == NEVER_HIDDEN_REASON
+
+
+NEVER_HIDDEN = (
+    "hostdev0 is plugged, but QEMU never hid it (it was created before its standby), so whether QEMU unplugs it at "
+    "migration setup is unknown: it does iff the guest negotiated VIRTIO_NET_F_STANDBY at some point since QEMU "
+    "started (a reset does not undo that), which no query tells"
+)
+NEVER_HIDDEN_WHY = f"not negotiated: {NEVER_HIDDEN}; the destination keeps it hidden until the guest negotiates"
+NEVER_HIDDEN_REASON = (
+    "not negotiated: the guest's virtio-net driver has not (or not again, after a reset) acknowledged "
+    f"VIRTIO_NET_F_STANDBY, so no failover master pairs them; {NEVER_HIDDEN}"
+)
 
 
 RESET_REASON = (
@@ -646,3 +654,109 @@ def test_a_standby_sharing_its_mac_with_another_pair_is_not_active() -> None:
     other = judged(second_standby(recording("active")["replies"], "52:54:00:6f:55:ee"), cmdline.replace(
         f"id=net1,mac={mac}", "id=net1,mac=52:54:00:6f:55:ee"))  # fmt: skip
     assert other.pairs[0].verdict is PairVerdict.ACTIVE
+
+
+def with_device(replies: dict[str, Any], device_id: str, driver: str, **props: Any) -> dict[str, Any]:
+    """`replies` plus a device `device_id` (QOM type `driver`) with QOM properties `props`, listed by query-pci
+    (as a device_add at runtime leaves it)."""
+    out = dict(replies)
+    listing = key("qom-list", {"path": "/machine/peripheral"})
+    out[listing] = {"return": [*replies[listing]["return"], {"name": device_id, "type": f"child<{driver}>"}]}
+    for prop, value in props.items():
+        out[key("qom-get", {"path": f"/machine/peripheral/{device_id}", "property": prop})] = {"return": value}
+    pci = key("query-pci", None)
+    buses = copy.deepcopy(replies[pci]["return"])
+    buses[0]["devices"].append({"bus": 0, "slot": 9, "function": 0, "qdev_id": device_id, "regions": []})
+    out[pci] = {"return": buses}
+    return out
+
+
+def orphan(replies: dict[str, Any], driver: str = "e1000e", **extra: Any) -> dict[str, Any]:
+    """`replies` plus hostdev9, a `driver` with failover_pair_id=net9 on rp-hostdev9 (device_add at runtime)."""
+    props = {"failover_pair_id": "net9", "parent_bus": "/machine/peripheral/rp-hostdev9/rp-hostdev9", "addr": 0}
+    props |= {"host": "0000:01:10.0"} if driver == "vfio-pci" else {"mac": "52:54:00:aa:bb:cc"}
+    return with_device(replies, "hostdev9", driver, **props, **extra)
+
+
+ORPHAN = (
+    "no failover standby: hostdev9 ({driver}) has failover_pair_id=net9, but {what}: QEMU never hides it and never "
+    "unplugs it for a migration, and no guest failover master pairs it"
+)
+BLOCKER = (
+    "; being a vfio-pci with failover_pair_id, it has no vfio migration blocker, so a migration is not refused and "
+    "carries no failover"
+)
+
+
+@pytest.mark.parametrize(
+    ("named", "driver", "what"),
+    [
+        (None, "e1000e", "this VM has no device net9"),
+        ("virtio-net-pci", "e1000e", "net9 is a virtio-net-pci with failover=off"),
+        ("e1000e", "vfio-pci", "net9 is a e1000e, not a virtio-net-pci with failover=on"),
+    ],
+)
+def test_a_primary_of_no_failover_standby_is_reported_not_configured(named: str | None, driver: str, what: str) -> None:
+    """device_add ...,failover_pair_id=net9 on a healthy VM, net9 absent or not a failover standby: no failover
+    listener hides it and nothing unplugs it for a migration; its own entry, not-configured (exit 1)."""
+    replies = recording("active")["replies"]
+    if named is not None:
+        replies = with_device(replies, "net9", named, failover=False, mac="52:54:00:aa:bb:cc")
+    found = judged(orphan(replies, driver), recording("active")["cmdline"])
+    (pair,) = found.pairs
+    assert pair.verdict is PairVerdict.ACTIVE
+    (lost,) = found.orphans
+    assert (lost.primary.id, lost.primary.pair_id, lost.named, lost.verdict) == (
+        "hostdev9", "net9", named, PairVerdict.NOT_CONFIGURED,
+    )  # fmt: skip
+    assert lost.reason == ORPHAN.format(driver=driver, what=what) + (BLOCKER if driver == "vfio-pci" else "")
+    assert found.verdict is PairVerdict.NOT_CONFIGURED
+    document = json.loads(render_json(found))
+    _VALIDATOR.validate(document)
+    assert document["verdict"] == "not-configured"
+    assert document["orphans"] == [
+        {
+            "id": "hostdev9", "driver": driver, "failover_pair_id": "net9", "named": named, "bus": "rp-hostdev9",
+            "slot": 0, "function": 0, "host": "0000:01:10.0" if driver == "vfio-pci" else None,
+            "mac": None if driver == "vfio-pci" else "52:54:00:aa:bb:cc", "in_pci": True,
+            "verdict": "not-configured", "reason": lost.reason,
+        }
+    ]  # fmt: skip
+    table = render_table(found)
+    assert "\nprimary hostdev9 (failover_pair_id=net9, no failover standby): not-configured\n" in table
+    assert f"  reason     {lost.reason}\n" in table
+
+
+def without_pair(cmdline: str) -> str:
+    """The command line without its standby's and its primary's -device (both added at runtime)."""
+    words = cmdline.split("\0")
+    at = [i for i, w in enumerate(words) if "failover_pair_id" in w or "failover=on" in w]
+    return "\0".join(w for i, w in enumerate(words) if i not in at and i + 1 not in at)
+
+
+def test_a_pair_added_at_runtime_is_judged_on_what_qemu_built() -> None:
+    """device_add of the standby and its primary: not in the configuration, so its rules (scoped from the
+    command line, where the pair is absent) do not judge it; the live rules do."""
+    cmdline = without_pair(recording("active")["cmdline"])
+    assert "id=net0" not in cmdline
+    assert "id=hostdev0" not in cmdline
+    found = judged(recording("active")["replies"], cmdline)
+    (pair,) = found.pairs
+    assert (pair.verdict, pair.checks) == (PairVerdict.ACTIVE, ())
+    assert pair.runtime
+    assert pair.reason == (
+        "negotiated; hostdev0 plugged at rp-hostdev0 slot 0.0; added at runtime: judged on what QEMU built (the "
+        "configuration has not this pair's standby)"
+    )
+    assert (pair.migration.unplugs, pair.migration.replugs) == (True, None)
+    assert pair.migration.why == (
+        "the pair net0 + hostdev0 was added at runtime (its standby is not in the configuration): the destination "
+        "plugs the primary back only if its own command line (or a device_add there) has the pair"
+    )
+    assert "  rules      added at runtime: judged on what QEMU built (the configuration has not this pair)\n" in (
+        render_table(found)
+    )
+    # the live rules still apply: the primary at device 3 of its port is not active, added at runtime or not
+    (failed,) = judged(recording("primary-failed")["replies"], cmdline).pairs
+    assert (failed.verdict, failed.runtime) == (PairVerdict.STANDBY_ONLY, True)
+    assert failed.reason.startswith("primary failed to plug where the guest can see it:")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -15,6 +16,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from pcie_failover.cli import inspect as inspect_cli
 from pcie_failover.inspect import qmp as inspect_qmp
 from pcie_failover.inspect.read import QUERIES, key
 from tests.conftest import _SCHEMA
@@ -375,3 +377,42 @@ def test_qom_get_null_exits_3(cli: Callable[..., Run], serve: Callable[..., Fake
     assert (found.code, found.out, found.err) == (
         3, "", "pcie-failover inspect: qom-get /machine/peripheral/net0 failover: null where QEMU sends a boolean\n",
     )  # fmt: skip
+
+
+def test_watch_reads_again_on_a_timer_when_qemu_sends_no_event(
+    cli: Callable[..., Run], serve: Callable[..., FakeQmp], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """QEMU plugs the primary back after a failed or cancelled migration (or an operator's device_add) without an
+    event: --watch reads again every POLL seconds, and prints a line only for what changed."""
+    monkeypatch.setattr(inspect_cli, "POLL", 0.2)
+    rounds = iter(["change", "same", "close"])
+
+    def script(server: FakeQmp, command: str) -> None:
+        if command != "query-migrate-capabilities":  # the last query of each reading
+            return
+        step = next(rounds, "close")
+        if step == "change":
+            server.replies = recording("active")["replies"]  # no event says so
+        elif step == "close":
+            server.hang_up()
+
+    server = serve("driver-not-loaded", after=script)
+
+    def end() -> None:
+        if server.conn is not None:
+            with contextlib.suppress(OSError):
+                server.conn.shutdown(socket.SHUT_RDWR)
+
+    backstop = threading.Timer(10.0, end)
+    backstop.start()  # a watch that never reads again ends here, with what it printed
+    try:
+        found = inspect(cli, server, "--qemu-args", args_file(tmp_path, "active"), "--watch", "--format", "json")
+    finally:
+        backstop.cancel()
+    assert (found.code, found.err) == (0, "")
+    lines = [json.loads(line) for line in found.out.splitlines()]
+    assert [(k["kind"], k.get("verdict")) for k in lines] == [
+        ("pair", "standby-only"), ("pair", "active"), ("closed", None),
+    ]  # fmt: skip
+    assert lines[1]["reason"] == "negotiated; hostdev0 plugged at rp-hostdev0 slot 0.0"
+    assert server.sent.count("query-status") == 3  # the first reading, then two on the timer

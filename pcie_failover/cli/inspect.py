@@ -15,13 +15,16 @@ if TYPE_CHECKING:  # the qemu.qmp client is imported only when inspect runs
     from pcie_failover.inspect.read import Session
     from pcie_failover.sysfs.root import SysfsRoot
 
-INSPECT_EXIT_CODES = f"""Exit codes: 0 every failover pair is active; 1 a pair is standby-only or not-configured, or
-the VM has no failover pair; 2 usage error; 3 the VM cannot be inspected (no socket, not a QEMU QMP monitor, QEMU
-hung up or did not answer, or replied something we can't read; --domain: no virsh, virsh failed, e.g. no such
-domain or it is not running, printed what virsh never prints, or did not answer); 4 undetermined (QEMU did not say
-enough to judge a pair: the VM is not running, e.g. paused, or no x-query-virtio-status, refused under -compat
-unstable-input=reject); with --watch,
-0 when QEMU closes the monitor (--domain: when virsh's event stream ends); {INTERNAL_EXIT_CODE}."""
+INSPECT_EXIT_CODES = f"""Exit codes: 0 every failover pair is active; 1 a pair is standby-only or not-configured, a
+primary names no failover=on standby, or the VM has no failover pair; 2 usage error; 3 the VM cannot be inspected (no
+socket, not a QEMU QMP monitor, QEMU hung up or did not answer, or replied something we can't read; --domain: no
+virsh, virsh failed, e.g. no such domain or it is not running, printed what virsh never prints, or did not answer); 4
+undetermined (QEMU did not say enough to judge a pair: the VM is not running, e.g. paused, or no
+x-query-virtio-status, refused under -compat unstable-input=reject); with --watch, 0 when QEMU closes the monitor
+(--domain: when virsh's event stream ends); {INTERNAL_EXIT_CODE}."""
+# --watch reads the VM again after this many seconds without a watched event: QEMU changes some state without an
+# event (it plugs the primary back after a failed or cancelled migration; an operator's device_add)
+POLL = 5.0
 # QMP events after which --watch reads the VM again
 WATCHED = frozenset({"FAILOVER_NEGOTIATED", "UNPLUG_PRIMARY", "DEVICE_DELETED", "MIGRATION", "RESET", "RESUME", "STOP"})
 
@@ -112,8 +115,13 @@ def _watch(monitor: Session, report: InspectReport, config: Config, since: float
     read again) are sorted by QEMU's timestamp, arrival breaking ties; a pair line is stamped when the reading
     that found it began, but never before the events that caused it; each line is flushed (emit).
     """
-    from pcie_failover.inspect.read import read_event
-    from pcie_failover.inspect.render import watch_closed_line, watch_event_line, watch_pair_line
+    from pcie_failover.inspect.read import Idle, read_event
+    from pcie_failover.inspect.render import (
+        watch_closed_line,
+        watch_event_line,
+        watch_orphan_line,
+        watch_pair_line,
+    )
 
     seen: dict[str, tuple[object, ...]] = {}
     queue: list[tuple[float, int, str]] = []  # (time, arrival, line)
@@ -127,6 +135,12 @@ def _watch(monitor: Session, report: InspectReport, config: Config, since: float
             if seen.get(pair.standby.id) != now:
                 seen[pair.standby.id] = now
                 add(seconds, watch_pair_line(pair, seconds, as_json, report.vm.runstate))
+        for orphan in report.orphans:
+            key = f"orphan {orphan.primary.id}"
+            state = (orphan.verdict, orphan.reason, orphan.primary.in_pci)
+            if seen.get(key) != state:
+                seen[key] = state
+                add(seconds, watch_orphan_line(orphan, seconds, as_json, report.vm.runstate))
 
     def take(raw: list[dict[str, object]]) -> list[LiveEvent]:
         events = sorted((read_event(event) for event in raw), key=lambda e: e.seconds)
@@ -150,7 +164,14 @@ def _watch(monitor: Session, report: InspectReport, config: Config, since: float
             caused = take(monitor.pending_events())
             changes(report, max(start, latest))
         flush()
-        event = monitor.next_event()
+        try:
+            event = monitor.next_event(POLL)
+        except Idle:  # no event for POLL seconds: read again; a line only for what changed
+            start = time.time()
+            report = _inspect(monitor, config, True, None)[0]
+            caused = take(monitor.pending_events())
+            changes(report, start)
+            continue
         if event is None:
             break
         caused = take([event, *monitor.pending_events()])
@@ -184,7 +205,11 @@ def inspect(
         ),
     ] = None,
     watch: Annotated[
-        bool, typer.Option("--watch", help="Then follow QMP events: one line per event and per change.")
+        bool,
+        typer.Option(
+            "--watch",
+            help="Then follow QMP events, and read again every 5 s without one: a line per event and per change.",
+        ),
     ] = False,
     qemu_args: Annotated[
         str | None,

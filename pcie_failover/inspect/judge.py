@@ -16,6 +16,7 @@ from pcie_failover.inspect.model import (
     LiveStandby,
     LiveVm,
     Migration,
+    OrphanPrimary,
     PairState,
     PairVerdict,
     Placement,
@@ -60,25 +61,49 @@ def _came_hidden(config: Config, standby: LiveStandby, live: LivePrimary | None,
     created after its standby): such a primary was plugged on a negotiation, and the flag that says so
     (failover_primary_hidden false) survives a device or guest reset. None: not known (no configuration).
 
-    A configured primary came in hidden when the pair's `order` passes (standby first); one added at runtime
-    when its standby is in the configuration (it existed since QEMU started).
+    A configured primary came in hidden when the pair's `order` passes (standby first), and never when its standby
+    is not in the configuration (added at runtime, after it); one added at runtime when its standby is in the
+    configuration (it existed since QEMU started).
     """
     if live is None or config.lint is None:
         return None
+    standby_configured = config.lint.config.device(standby.id) is not None
+    if planned is not None and planned.name == live.id and not standby_configured:
+        return False
     if planned is not None and planned.name == live.id:
         order = next((r for r in checks if r.rule_id == "order"), None)
         return None if order is None or order.status not in (Status.PASS, Status.FAIL) else order.status is Status.PASS
-    return True if config.lint.config.device(standby.id) is not None else None
+    return True if standby_configured else None
 
 
 def _unplugs(plugged: bool, negotiated: bool | None, came_hidden: bool | None) -> bool | None:
     """virtio_net_handle_migration_primary() unplugs a plugged primary iff `!failover_primary_hidden`: cleared in
-    virtio_net_set_features() on VIRTIO_NET_F_STANDBY and never set again (a reset leaves it)."""
+    virtio_net_set_features() on VIRTIO_NET_F_STANDBY (whatever the primary's creation order) and never set again
+    (a reset leaves it). Negotiated now, or came in through hiding (plugged on a negotiation): it was cleared.
+    Otherwise (a primary never hidden, not negotiated now) it was cleared iff the guest negotiated at some point
+    since QEMU started, which no query tells: None."""
     if not plugged:
         return False
     if negotiated or came_hidden:
         return True
-    return False if negotiated is False and came_hidden is False else None
+    return None
+
+
+RUNTIME = "added at runtime: judged on what QEMU built (the configuration has not this pair's standby)"
+
+
+def _never_hidden(name: str, came_hidden: bool | None) -> str:
+    """A plugged primary, not negotiated now, not known to have come in through hiding: unplugs unknown."""
+    origin = (
+        "QEMU never hid it (it was created before its standby)"
+        if came_hidden is False
+        else "whether it came in through failover hiding is not known"
+    )
+    return (
+        f"{name} is plugged, but {origin}, so whether QEMU unplugs it at migration setup is unknown: it does iff "
+        "the guest negotiated VIRTIO_NET_F_STANDBY at some point since QEMU started (a reset does not undo that), "
+        "which no query tells"
+    )
 
 
 RESET = (
@@ -90,7 +115,7 @@ RESET = (
 
 def _migration(
     vm: LiveVm, standby: LiveStandby, *, name: str | None, live: LivePrimary | None, checks: tuple[RuleResult, ...],
-    config: Config, hot_added: bool, came_hidden: bool | None,
+    config: Config, hot_added: bool, came_hidden: bool | None, runtime: bool,
 ) -> Migration:  # fmt: skip
     """What a migration started now would do to this pair: only its own rules count.
 
@@ -121,6 +146,13 @@ def _migration(
         )
     if not negotiated and plugged and came_hidden:
         return Migration(unplugs, False, RESET.format(name=name))
+    if not negotiated and plugged and unplugs is None:
+        return Migration(
+            None,
+            False,
+            f"not negotiated: {_never_hidden(name, came_hidden)}; the destination keeps it hidden until the guest "
+            "negotiates",
+        )
     if not negotiated:
         held = f"{name} is plugged, but " if plugged else ""
         return Migration(
@@ -128,6 +160,13 @@ def _migration(
             False,
             f"not negotiated: {held}QEMU unplugs a primary at migration setup only once its standby negotiated "
             "VIRTIO_NET_F_STANDBY, and the destination keeps it hidden as well",
+        )
+    if runtime:
+        return Migration(
+            unplugs,
+            None,
+            f"the pair {standby.id} + {name} was added at runtime (its standby is not in the configuration): the "
+            "destination plugs the primary back only if its own command line (or a device_add there) has the pair",
         )
     if hot_added:
         return Migration(
@@ -214,6 +253,7 @@ def _judge(
     checks: tuple[RuleResult, ...],
     live_checks: tuple[RuleResult, ...],
     came_hidden: bool | None,
+    runtime: bool,
 ) -> tuple[PairVerdict, str]:
     negotiated = standby.negotiated
     assert name is not None
@@ -231,10 +271,9 @@ def _judge(
                 + RESET.format(name=name).split(": ", 1)[1]
             )
         if not negotiated:
-            never = " (QEMU never hid it: it was created before its standby)" if came_hidden is False else ""
             return PairVerdict.STANDBY_ONLY, (
-                f"not negotiated: {name} is plugged{never} but the guest's virtio-net driver has not (or not "
-                "again, after a reset) acknowledged VIRTIO_NET_F_STANDBY, so no failover master pairs them"
+                f"not negotiated: the guest's virtio-net driver has not (or not again, after a reset) acknowledged "
+                f"VIRTIO_NET_F_STANDBY, so no failover master pairs them; {_never_hidden(name, came_hidden)}"
             )
         if not _pci_netdev(live.driver):
             return PairVerdict.STANDBY_ONLY, (
@@ -262,7 +301,8 @@ def _judge(
                 f"negotiated and {name} plugged at {at.text}, but the pair's configuration fails "
                 f"{', '.join(failing)}: failover is not dependable for this pair"
             )
-        return PairVerdict.ACTIVE, f"negotiated; {name} plugged at {at.text}"
+        added = f"; {RUNTIME}" if runtime else ""
+        return PairVerdict.ACTIVE, f"negotiated; {name} plugged at {at.text}{added}"
     if live is not None and live.in_pci is False:
         return PairVerdict.STANDBY_ONLY, f"QEMU holds {name}, but it is not in the guest's PCI tree (query-pci)"
     if not negotiated:
@@ -290,6 +330,38 @@ def _version(config: Config) -> tuple[int, int, int] | None:
         return None
 
 
+def _orphans(vm: LiveVm) -> tuple[OrphanPrimary, ...]:
+    """Every primary whose failover_pair_id names no failover=on standby: QEMU registers the failover device
+    listener (hiding) and the migration unplug only for a virtio-net with failover=on, so such a primary is plugged
+    at once and stays plugged through a migration; a vfio-pci with failover_pair_id gets no vfio migration blocker
+    either (QEMU leaves that to failover)."""
+    standbys = {s.id for s in vm.standbys}
+    found = []
+    for primary in vm.primaries:
+        if primary.pair_id in standbys:
+            continue
+        named = vm.driver_of(primary.pair_id)
+        if named is None:
+            what = f"this VM has no device {primary.pair_id}"
+        elif named.startswith("virtio-net-pci"):
+            what = f"{primary.pair_id} is a {named} with failover=off"
+        else:
+            what = f"{primary.pair_id} is a {named}, not a virtio-net-pci with failover=on"
+        blocker = (
+            "; being a vfio-pci with failover_pair_id, it has no vfio migration blocker, so a migration is not "
+            "refused and carries no failover"
+            if primary.driver == "vfio-pci"
+            else ""
+        )
+        reason = (
+            f"no failover standby: {primary.id} ({primary.driver}) has failover_pair_id={primary.pair_id}, but "
+            f"{what}: QEMU never hides it and never unplugs it for a migration, and no guest failover master "
+            f"pairs it{blocker}"
+        )
+        found.append(OrphanPrimary(primary, named, reason))
+    return tuple(found)
+
+
 def judge(target: str, pid: int | None, vm: LiveVm, config: Config, via: str = "qmp") -> InspectReport:
     """Every live failover standby as a pair with its primary (live and configured) and a verdict."""
     pairs = []
@@ -297,8 +369,12 @@ def judge(target: str, pid: int | None, vm: LiveVm, config: Config, via: str = "
         live = next((p for p in vm.primaries if p.pair_id == standby.id), None)
         planned = configured_primary(config, standby.id)
         name = live.id if live is not None else (planned.name if planned is not None else None)
+        # a standby added at runtime (device_add): the configuration's rules do not describe this pair
+        runtime = config.lint is not None and config.lint.config.device(standby.id) is None
         checks = (
-            () if config.lint is None else pair_rules(config.lint.config, _version(config), config.facts, standby.id)
+            ()
+            if config.lint is None or runtime
+            else pair_rules(config.lint.config, _version(config), config.facts, standby.id)
         )
         live_checks = () if live is None else live_rules(vm, standby, live, config.facts)
         hot_added = live is not None and config.lint is not None and (planned is None or planned.name != live.id)
@@ -312,6 +388,7 @@ def judge(target: str, pid: int | None, vm: LiveVm, config: Config, via: str = "
             config=config,
             hot_added=hot_added,
             came_hidden=came_hidden,
+            runtime=runtime,
         )
         if vm.runstate != RUNNING and not (vm.migrating or vm.migrated_out):
             verdict, reason = PairVerdict.UNDETERMINED, _not_running(vm, standby, live, name)
@@ -319,8 +396,9 @@ def judge(target: str, pid: int | None, vm: LiveVm, config: Config, via: str = "
             verdict, reason = _no_primary(standby, config)
         else:
             verdict, reason = _judge(
-                vm, standby, live, name=name, checks=checks, live_checks=live_checks, came_hidden=came_hidden
-            )
+                vm, standby, live, name=name, checks=checks, live_checks=live_checks, came_hidden=came_hidden,
+                runtime=runtime,
+            )  # fmt: skip
         pairs.append(
             PairState(
                 standby=standby,
@@ -335,6 +413,7 @@ def judge(target: str, pid: int | None, vm: LiveVm, config: Config, via: str = "
                 live_checks=live_checks,
                 verdict=verdict,
                 reason=reason,
+                runtime=runtime,
             )
         )
-    return InspectReport(target, pid, vm, config, tuple(pairs), via)
+    return InspectReport(target, pid, vm, config, tuple(pairs), via, _orphans(vm))

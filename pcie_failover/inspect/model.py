@@ -83,6 +83,11 @@ class LiveVm:
     capabilities: dict[str, bool]
     ports: frozenset[str] = frozenset()  # ids of the root and downstream ports (one slot each: device 0)
     migrated_out: bool = False  # this QEMU is the source of a completed migration (query-migrate's source stats)
+    devices: tuple[tuple[str, str], ...] = ()  # (id, QOM type) of every device with an id (/machine/peripheral)
+
+    def driver_of(self, device_id: str) -> str | None:
+        """The QOM type of the device `device_id`; None: QEMU has no such device."""
+        return next((driver for found, driver in self.devices if found == device_id), None)
 
     @property
     def migrating(self) -> bool:
@@ -136,6 +141,18 @@ class PairState:
     live_checks: tuple[RuleResult, ...]  # lint's slot-zero and mac-match over the pair as QEMU realized it
     verdict: PairVerdict
     reason: str
+    runtime: bool = False  # the standby is not in the configuration (added at runtime): no configuration rules
+
+
+@dataclass(frozen=True)
+class OrphanPrimary:
+    """A device whose failover_pair_id names no failover=on standby: no failover device listener hides it, and
+    virtio_net_handle_migration_primary() (a standby's) never unplugs it for a migration."""
+
+    primary: LivePrimary
+    named: str | None  # the QOM type of the device its failover_pair_id names; None: QEMU has no such device
+    reason: str
+    verdict: PairVerdict = PairVerdict.NOT_CONFIGURED
 
 
 @dataclass(frozen=True)
@@ -148,11 +165,12 @@ class InspectReport:
     config: Config
     pairs: tuple[PairState, ...]
     via: str = "qmp"  # "qmp": target is a QMP socket; "domain": a libvirt domain, read through virsh
+    orphans: tuple[OrphanPrimary, ...] = ()  # primaries of no failover=on standby
 
     @property
     def verdict(self) -> PairVerdict:
-        """The worst over the pairs; not-configured when there is none."""
-        found = {p.verdict for p in self.pairs}
+        """The worst over the pairs and the orphan primaries; not-configured when there is no pair."""
+        found = {p.verdict for p in self.pairs} | {o.verdict for o in self.orphans}
         for worst in (PairVerdict.NOT_CONFIGURED, PairVerdict.STANDBY_ONLY, PairVerdict.UNDETERMINED):
             if worst in found:
                 return worst

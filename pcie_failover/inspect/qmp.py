@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from qemu.qmp import ExecuteError, QMPClient, QMPError, Runstate
 
-from pcie_failover.inspect.read import QUERIES, MonitorError, QueryError
+from pcie_failover.inspect.read import QUERIES, Idle, MonitorError, QueryError
 
 T = TypeVar("T")
 TIMEOUT = 10.0  # seconds for the greeting and for each reply
@@ -95,16 +95,18 @@ class Monitor:
         except (QMPError, OSError, EOFError) as error:
             raise MonitorError(f"{self.path}: {command} failed: {_why(error)}") from None
 
-    def next_event(self) -> dict[str, Any] | None:
-        """The next event; None when QEMU closed the monitor."""
+    def next_event(self, timeout: float | None = None) -> dict[str, Any] | None:
+        """The next event; None when QEMU closed the monitor; Idle after `timeout` seconds without one."""
 
         async def wait() -> dict[str, Any] | None:
             event = asyncio.ensure_future(self._client.events.get())
             closed = asyncio.ensure_future(self._closed())
-            done, _ = await asyncio.wait({event, closed}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({event, closed}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             for task in (event, closed):
                 if task not in done:
                     task.cancel()
+            if not done:
+                raise Idle
             return dict(event.result()) if event in done else None
 
         return self._run(wait(), None)

@@ -43,6 +43,10 @@ class MonitorError(Exception):
     """The monitor cannot be reached (socket, or virsh), is not QEMU's, or hung up; the message is one line."""
 
 
+class Idle(Exception):  # noqa: N818 (not an error: a wait that ended without an event)
+    """No event arrived within the time `next_event` was given."""
+
+
 class Source(Protocol):
     """Answers one query, or raises QueryError."""
 
@@ -62,8 +66,9 @@ class Session(Source, Protocol):
         """Connect; MonitorError otherwise."""
         ...
 
-    def next_event(self) -> dict[str, Any] | None:
-        """The next QMP event; None when the monitor (or event stream) closed."""
+    def next_event(self, timeout: float | None = None) -> dict[str, Any] | None:
+        """The next QMP event; None when the monitor (or event stream) closed; Idle when `timeout` seconds
+        passed without one."""
         ...
 
     def pending_events(self) -> list[dict[str, Any]]:
@@ -319,6 +324,7 @@ def read_vm(source: Source) -> LiveVm:
         capabilities=capabilities,
         ports=frozenset(device_id for device_id, driver in children if driver in PORTS),
         migrated_out=migration_status == "completed" and any(k in migrate for k in SOURCE_STATS),
+        devices=tuple(children),
     )
 
 

@@ -11,7 +11,15 @@ import json
 import re
 from typing import Any
 
-from pcie_failover.inspect.model import InspectReport, LiveEvent, LiveStandby, PairState, PairVerdict, Placement
+from pcie_failover.inspect.model import (
+    InspectReport,
+    LiveEvent,
+    LiveStandby,
+    OrphanPrimary,
+    PairState,
+    PairVerdict,
+    Placement,
+)
 from pcie_failover.lint.report import HostItem
 from pcie_failover.model.results import RuleResult, Status, verdict_of
 from pcie_failover.render.escape import escape
@@ -31,7 +39,9 @@ _RULE_LINE = re.compile(r"- (\S+) (FAIL|WARN|unknown|pass|skip)\b")
 _VERDICT = {
     PairVerdict.ACTIVE: "active: every pair negotiated, every primary plugged",
     PairVerdict.STANDBY_ONLY: "standby-only: a pair has no fast path now (see its reason)",
-    PairVerdict.NOT_CONFIGURED: "not-configured: a failover standby has no primary (or the VM has no pair)",
+    PairVerdict.NOT_CONFIGURED: (
+        "not-configured: a failover standby has no primary, a primary has no failover standby, or the VM has no pair"
+    ),
     PairVerdict.UNDETERMINED: "undetermined: QEMU did not say enough to judge a pair",
 }
 
@@ -115,6 +125,22 @@ def _pair_json(report: InspectReport, pair: PairState) -> dict[str, Any]:
     }
 
 
+def _orphan_json(orphan: OrphanPrimary) -> dict[str, Any]:
+    p = orphan.primary
+    return {
+        "id": p.id,
+        "driver": p.driver,
+        "failover_pair_id": p.pair_id,
+        "named": orphan.named,
+        **_place(p.placement),
+        "host": p.host,
+        "mac": p.mac,
+        "in_pci": p.in_pci,
+        "verdict": orphan.verdict.value,
+        "reason": orphan.reason,
+    }
+
+
 def render_json(report: InspectReport) -> str:
     """The `inspect` document."""
     vm, config = report.vm, report.config
@@ -143,6 +169,7 @@ def render_json(report: InspectReport) -> str:
             "checks": [check_json(r) for r in config.lint.results],
         },
         "pairs": [_pair_json(report, p) for p in report.pairs],
+        "orphans": [_orphan_json(o) for o in report.orphans],
         "verdict": report.verdict.value,
     }
     return dump(document)
@@ -201,7 +228,11 @@ def _pair_rows(report: InspectReport, pair: PairState) -> list[tuple[str, str]]:
         host = "" if primary_cfg.host is None else f" host {primary_cfg.host}"
         rows.append(("", f"configured: {primary_cfg.name} {primary_cfg.driver}{host} at {at}"))
     rows += _host_rows(pair.host, None if primary_cfg is None else primary_cfg.driver)
-    if planned is not None:
+    if planned is not None and pair.runtime:
+        rows.append(("rules", "added at runtime: judged on what QEMU built (the configuration has not this pair)"))
+        rows += [("", f"- {r.rule_id} {MARK[r.status]} (live): {r.message}") for r in pair.live_checks
+                 if r.status is Status.FAIL]  # fmt: skip
+    elif planned is not None:
         rows += _rule_rows(pair.checks, pair.live_checks)
     m = pair.migration
     rows.append(("migration", f"now: unplugs {_yes(m.unplugs)}; destination re-plugs {_yes(m.replugs)} ({m.why})"))
@@ -250,6 +281,15 @@ def render_table(report: InspectReport, layout: Layout = PLAIN) -> str:
         lines += ["", *wrap(pair.verdict.value, width, head, "  ", tone=TONES[pair.verdict], layout=layout)]
         for label, text in _pair_rows(report, pair):
             lines += _row(label, text, width, layout)
+    for orphan in report.orphans:
+        p = orphan.primary
+        head = escape(f"primary {p.id} (failover_pair_id={p.pair_id}, no failover standby): ")
+        lines += ["", *wrap(orphan.verdict.value, width, head, "  ", tone=TONES[orphan.verdict], layout=layout)]
+        mac = "" if p.mac is None else f" mac {p.mac}"
+        host = "" if p.host is None else f" host {p.host}"
+        rows = [("primary", f"live: {p.id} {p.driver}{host}{mac} at {p.placement.text}"), ("reason", orphan.reason)]
+        for label, text in rows:
+            lines += _row(label, text, width, layout)
     if config.lint is not None:
         shown = [r for r in config.lint.results if r.status not in (Status.PASS, Status.SKIP)]
         lines += ["", f"configuration rules: {verdict_of(config.lint.results).value}"]
@@ -294,6 +334,25 @@ def watch_pair_line(pair: PairState, seconds: float, as_json: bool, runstate: st
         )
         + "\n"
     )
+
+
+def watch_orphan_line(orphan: OrphanPrimary, seconds: float, as_json: bool, runstate: str | None = None) -> str:
+    """A primary of no failover standby, as a pair line: `standby` is the id its failover_pair_id names."""
+    p = orphan.primary
+    if as_json:
+        line = {
+            "kind": "pair",
+            "time": seconds,
+            **({} if runstate is None else {"runstate": runstate}),
+            "standby": p.pair_id,
+            "primary": p.id,
+            "negotiated": None,
+            "plugged": p.in_pci is not False,
+            "verdict": orphan.verdict.value,
+            "reason": orphan.reason,
+        }
+        return json.dumps(line, ensure_ascii=True) + "\n"
+    return escape(f"{seconds:.6f} pair {p.pair_id} + {p.id}: {orphan.verdict.value}: {orphan.reason}") + "\n"
 
 
 def watch_error_line(code: int, kind: str, message: str, as_json: bool) -> str:

@@ -17,10 +17,11 @@ import re
 import select
 import shlex
 import subprocess
+import time
 from collections.abc import Mapping
 from typing import IO, Any
 
-from pcie_failover.inspect.read import QUERIES, MonitorError, QueryError, ReplyError
+from pcie_failover.inspect.read import QUERIES, Idle, MonitorError, QueryError, ReplyError
 
 TIMEOUT = 30.0  # seconds for each `virsh qemu-monitor-command` (libvirt waits up to 30 s for the monitor itself)
 MAX_REPLY_BYTES = 4 << 20
@@ -168,13 +169,20 @@ class VirshMonitor:
                 return text
         return None
 
-    def next_event(self) -> dict[str, Any] | None:
-        """The next event; None when virsh's event stream ended (exit 0), MonitorError when virsh failed."""
+    def next_event(self, timeout: float | None = None) -> dict[str, Any] | None:
+        """The next event; None when virsh's event stream ended (exit 0), MonitorError when virsh failed; Idle
+        after `timeout` seconds without one."""
         if self._events is None:
             self.events()
         events = self._events
         assert events is not None
+        assert events.stdout is not None
+        deadline = None if timeout is None else time.monotonic() + timeout
         while (text := self._line()) is None and not self._ended:
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([events.stdout.fileno()], [], [], left)[0]:
+                    raise Idle
             self._fill(wait=True)
         if text is not None:
             return _event(text)
