@@ -687,3 +687,21 @@ def test_undo_whose_vf_address_fails_is_undone_with_a_warning(
         "the undo record was removed",
     )
     assert not (tmp_path / "s" / "0000:5e:00.3.json").exists()
+
+
+def test_a_down_promiscuous_vf_is_in_use() -> None:
+    """A passthru macvlan takes the VF's own MAC (no unicast entry) but raises its promiscuity (IFF_PROMISC),
+    here or from another namespace: seen in the review's lab guest, where prepare deleted a container's pt0."""
+    from pcie_failover.model.host import NetDevice
+    from pcie_failover.prepare.usage import network_use
+
+    def netdev(flags: int) -> NetDevice:
+        return NetDevice("eth3", flags, "down", MacAddress.parse("52:54:00:00:00:03"), None, (), ())
+
+    promiscuous = network_use((netdev(0x1102),), "igbvf", {})
+    assert (promiscuous.in_use, promiscuous.why.split(":")[0]) == (
+        True,
+        "eth3 is down but promiscuous",
+    )
+    assert "passthru macvlan or macvtap" in promiscuous.why
+    assert network_use((netdev(0x1002),), "igbvf", {}).in_use is False

@@ -50,6 +50,11 @@ def beyond_the_link(address: str) -> bool:
     return not (isinstance(interface, ipaddress.IPv6Interface) and interface.ip in _LINK_LOCAL)
 
 
+# include/uapi/linux/if.h: set in dev->flags while the promiscuity count is above 0 (__dev_set_promiscuity(),
+# net/core/dev.c), which macvlan's passthru mode takes on its lower device (macvlan_open(), drivers/net/macvlan.c)
+IFF_PROMISC = 0x100
+
+
 def unseen(name: str, what: str) -> str:
     """The advice every network-use refusal ends with: what to do first, and what that does not make safe."""
     return (
@@ -116,6 +121,13 @@ def _interface_use(netdev: NetDevice, uppers: Uppers, unicast: Unicast) -> Usage
         )
     if up:
         return Usage(True, up_why(name))
+    if isinstance(netdev.flags, int) and netdev.flags & IFF_PROMISC:
+        return Usage(
+            True,
+            f"{name} is down but promiscuous: a passthru macvlan or macvtap on it, here or in another network "
+            "namespace (it takes the interface's own MAC, so no unicast entry shows it), or a packet capture; "
+            f"unbinding its driver deletes such a macvlan: {unseen(name, 'delete it or stop the capture')}",
+        )
     return Usage(False, f"{name} is down and unused")
 
 
