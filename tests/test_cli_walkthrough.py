@@ -545,3 +545,14 @@ def test_a_refusal_leaves_the_mac_to_pair_s_own_host_step(cli: Cli, demo: str) -
     assert vf_mac[1] == "    (pair sets the VF's MAC as one of its host steps: --force shows them)"
     assert "ip link set dev enp94s0f0np0 vf 1 mac" not in refused.err
     assert "# HOST before QEMU starts here: ip link set dev enp94s0f0np0 vf 1 mac 02:12:34:56:00:01" in forced.out
+
+
+def test_a_refusal_follows_the_terminal_width(cli: Cli, demo: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Standard error's lines too: prose wrapped, a fix's commands continued with ` \\`, never cut."""
+    monkeypatch.setenv("COLUMNS", "50")
+    refused = cli("--sysfs-root", demo, "pair", "5e:00.3")
+    lines = refused.err.splitlines()
+    assert refused.code == 1
+    assert all(len(line) <= 50 or " " not in line.strip() for line in lines), lines
+    assert "    echo vfio-pci > \\" in lines
+    assert "      /sys/bus/pci/devices/0000:5e:00.3/driver_override" in lines

@@ -8,6 +8,7 @@ import itertools
 import os
 import signal
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
@@ -57,7 +58,8 @@ class OutputFormat(enum.Enum):
 
 def _keep_words_whole() -> None:
     """Help text never cut inside a word: click's wrapper breaks at hyphens (`qemu-` / `monitor-command`,
-    `/etc/pcie-` / `failover`) and splits long words; wrap_text() looks its TextWrapper up when help is wrapped."""
+    `/etc/pcie-` / `failover`) and cuts long words (`P` / `CIE_FAILOVER_STATE_D`); wrap_text() looks its
+    TextWrapper up when help is wrapped."""
     try:
         module: Any = importlib.import_module("typer._click._textwrap")  # typer >= 0.28 vendors click
     except ModuleNotFoundError:  # pragma: no cover - an older typer on click
@@ -71,7 +73,12 @@ def _keep_words_whole() -> None:
         kwargs.setdefault("break_long_words", False)
         base.__init__(self, *args, **kwargs)
 
-    module.TextWrapper = type("WholeWords", (base,), {"__init__": init, "whole_words": True})
+    # click's own _handle_long_word cuts a word longer than the line whatever break_long_words says; the
+    # standard library's puts it on a line of its own (which then overflows) when break_long_words is off
+    standard = textwrap.TextWrapper._handle_long_word
+    module.TextWrapper = type(
+        "WholeWords", (base,), {"__init__": init, "_handle_long_word": standard, "whole_words": True}
+    )
 
 
 _keep_words_whole()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 import sys
-from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -155,18 +154,25 @@ _MAC_STEP = "(pair sets the VF's MAC as one of its host steps: --force shows the
 
 def _refusal(report: PairReport, manager: Manager) -> str:
     """Why pair printed nothing: each failed check with its fix, but vf-mac's `ip link set ... mac` (pair sets a
-    MAC of its own choosing as a host step, which --force shows: two different MACs would be one too many)."""
-    from pcie_failover.render.pair_notes import finding_lines
+    MAC of its own choosing as a host step, which --force shows: two different MACs would be one too many).
+    Laid out for the terminal standard error goes to (COLUMNS), fixes by `wrap_hint` (commands continued)."""
+    from pcie_failover.cli.terminal import terminal_layout
+    from pcie_failover.render.layout import wrap, wrap_hint
+    from pcie_failover.render.pair_notes import LABEL
 
-    failed: list[str] = []
+    width = terminal_layout(sys.stderr).width
+    lines: list[str] = []
     for result in report.check.results:
         if result.status is not Status.FAIL:
             continue
-        own_mac = result.rule_id == "vf-mac" and manager is Manager.QEMU
-        failed += finding_lines(replace(result, hint=_MAC_STEP) if own_mac else result)
-    reason = "\n  ".join(failed) or f"{report.check.query}: no such device"
+        hint = _MAC_STEP if result.rule_id == "vf-mac" and manager is Manager.QEMU else result.hint
+        lines += wrap(f"{LABEL[result.status]} {result.rule_id}: {result.message}", width, "  ", "    ")
+        lines += wrap_hint(hint, width, "    ", "    ") if hint else []
+    if not lines:
+        lines = wrap(f"{report.check.query}: no such device", width, "  ", "    ")
     forced = "" if report.check.device is None else " (--force prints the spec anyway)"  # none to print
-    return f"pcie-failover pair: refused{forced}:\n  {reason}\n"
+    head = wrap(f"pcie-failover pair: refused{forced}:", width, "", "  ")
+    return "".join(f"{line}\n" for line in [*head, *lines])
 
 
 def _require_libvirt_output(manager: Manager, output: PairFormat) -> None:

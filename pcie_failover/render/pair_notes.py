@@ -9,12 +9,12 @@ from pcie_failover.pair.model import HostStep, PairSpec
 from pcie_failover.pair.prep import SOURCE
 
 HOST_STEP = "HOST before QEMU starts here: "  # then the command, `    # ` and what it does
-_LABEL = {Status.FAIL: "FAIL", Status.WARN: "WARN", Status.UNKNOWN: "UNKNOWN"}
+LABEL = {Status.FAIL: "FAIL", Status.WARN: "WARN", Status.UNKNOWN: "UNKNOWN"}
 
 
 def finding_lines(result: RuleResult) -> list[str]:
     """`FAIL vf-mac: message`, then the hint's lines indented."""
-    lines = [f"{_LABEL.get(result.status, result.status.value)} {result.rule_id}: {result.message}"]
+    lines = [f"{LABEL.get(result.status, result.status.value)} {result.rule_id}: {result.message}"]
     return lines + [f"  {line}" for line in (result.hint or "").splitlines()]
 
 
