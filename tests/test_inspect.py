@@ -760,3 +760,25 @@ def test_a_pair_added_at_runtime_is_judged_on_what_qemu_built() -> None:
     (failed,) = judged(recording("primary-failed")["replies"], cmdline).pairs
     assert (failed.verdict, failed.runtime) == (PairVerdict.STANDBY_ONLY, True)
     assert failed.reason.startswith("primary failed to plug where the guest can see it:")
+
+
+def test_a_live_check_that_cannot_be_made_is_not_active() -> None:
+    """A vfio-pci primary whose VF's MAC nobody read (added at runtime, or --no-host): mac-match is unknown, so
+    'active' would claim more than is known (fourth review)."""
+    from pcie_failover.inspect.judge import _judge
+    from pcie_failover.model.results import RuleResult, Severity, Status
+
+    vm = read_vm(Replay(recording("active")["replies"]))
+    (standby,) = vm.standbys
+    (primary,) = vm.primaries
+    unknown = RuleResult("mac-match", Severity.FAIL, Status.UNKNOWN, "the VF's admin MAC was not read")
+    passes = tuple(RuleResult(rule, Severity.FAIL, Status.PASS, "ok") for rule in ("slot-zero", "standby-mac-unique"))
+    verdict, reason = _judge(
+        vm, standby, primary, name=primary.id, checks=(), live_checks=(*passes, unknown), came_hidden=True,
+        runtime=True,
+    )  # fmt: skip
+    assert (verdict, reason) == (
+        PairVerdict.UNDETERMINED,
+        f"negotiated and {primary.id} plugged at {primary.placement.text}, but mac-match could not be checked: "
+        "the VF's admin MAC was not read",
+    )

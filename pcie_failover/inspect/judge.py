@@ -26,7 +26,7 @@ from pcie_failover.lint.model import Device
 from pcie_failover.lint.parse import parse_qemu_version
 from pcie_failover.lint.report import HostItem
 from pcie_failover.model.address import InputError
-from pcie_failover.model.results import RuleResult, Status
+from pcie_failover.model.results import RuleResult, Severity, Status
 
 # QEMU's hw/net/virtio-net.c: failover_hide_primary_device() hides a primary (from the command line or a
 # device_add) until the standby negotiates, and a hidden device is in no query's reply (no QOM object yet).
@@ -294,6 +294,12 @@ def _judge(
         if results["standby-mac-unique"].status is Status.FAIL:
             return PairVerdict.STANDBY_ONLY, (
                 f"the guest cannot tell the pairs apart: {results['standby-mac-unique'].message}"
+            )
+        unknown = [r for r in live_checks if r.status is Status.UNKNOWN and r.severity is Severity.FAIL]
+        if unknown:  # e.g. a vfio-pci primary whose VF's MAC nobody read (added at runtime, or --no-host)
+            return PairVerdict.UNDETERMINED, (
+                f"negotiated and {name} plugged at {at.text}, but {unknown[0].rule_id} could not be checked: "
+                f"{unknown[0].message}"
             )
         failing = _failing(checks)
         if failing:
