@@ -22,7 +22,7 @@ from pcie_failover.cli.app import (
 )
 from pcie_failover.model.address import DeviceQuery, InputError, MacAddress, parse_unicast_mac
 from pcie_failover.model.check import CheckOptions, Manager
-from pcie_failover.model.results import ExitCode, Status
+from pcie_failover.model.results import ExitCode
 from pcie_failover.sysfs.root import SysfsRoot
 
 if TYPE_CHECKING:
@@ -139,7 +139,7 @@ def pair(
             return int(code)
         if report.spec is None:
             if not state.quiet:  # a refusal is a finding, not an error: -q leaves only the exit code
-                sys.stderr.write(_refusal(report, for_))
+                sys.stderr.write(_refusal(report))
             return int(code)
         emit(_render_pair(report.spec, output))
         if save is not None and code is ExitCode.READY:
@@ -149,25 +149,19 @@ def pair(
     return guarded("pair", errors, body)
 
 
-_MAC_STEP = "(pair sets the VF's MAC as one of its host steps: --force shows them)"
-
-
-def _refusal(report: PairReport, manager: Manager) -> str:
-    """Why pair printed nothing: each failed check with its fix, but vf-mac's `ip link set ... mac` (pair sets a
-    MAC of its own choosing as a host step, which --force shows: two different MACs would be one too many).
-    Laid out for the terminal standard error goes to (COLUMNS), fixes by `wrap_hint` (commands continued)."""
+def _refusal(report: PairReport) -> str:
+    """Why pair printed nothing: each failed check with its fix (`refused_failures`), laid out for the terminal
+    standard error goes to (COLUMNS), fixes by `wrap_hint` (commands continued, never cut)."""
     from pcie_failover.cli.terminal import terminal_layout
+    from pcie_failover.pair.build import refused_failures
     from pcie_failover.render.layout import wrap, wrap_hint
     from pcie_failover.render.pair_notes import LABEL
 
     width = terminal_layout(sys.stderr).width
     lines: list[str] = []
-    for result in report.check.results:
-        if result.status is not Status.FAIL:
-            continue
-        hint = _MAC_STEP if result.rule_id == "vf-mac" and manager is Manager.QEMU else result.hint
+    for result in refused_failures(report.check):
         lines += wrap(f"{LABEL[result.status]} {result.rule_id}: {result.message}", width, "  ", "    ")
-        lines += wrap_hint(hint, width, "    ", "    ") if hint else []
+        lines += wrap_hint(result.hint, width, "    ", "    ") if result.hint else []
     if not lines:
         lines = wrap(f"{report.check.query}: no such device", width, "  ", "    ")
     forced = "" if report.check.device is None else " (--force prints the spec anyway)"  # none to print

@@ -50,6 +50,18 @@ def failures(report: CheckReport) -> tuple[RuleResult, ...]:
     return tuple(r for r in report.results if r.status is Status.FAIL)
 
 
+MAC_STEP = "(pair sets the VF's MAC as one of its host steps: --force shows them)"
+
+
+def refused_failures(report: CheckReport) -> tuple[RuleResult, ...]:
+    """The failures a refusal names: vf-mac's `ip link set ... mac` gives way to pair's own MAC step (with --force
+    the spec's host step sets the MAC pair chooses: two different MACs for one VF would be one too many)."""
+    qemu = report.options.manager is Manager.QEMU
+    return tuple(
+        replace(r, hint=MAC_STEP) if qemu and r.rule_id == vf_mac.RULE.rule_id else r for r in failures(report)
+    )
+
+
 def warnings(report: CheckReport) -> tuple[RuleResult, ...]:
     """Warn and unknown results: carried into the spec."""
     return tuple(r for r in report.results if r.status in (Status.WARN, Status.UNKNOWN))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pcie_failover.model.results import RuleResult
-from pcie_failover.pair.build import failures, warnings
+from pcie_failover.pair.build import refused_failures, warnings
 from pcie_failover.pair.model import MACVTAP_FD, HostPrep, PairReport, PairRequest, PairSpec, RootPort, macvtap_name
 from pcie_failover.render.json_doc import check_json, device_json, dump, envelope
 from pcie_failover.render.libvirt_xml import hostdev_network, primary_interface, standby_interface, xml_text
@@ -106,8 +106,9 @@ def render_pair(report: PairReport) -> str:
     document["pf_netdev"] = check.pf_netdev
     document["verdict"] = check.verdict.value
     document["refused"] = report.spec is None
-    document["failures"] = _results(failures(check))
-    document["warnings"] = _results(warnings(check))
+    spec = report.spec  # what the other formats show: the spec's own, or a refusal's
+    document["failures"] = _results(refused_failures(check) if spec is None else spec.failures)
+    document["warnings"] = _results(warnings(check) if spec is None else spec.warnings)
     document["spec"] = None if report.spec is None else _spec(report.spec)
     document["checks"] = _results(check.results)
     return dump(document)
