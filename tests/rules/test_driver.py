@@ -206,14 +206,6 @@ CASES = [
         f"only if it is unused:\n{UNBIND_AND_BIND}",
         id="routes-unknown",
     ),
-    pytest.param(check_input(device=None), Status.SKIP, "no device to check", None, id="no-device"),
-    pytest.param(
-        check_input(device=unreadable("d")),
-        Status.UNKNOWN,
-        "the device could not be read (d: Permission denied)",
-        None,
-        id="device-unreadable",
-    ),
 ]
 
 

@@ -60,14 +60,6 @@ CASES = [
         None,
         id="slots-unreadable",
     ),
-    pytest.param(check_input(device=None), Status.SKIP, "no device to check", None, id="no-device"),
-    pytest.param(
-        check_input(device=unreadable("d")),
-        Status.UNKNOWN,
-        "the device could not be read (d: Permission denied)",
-        None,
-        id="device-unreadable",
-    ),
 ]
 
 

@@ -247,14 +247,6 @@ CASES = [
         f"enable interrupt remapping in the firmware setup\n{UNSAFE_OPTION}",
         id="other-unit-no-remapping",
     ),
-    pytest.param(check_input(device=None), Status.SKIP, "no device to check", None, id="no-device"),
-    pytest.param(
-        check_input(device=unreadable("d")),
-        Status.UNKNOWN,
-        "the device could not be read (d: Permission denied)",
-        None,
-        id="device-unreadable",
-    ),
 ]
 
 

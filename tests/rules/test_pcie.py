@@ -62,14 +62,6 @@ CASES = [
         HINT,
         id="conventional-unprivileged",
     ),
-    pytest.param(check_input(device=None), Status.SKIP, "no device to check", None, id="no-device"),
-    pytest.param(
-        check_input(device=unreadable("bus/pci/devices/0000:5e:00.2")),
-        Status.UNKNOWN,
-        "the device could not be read (bus/pci/devices/0000:5e:00.2: Permission denied)",
-        None,
-        id="device-unreadable",
-    ),
 ]
 
 

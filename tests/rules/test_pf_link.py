@@ -124,14 +124,6 @@ CASES = [
         None,
         id="pf-unbound",
     ),
-    pytest.param(check_input(device=None), Status.SKIP, "no device to check", None, id="no-device"),
-    pytest.param(
-        check_input(device=unreadable("d")),
-        Status.UNKNOWN,
-        "the device could not be read (d: Permission denied)",
-        None,
-        id="device-unreadable",
-    ),
 ]
 
 

@@ -5,14 +5,28 @@ from __future__ import annotations
 import pkgutil
 from pathlib import Path
 
+import pytest
+
 import pcie_failover.rules
 from pcie_failover.model.check import CheckInput
 from pcie_failover.model.results import Severity, Status, Verdict, verdict_of
 from pcie_failover.model.rule import Finding, Rule, Source
 from pcie_failover.rules import HOST_RULES, RULES_BY_ID, run_host_rules
-from tests.support.factory import check_input
+from tests.support.factory import check_input, outcome, unreadable
 
 HELPERS = {"base", "usage", "vf_common"}  # modules the rules share; vf_common has a test file of its own
+# the rules that judge the device through rules/base.target() (the VF rules go through vf_common: its own file)
+TARGETED = (
+    "pcie",
+    "ethernet",
+    "sriov-vf",
+    "driver",
+    "iommu",
+    "iommu-group",
+    "reset",
+    "pf-link",
+    "host-slot",
+)
 
 
 def test_every_rule_module_is_registered_and_has_its_test_file() -> None:
@@ -53,3 +67,14 @@ def test_a_warn_rule_never_fails() -> None:
         rule = Rule("r", severity, "t", "f", failing, sources=source, proofs=("tests/x.py::test_x",))
         result = rule.run(check_input())
         assert (result.status, result.message, result.hint, result.severity) == (expected, "broken", "fix it", severity)
+
+
+@pytest.mark.parametrize("rule_id", TARGETED)
+def test_a_device_rule_skips_without_a_device_and_is_unknown_when_it_cannot_be_read(rule_id: str) -> None:
+    rule = RULES_BY_ID[rule_id]
+    assert outcome(rule, check_input(device=None)) == (Status.SKIP, "no device to check", None)
+    assert outcome(rule, check_input(device=unreadable("d"))) == (
+        Status.UNKNOWN,
+        "the device could not be read (d: Permission denied)",
+        None,
+    )

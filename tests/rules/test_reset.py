@@ -69,14 +69,6 @@ CASES = [
         "an SR-IOV VF must support FLR; check the NIC firmware",
         id="none",
     ),
-    pytest.param(check_input(device=None), Status.SKIP, "no device to check", None, id="no-device"),
-    pytest.param(
-        check_input(device=unreadable("d")),
-        Status.UNKNOWN,
-        "the device could not be read (d: Permission denied)",
-        None,
-        id="device-unreadable",
-    ),
 ]
 
 

@@ -123,14 +123,6 @@ CASES = [
         id="token-pf-unbound",
     ),
     pytest.param(check_input(vf_token=False), Status.PASS, DESCRIBED, None, id="no-token-pf-not-on-vfio"),
-    pytest.param(check_input(device=None), Status.SKIP, "no device to check", None, id="no-device"),
-    pytest.param(
-        check_input(device=unreadable("d")),
-        Status.UNKNOWN,
-        "the device could not be read (d: Permission denied)",
-        None,
-        id="device-unreadable",
-    ),
 ]
 
 
