@@ -94,6 +94,8 @@ def test_no_host_skips_the_host_check(cli: Cli, tmp_path: Path) -> None:
     assert (run.code, run.json["hosts"][0]["verdict"], run.json["input"]["host_check"]) == (0, None, False)
 
 
+COMM = Path(f"/proc/{os.getpid()}/comm").read_text().strip()  # what the kernel says of the test process
+EXE = os.readlink(f"/proc/{os.getpid()}/exe")
 HINT = " (try 'pcie-failover lint --help')"  # what was typed is wrong, not a file, process or device
 USAGE = "give one of --qemu-args FILE, --domain-xml FILE, --domain NAME, --pid PID" + HINT
 
@@ -107,7 +109,7 @@ USAGE = "give one of --qemu-args FILE, --domain-xml FILE, --domain NAME, --pid P
         (("--qemu-args", "a", "--pid", "1"), USAGE),
         (("--pid", "0"), "--pid 0 is not a process id"),
         (("--pid", "999999999"), "--pid 999999999: no such process (or its command line cannot be read)"),
-        (("--pid", str(os.getpid())), f"--pid {os.getpid()} is not QEMU (its command is {sys.executable!r})"),
+        (("--pid", str(os.getpid())), f"--pid {os.getpid()} is not QEMU: comm {COMM!r}, exe {EXE}"),
         (("--qemu-args", "/nonexistent/vm.args"), "cannot read /nonexistent/vm.args: No such file or directory"),
         (("--qemu-args", "-", "--qemu-version", "ten"), "--qemu-version 'ten' is not MAJOR.MINOR[.MICRO]" + HINT),
     ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import subprocess
 import sys
@@ -66,17 +67,40 @@ def read_domain(name: str) -> str:
     return _text(done.stdout, command)
 
 
-def read_pid(pid: int) -> str:
-    """The argv of QEMU process PID, from /proc/PID/cmdline; raise InputError when gone or not QEMU."""
+def _comm(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/comm", "rb") as handle:
+            return handle.read(64).decode(errors="replace").strip() or None
+    except OSError:
+        return None
+
+
+def _exe(pid: int) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/exe")
+    except OSError:  # another user's process: EACCES
+        return None
+
+
+def read_qemu_cmdline(pid: int, who: str) -> str:
+    """The argv (NUL-separated) of QEMU process `pid`, named `who` in messages (`--pid 42`, or `the process
+    behind SOCK (pid 42)`); InputError when it is gone, unreadable, or not QEMU (then its comm and exe)."""
     from pcie_failover.lint.qemu_words import is_qemu_binary
 
-    if pid <= 0:
-        raise InputError(f"--pid {pid} is not a process id")
     try:
         text = read_config(f"/proc/{pid}/cmdline")
     except InputError:
-        raise InputError(f"--pid {pid}: no such process (or its command line cannot be read)") from None
+        raise InputError(f"{who}: no such process (or its command line cannot be read)") from None
     command = text.partition("\0")[0]
-    if not is_qemu_binary(command):
-        raise InputError(f"--pid {pid} is not QEMU (its command is {command!r})")
-    return text
+    if is_qemu_binary(command):
+        return text
+    comm, exe = _comm(pid), _exe(pid)
+    what = ", ".join(part for part in (f"comm {comm!r}" if comm else "", f"exe {exe}" if exe else "") if part)
+    raise InputError(f"{who} is not QEMU: {what or f'command {command[:80]!r}'}")
+
+
+def read_pid(pid: int) -> str:
+    """The argv of QEMU process PID (`lint --pid`), from /proc/PID/cmdline; raise InputError when gone or not QEMU."""
+    if pid <= 0:
+        raise InputError(f"--pid {pid} is not a process id")
+    return read_qemu_cmdline(pid, f"--pid {pid}")

@@ -56,10 +56,9 @@ def _root(no_host: bool) -> tuple[SysfsRoot | None, str]:
 
 def _config(pid: int | None, version: str, no_host: bool, qemu_args: str | None, target: str) -> Config:
     """QEMU's command line (its pid's, or `qemu_args`) through lint: guest rules, and `check` of each primary."""
-    from pcie_failover.adapters.vm_config import read_config
+    from pcie_failover.adapters.vm_config import read_config, read_qemu_cmdline
     from pcie_failover.commands.lint import run_lint
     from pcie_failover.inspect.model import Config
-    from pcie_failover.inspect.proc import read_qemu_cmdline
     from pcie_failover.lint.model import ConfigKind
     from pcie_failover.model.address import InputError
 
@@ -68,7 +67,8 @@ def _config(pid: int | None, version: str, no_host: bool, qemu_args: str | None,
     source = qemu_args if qemu_args is not None else f"/proc/{pid}/cmdline"
     root, why_not = _root(no_host)
     try:
-        text = read_config(qemu_args) if qemu_args is not None else read_qemu_cmdline(pid or 0, target)
+        who = f"the process behind {target} (pid {pid})"
+        text = read_config(qemu_args) if qemu_args is not None else read_qemu_cmdline(pid or 0, who)
         lint = run_lint(text, ConfigKind.QEMU, source=source, root=root, why_not=why_not, version=version)
         return Config(source, lint, None, lint.facts)
     except InputError as error:
