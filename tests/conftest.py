@@ -5,12 +5,9 @@ The helpers behind them live in tests/support/; test modules import from there, 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
-from importlib import resources
 from pathlib import Path
 
-import jsonschema
 import pytest
 
 from fixtures_sysfs.builder import Host, build
@@ -18,11 +15,6 @@ from pcie_failover.cli import main
 from tests.support.cli import Run
 from tests.support.hostile import USERS, as_user, shared_directory
 from tests.support.trees import Captures
-
-# Still imported from here by tests/test_inspect*.py and tests/test_prepare.py (owned elsewhere for now);
-# every other test uses tests.support.cli.SCHEMA and VALIDATOR. Remove these once those files switch.
-_SCHEMA = json.loads(resources.files("pcie_failover").joinpath("schema/output-1.schema.json").read_text())
-_VALIDATOR = jsonschema.Draft202012Validator(_SCHEMA)
 
 
 @pytest.fixture(scope="session")

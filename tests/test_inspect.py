@@ -21,18 +21,12 @@ from pcie_failover.model.address import DeviceQuery, MacAddress, PciAddress
 from pcie_failover.model.check import CheckOptions, Manager
 from pcie_failover.render.layout import Layout, strip_colour
 from pcie_failover.sysfs.root import SysfsRoot
-from tests.conftest import _SCHEMA, _VALIDATOR
+from tests.support.cli import SCHEMA, VALIDATOR
+from tests.support.qmp import REPLIES, recording
 
-REPLIES = Path(__file__).parent / "inspect_replies"
 CAPTURE = Path(__file__).parent.parent / "fixtures_sysfs" / "vtd-acpi" / "sysfs"
 SOCKET = "/run/vm/qmp.sock"
 PID = 4242
-
-
-def recording(state: str) -> dict[str, Any]:
-    """One recorded state: the QEMU command line and every reply."""
-    document: dict[str, Any] = json.loads((REPLIES / f"{state}.json").read_text())
-    return document
 
 
 def config_of(cmdline: str, version: str, root: SysfsRoot | None = None) -> Config:
@@ -240,7 +234,7 @@ def test_host_check_of_the_primary_is_checks_own_report() -> None:
 @pytest.mark.parametrize("state", sorted(p.stem for p in REPLIES.glob("*.json")))
 def test_json_document_is_valid(state: str) -> None:
     document = json.loads(render_json(report(state)))
-    _VALIDATOR.validate(document)
+    VALIDATOR.validate(document)
     assert document["command"] == "inspect"
     assert document["verdict"] == report(state).verdict.value
 
@@ -299,7 +293,7 @@ def test_watch_lines() -> None:
     )
     assert watch_event_line(event, False) == "5.000001 event FAILOVER_NEGOTIATED device-id=net0\n"
     assert watch_pair_line(pair, 6.0, False).startswith("6.000000 pair net0 + hostdev0: active: negotiated;")
-    line_schema = {"$ref": "#/$defs/inspectWatchLine", "$defs": _SCHEMA["$defs"]}
+    line_schema = {"$ref": "#/$defs/inspectWatchLine", "$defs": SCHEMA["$defs"]}
     for line in (watch_event_line(event, True), watch_pair_line(pair, 6.0, True)):
         jsonschema.validate(json.loads(line), line_schema)
 
@@ -460,7 +454,7 @@ RESET_WHY = (
 def test_after_a_reset_a_primary_that_came_in_hidden_is_still_unplugged(cmdline: str) -> None:
     """Standby first (or the primary added at runtime): QEMU hid it and plugged it on a negotiation; a reset
     leaves failover_primary_hidden false, so a migration unplugs it and the destination, not negotiated, hides it
-    (lab: test_after_a_reset_the_primary_is_lost_on_migration)."""
+    (lab: test_a_pause_and_a_reset)."""
     text = recording("driver-not-loaded")["cmdline"]
     (pair,) = judged(plugged_not_negotiated(), text if cmdline == "configured" else without_primary(text)).pairs
     assert (pair.plugged, pair.standby.negotiated, pair.verdict) == (True, False, PairVerdict.STANDBY_ONLY)
@@ -507,7 +501,7 @@ def test_a_narrow_terminal_wraps_every_row_and_colours_the_verdicts() -> None:
 
 
 def test_a_paused_vm_is_undetermined() -> None:
-    """`stop`: QEMU still says negotiated and plugged, but no guest runs (lab: test_a_paused_vm_is_undetermined)."""
+    """`stop`: QEMU still says negotiated and plugged, but no guest runs (lab: test_a_pause_and_a_reset)."""
     replies = with_replies("active", **{"query-status": {"running": False, "status": "paused"}})
     found = judged(replies, recording("active")["cmdline"])
     (pair,) = found.pairs
@@ -520,7 +514,7 @@ def test_a_paused_vm_is_undetermined() -> None:
     assert json.loads(render_json(found))["qemu"]["runstate"] == "paused"
     line = json.loads(watch_pair_line(pair, 6.0, True, "paused"))
     assert (line["runstate"], line["verdict"]) == ("paused", "undetermined")
-    jsonschema.validate(line, {"$ref": "#/$defs/inspectWatchLine", "$defs": _SCHEMA["$defs"]})
+    jsonschema.validate(line, {"$ref": "#/$defs/inspectWatchLine", "$defs": SCHEMA["$defs"]})
 
 
 @pytest.mark.parametrize(
@@ -712,7 +706,7 @@ def test_a_primary_of_no_failover_standby_is_reported_not_configured(named: str 
     assert lost.reason == ORPHAN.format(driver=driver, what=what) + (BLOCKER if driver == "vfio-pci" else "")
     assert found.verdict is PairVerdict.NOT_CONFIGURED
     document = json.loads(render_json(found))
-    _VALIDATOR.validate(document)
+    VALIDATOR.validate(document)
     assert document["verdict"] == "not-configured"
     assert document["orphans"] == [
         {

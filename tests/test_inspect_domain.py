@@ -28,8 +28,7 @@ from pcie_failover.inspect.read import QUERIES, Replay, ReplyError, read_vm
 from pcie_failover.inspect.render import render_json
 from pcie_failover.lint.model import ConfigKind
 from tests.support.cli import Run
-from tests.test_inspect import REPLIES, recording
-from tests.test_inspect_cli import FakeQmp
+from tests.support.qmp import REPLIES, FakeQmp, recording
 
 Cli = Callable[..., Run]
 HOSTILE_NAME = "vm 1; touch pwned $(id) `id` --inactive"  # one argv word: no shell ever sees it

@@ -30,6 +30,7 @@ from pcie_failover.prepare.model import Action, GroupMemberState, Outcome, Plan,
 from pcie_failover.prepare.plan import Request, plan_prepare, plan_undo
 from pcie_failover.prepare.store import UndoStore
 from pcie_failover.sysfs.host import open_root
+from tests.support.prepare import flush, unseen, up_why
 
 MAC = "52:54:00:6f:55:dd"
 PF = "enp94s0f0np0"
@@ -209,26 +210,6 @@ def test_a_vf_with_an_upper_device_is_refused(host_root: Callable[[Host], Path],
         f"0000:5e:00.3 is in use on this host: enp94s0f0v1 has the upper device {upper} (a VLAN, macvlan, ipvlan, "
         f"bridge or bond on top of it): {unseen('enp94s0f0v1', 'delete them')}",
     )
-
-
-def unseen(name: str, what: str) -> str:
-    """The advice every network-use refusal ends with (prepare/usage.py)."""
-    return (
-        f"if nothing uses it, {what} first (a macvlan or ipvlan in a container survives `ip link set down` but is "
-        "deleted with the interface, and an ipvlan in another network namespace cannot be seen from here; "
-        f"NetworkManager or systemd-networkd bring {name} up again unless told to leave it unmanaged)"
-    )
-
-
-def up_why(name: str) -> str:
-    return (
-        f"{name} is up: something this host cannot show may use it (an ipvlan in another network namespace, "
-        f"AF_PACKET, XDP): {unseen(name, f'`ip link set dev {name} down`')}"
-    )
-
-
-def flush(name: str) -> str:
-    return unseen(name, f"`ip address flush dev {name}` and `ip link set dev {name} down`")
 
 
 UP_WHY = up_why("enp94s0f0v1")

@@ -52,13 +52,13 @@ def unicast_macs(entries: Sequence[object], ifname: str) -> tuple[str, ...] | Un
         if name != ifname:
             continue
         try:
-            parsed = str(MacAddress.parse(mac)) if isinstance(mac, str) else None
+            parsed = MacAddress.parse(mac) if isinstance(mac, str) else None
         except InputError:
             parsed = None
         if parsed is None:
             return Unreadable(f"bridge fdb show dev {ifname}", f"an entry without a valid MAC ({str(mac)[:40]!r})")
-        if not int(parsed[:2], 16) & 1 and parsed not in found:
-            found.append(parsed)
+        if not parsed.is_multicast and str(parsed) not in found:
+            found.append(str(parsed))
     return tuple(found)
 
 

@@ -131,10 +131,6 @@ def _list(value: object, what: str) -> list[Any]:
     return value
 
 
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) else None
-
-
 _JSON_TYPES = {
     bool: "a boolean", int: "an integer", float: "a number", str: "a string", dict: "an object", list: "an array",
 }  # fmt: skip

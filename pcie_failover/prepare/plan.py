@@ -51,7 +51,6 @@ DRIVERCTL_DIR = "/etc/driverctl.d"
 FIXABLE = frozenset({"driver", "vf-mac", "iommu-group"})
 # Rules whose unknown leaves prepare without the state it must undo to: refuse.
 MUST_KNOW = frozenset({"address", "sriov-vf", "driver", "iommu", "iommu-group", "pf-link", "vf-mac"})
-PERSIST_KINDS = ("driverctl", "udev")
 DEFAULT_RULE_MODE = 0o644
 # Drivers that hold no host interface: a device on one has no netdev to be in use through.
 NO_NETDEV_DRIVERS = frozenset({VFIO, "pci-stub"})
@@ -206,10 +205,11 @@ def probe_step(device: str, driver: str) -> Step:
     )
 
 
-def _to_vfio(function: PciFunction, vfio_loaded: bool, add_modprobe: bool) -> list[Step]:
-    """Unbind the host driver, driver_override=vfio-pci, drivers_probe: as far as not done yet."""
+def _to_vfio(function: PciFunction) -> list[Step]:
+    """Unbind the host driver, driver_override=vfio-pci, drivers_probe: as far as not done yet (vfio-pci is loaded
+    by then: the caller plans modprobe once for the VF and the group)."""
     device = str(function.address)
-    steps = [modprobe_step(device)] if add_modprobe and not vfio_loaded else []
+    steps: list[Step] = []
     driver = function.driver if isinstance(function.driver, str) else None
     override = function.driver_override if isinstance(function.driver_override, str) else None
     if driver is not None:
@@ -368,7 +368,7 @@ def _group_steps(
             continue
         changes.append(change)
         states.append(GroupMemberState(str(member.address), driver, _text(function.driver_override)))
-        steps += _to_vfio(function, True, False)
+        steps += _to_vfio(function)
     return steps, refusals, changes, states
 
 
@@ -448,7 +448,7 @@ def plan_prepare(
         if persist is not None and persist.kind == "driverctl" and not persist_kept:
             steps.append(driverctl_step(address, _text(device.driver)))
         else:
-            steps += _to_vfio(device, True, False)
+            steps += _to_vfio(device)
     if device.is_vfio and persist is not None and persist.kind == "driverctl" and not persist_kept:
         steps.append(driverctl_save_step(address, _text(device.driver), _text(device.driver_override)))
     steps += persist_steps

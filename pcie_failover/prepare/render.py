@@ -26,7 +26,7 @@ def _expect(action: Action) -> list[str]:
 def shell_lines(action: Action, program: Programs) -> list[str]:
     """The action as shell lines, every word quoted; a bind, unbind or probe is followed by the runner's check."""
     kind, args = action.kind, action.args
-    quoted = " ".join(shlex.quote(a) for a in args)
+    quoted = shlex.join(args)
     if kind is ActionKind.SYSFS:
         path, value = shlex.quote(f"/sys/{args[0]}"), args[1]
         lines = [f"echo {shlex.quote(value)} > {path}" if value else f"echo > {path}"]

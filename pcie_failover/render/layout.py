@@ -149,7 +149,7 @@ def wrap_part(part: str, width: int | None, first: str = "", rest: str = "") -> 
     if is_shell_command(part):
         return wrap_command(part, width, first, rest)
     aside = _ASIDE.fullmatch(part)
-    if aside is not None and is_aside(part) and not fits(first + part, width):
+    if aside is not None and is_shell_command(aside["command"]) and not fits(first + part, width):
         return [
             *wrap(f"({aside['prose']}", width, first, rest),
             *wrap_command(f"{aside['command']})", width, rest, rest),

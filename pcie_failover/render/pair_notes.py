@@ -30,9 +30,7 @@ def note_lines(spec: PairSpec, host_steps: bool = True) -> list[str]:
         lines += finding_lines(result)
     for prep in spec.prep if host_steps else ():
         if prep.host == SOURCE:
-            lines += [
-                f"HOST before QEMU starts here: {shell_command(step)}    # {step.description}" for step in prep.steps
-            ]
+            lines += [f"{HOST_STEP}{shell_command(step)}    # {step.description}" for step in prep.steps]
         elif prep.steps:
             lines.append(
                 f"HOST destination: its VF needs the same steps, with the MAC {spec.mac} (--format summary lists them)"

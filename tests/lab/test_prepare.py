@@ -10,7 +10,7 @@ import pytest
 
 from lab.capture import LabEnv
 from lab.prepare_lab import MACS, VFS, PrepareRun, run_prepare_lab
-from tests.test_prepare_inuse import flush, unseen, up_why
+from tests.support.prepare import flush, unseen, up_why
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,8 @@ from pcie_failover.rules import HOST_RULES, RULES_BY_ID, run_host_rules
 from tests.support.factory import check_input, outcome, unreadable
 
 HELPERS = {"base", "usage", "vf_common"}  # modules the rules share; vf_common has a test file of its own
-# the rules that judge the device through rules/base.target() (the VF rules go through vf_common: its own file)
+# the rules whose first step is rules/base.target(), directly or through vf_common.pf_interface (pf-link); the
+# three VF rules reach it through vf_common.vf_entry, whose device-less cases are in test_vf_common
 TARGETED = (
     "pcie",
     "ethernet",
