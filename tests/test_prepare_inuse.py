@@ -29,7 +29,7 @@ from pcie_failover.prepare.command import (
 from pcie_failover.prepare.model import Action, GroupMemberState, Outcome, Plan, UndoRecord, WriteError
 from pcie_failover.prepare.plan import Request, plan_prepare, plan_undo
 from pcie_failover.prepare.store import UndoStore
-from pcie_failover.sysfs.host import open_root
+from pcie_failover.sysfs.host import netlink_for, open_root
 from tests.support.prepare import flush, unseen, up_why
 
 MAC = "52:54:00:6f:55:dd"
@@ -69,8 +69,11 @@ def fake_proc(tmp_path: Path, processes: dict[int, tuple[str, tuple[str, ...]]])
 
 def _plan(root: Path, device: str, request: Request, proc: str | None = None) -> Plan:
     sysfs = open_root(str(root))
-    check_input, report = checked(sysfs, DeviceQuery.parse(device), CheckOptions(mac=request.mac), strict=False)
-    check_input = with_down_addresses(sysfs, check_input)
+    netlink = netlink_for(sysfs)
+    check_input, report = checked(
+        sysfs, DeviceQuery.parse(device), CheckOptions(mac=request.mac), strict=False, netlink=netlink
+    )
+    check_input = with_down_addresses(netlink, check_input)
     reader = None if proc is None else ProcReader(proc)
     surroundings = read_surroundings(sysfs, check_input, request.persist, False, proc=reader)
     return plan_prepare(check_input, report.results, request, surroundings)[0]
@@ -588,8 +591,11 @@ def test_the_unicast_filter_is_read_from_the_fdb_dump_without_multicast() -> Non
 def _plan_unicast(root: Path, device: str, filters: dict[str, tuple[str, ...] | Unreadable]) -> Plan:
     sysfs = open_root(str(root))
     request = Request(MacAddress.parse(MAC))
-    check_input, report = checked(sysfs, DeviceQuery.parse(device), CheckOptions(mac=request.mac), strict=False)
-    check_input = with_down_addresses(sysfs, check_input)
+    netlink = netlink_for(sysfs)
+    check_input, report = checked(
+        sysfs, DeviceQuery.parse(device), CheckOptions(mac=request.mac), strict=False, netlink=netlink
+    )
+    check_input = with_down_addresses(netlink, check_input)
     surroundings = read_surroundings(sysfs, check_input, None, False, unicast=lambda name: filters.get(name, ()))
     return plan_prepare(check_input, report.results, request, surroundings)[0]
 

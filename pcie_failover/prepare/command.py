@@ -156,10 +156,10 @@ def vfio_devices(root: SysfsRoot, functions: list[PciFunction]) -> tuple[occupan
     return tuple(occupancy.vfio_device(root, f.address) for f in functions if f.is_vfio)
 
 
-def with_down_addresses(root: SysfsRoot, check_input: CheckInput) -> CheckInput:
+def with_down_addresses(netlink: NetlinkSource, check_input: CheckInput) -> CheckInput:
     """check asks netlink for the addresses and routes of interfaces that are up only; prepare counts them on a
-    down one too (an IPv4 address stays on an interface set down): the VF's and the group members' interfaces."""
-    netlink: list[NetlinkSource] = []  # made once, when a down interface is first met
+    down one too (an IPv4 address stays on an interface set down): the VF's and the group members' interfaces.
+    `netlink` is the source check read from: its address and route dumps are made once."""
 
     def fill(netdevs: tuple[NetDevice, ...] | Unreadable) -> tuple[NetDevice, ...] | Unreadable:
         if isinstance(netdevs, Unreadable):
@@ -169,10 +169,8 @@ def with_down_addresses(root: SysfsRoot, check_input: CheckInput) -> CheckInput:
             if netdev.admin_up is not False:
                 filled.append(netdev)
                 continue
-            if not netlink:
-                netlink.append(netlink_for(root))
             name = netdev.name
-            filled.append(replace(netdev, ip_addresses=netlink[0].addresses(name), routes=netlink[0].routes(name)))
+            filled.append(replace(netdev, ip_addresses=netlink.addresses(name), routes=netlink.routes(name)))
         return tuple(filled)
 
     group = check_input.group
@@ -250,7 +248,10 @@ def rollback_guard(root: SysfsRoot, unicast: UnicastReader | None = None) -> Gua
             query = DeviceQuery.parse(address)
         except ValueError as error:
             return f"cannot tell whether {address} is in use now: {error}"
-        check_input = with_down_addresses(fresh, checked(fresh, query, CheckOptions(), strict=False)[0])
+        netlink = netlink_for(fresh)
+        check_input = with_down_addresses(
+            netlink, checked(fresh, query, CheckOptions(), strict=False, netlink=netlink)[0]
+        )
         netdevs = check_input.netdevs
         names = [n.name for n in netdevs] if isinstance(netdevs, tuple) else []
         uppers = {name: occupancy.upper_devices(fresh, name) for name in names}
@@ -284,8 +285,9 @@ def _assess(
     proc: ProcReader,
     unicast: UnicastReader | None = None,
 ) -> tuple[CheckInput, CheckReport, Plan, UndoRecord | None]:
-    check_input, report = checked(root, query, CheckOptions(mac=request.mac), strict=False)
-    check_input = with_down_addresses(root, check_input)
+    netlink = netlink_for(root)
+    check_input, report = checked(root, query, CheckOptions(mac=request.mac), strict=False, netlink=netlink)
+    check_input = with_down_addresses(netlink, check_input)
     surroundings = read_surroundings(
         root, check_input, request.persist, driverctl, config_root, proc=proc, unicast=unicast
     )
@@ -412,7 +414,8 @@ def run_undo(
     options = CheckOptions()
     with UndoStore.opened(state_dir, create=False) as store:
         root = root.fresh()
-        check_input, report = checked(root, query, options, strict=False)
+        netlink = netlink_for(root)
+        check_input, report = checked(root, query, options, strict=False, netlink=netlink)
         address = _address(check_input)
         record = None
         if store is not None and isinstance(check_input.device, PciFunction):
@@ -425,7 +428,7 @@ def run_undo(
             return PrepareReport(address, True, dry_run, Outcome.UNCHANGED, plan, final=report)
         persist = None if record.persist is None else record.persist.kind
         proc = ProcReader(proc_root)
-        check_input = with_down_addresses(root, check_input)
+        check_input = with_down_addresses(netlink, check_input)
         also = tuple(pci_address(m.address) for m in record.group)
         surroundings = read_surroundings(
             root, check_input, persist, driverctl, config_root, proc=proc, also=also, unicast=unicast
