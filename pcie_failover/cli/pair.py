@@ -184,23 +184,14 @@ def _save_pair(
     root: SysfsRoot, name: str, query: DeviceQuery, mac: MacAddress, manager: Manager, vm: str | None, registry: str
 ) -> int:
     """`pair --save`: register the pair just printed, as `register` would."""
-    from pcie_failover.adapters.files import UnsafePathError
-    from pcie_failover.audit.record import RecordError
-    from pcie_failover.commands.register import RegisterError, run_register
+    from pcie_failover.commands.register import RegisterError, save
 
-    try:
-        saved = run_register(
-            root, name, query, mac=mac, manager=manager, vm=vm, registry=registry, replace=False, force=False
-        )
-    except (RegisterError, RecordError, UnsafePathError, OSError) as error:
-        code = ExitCode.NOT_READY if isinstance(error, RegisterError) and error.not_ready else ExitCode.USAGE
-        message = str(error)
-        if code is ExitCode.NOT_READY:  # pair --force prints a spec but never saves one
-            message = message.replace(
-                "fix it, or register with --force",
-                "take the host steps above, then pair --save again (or: register NAME DEVICE --mac MAC --force)",
-            )
-        return fail("pair", OutputFormat.TABLE, code, "input", f"--save: {message}")
+    advice = "take the host steps above, then pair --save again (or: register NAME DEVICE --mac MAC --force)"
+    try:  # pair --force prints a spec but never saves one: the advice is pair's
+        saved = save(root, name, query, mac=mac, manager=manager, vm=vm, registry=registry, not_ready_advice=advice)
+    except RegisterError as error:
+        code = ExitCode.NOT_READY if error.not_ready else ExitCode.USAGE
+        return fail("pair", OutputFormat.TABLE, code, "input", f"--save: {error}")
     note("pair", f"registered {name} -> {saved.path}")
     return int(ExitCode.READY)
 

@@ -169,19 +169,16 @@ def _run(
 
 def _register(name: str, query: DeviceQuery, request: Any, registry: str) -> Registration:
     """`pair --save`'s registration of the prepared VF: the file written, or the error (reported by the caller)."""
-    from pcie_failover.adapters.files import UnsafePathError
-    from pcie_failover.audit.record import RecordError
-    from pcie_failover.commands.register import RegisterError, run_register
+    from pcie_failover.commands.register import RegisterError, save
     from pcie_failover.model.check import Manager
     from pcie_failover.prepare.command import Registration
     from pcie_failover.sysfs.host import NoHostError, open_root
 
     try:
-        saved = run_register(
-            open_root(LIVE_SYSFS), name, query, mac=request.mac, manager=Manager.QEMU, vm=None, registry=registry,
-            replace=False, force=False,
-        )  # fmt: skip
-    except (RegisterError, RecordError, UnsafePathError, NoHostError, OSError) as error:
+        saved = save(
+            open_root(LIVE_SYSFS), name, query, mac=request.mac, manager=Manager.QEMU, vm=None, registry=registry
+        )
+    except (RegisterError, NoHostError) as error:
         return Registration(name, error=str(error))
     return Registration(name, path=str(saved.path))
 

@@ -33,6 +33,9 @@ class Registered:
     shared_with: tuple[str, ...]
 
 
+FIX_OR_FORCE = "fix it, or register with --force"
+
+
 def run_register(
     root: SysfsRoot,
     name: str,
@@ -44,6 +47,7 @@ def run_register(
     registry: str,
     replace: bool,
     force: bool,
+    not_ready_advice: str = FIX_OR_FORCE,
 ) -> Registered:
     """Check the primary, then write the record; `force` registers a primary that fails a check or that another
     pair has (the same PCI function now, as `audit` finds each pair's primary).
@@ -62,9 +66,7 @@ def run_register(
         raise RegisterError(f"no PCI device {query.text!r} on this host")
     failing = [r.rule_id for r in report.results if r.status is Status.FAIL]
     if report.verdict is Verdict.NOT_READY and not force:
-        raise RegisterError(
-            f"{identity.bdf} is not ready ({', '.join(failing)}): fix it, or register with --force", True
-        )
+        raise RegisterError(f"{identity.bdf} is not ready ({', '.join(failing)}): {not_ready_advice}", True)
     from_vf = mac is None
     if mac is None:
         mac = check_input.admin_mac
@@ -85,3 +87,28 @@ def run_register(
 
     saved = Registry(registry).save(record, replace=replace, same_primary=same_primary, shared_ok=force)
     return Registered(record, saved.path, saved.shared_with)
+
+
+def save(
+    root: SysfsRoot,
+    name: str,
+    query: DeviceQuery,
+    *,
+    mac: MacAddress | None,
+    manager: Manager,
+    vm: str | None,
+    registry: str,
+    not_ready_advice: str = FIX_OR_FORCE,
+) -> Registered:
+    """`run_register` as `pair --save` and `prepare --register` use it (no replace, no force): every refusal,
+    the registry's included, is a RegisterError."""
+    from pcie_failover.adapters.files import UnsafePathError
+    from pcie_failover.audit.record import RecordError
+
+    try:
+        return run_register(
+            root, name, query, mac=mac, manager=manager, vm=vm, registry=registry, replace=False, force=False,
+            not_ready_advice=not_ready_advice,
+        )  # fmt: skip
+    except (RecordError, UnsafePathError, OSError) as error:
+        raise RegisterError(str(error)) from None
