@@ -19,26 +19,15 @@ import os
 import subprocess
 from collections.abc import Sequence
 
+from pcie_failover.adapters.programs import SYSTEM_ENV, system_program
 from pcie_failover.model import bounded_json
 from pcie_failover.model.address import InputError, MacAddress, validate_ifname
 from pcie_failover.model.host import Unreadable, VfAdminList
 from pcie_failover.netinfo import iproute_json
 from pcie_failover.netinfo.source import NetlinkRecord, select_entries
 
-_IP_CANDIDATES = ("/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip")
-_BRIDGE_CANDIDATES = ("/usr/sbin/bridge", "/sbin/bridge", "/usr/bin/bridge", "/bin/bridge")
 _TIMEOUT_S = 5.0
 _OUTPUT_LIMIT = 16 * 1024 * 1024
-
-
-def _find_ip() -> str | None:
-    """iproute2 at a system path only: PATH is not trusted when running as root."""
-    return next((path for path in _IP_CANDIDATES if os.access(path, os.X_OK)), None)
-
-
-def _find_bridge() -> str | None:
-    """iproute2's `bridge` at a system path only."""
-    return next((path for path in _BRIDGE_CANDIDATES if os.access(path, os.X_OK)), None)
 
 
 def unicast_macs(entries: Sequence[object], ifname: str) -> tuple[str, ...] | Unreadable:
@@ -74,8 +63,8 @@ class LiveIproute:
     """Netlink facts from the running kernel, through iproute2."""
 
     def __init__(self) -> None:
-        self.ip = _find_ip()
-        self.bridge = _find_bridge()
+        self.ip = system_program("ip")
+        self.bridge = system_program("bridge")
         self.kernel_cmdline = _read_cmdline()
         self._addresses: dict[str, tuple[str, ...]] | Unreadable | None = None
         self._routes: dict[str, tuple[str, ...]] | Unreadable | None = None
@@ -110,7 +99,7 @@ class LiveIproute:
                 capture_output=True,
                 timeout=_TIMEOUT_S,
                 check=False,
-                env={"LC_ALL": "C", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+                env=SYSTEM_ENV,
             )
         except (OSError, subprocess.TimeoutExpired) as error:
             return Unreadable(command, str(error))

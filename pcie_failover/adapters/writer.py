@@ -27,23 +27,14 @@ import subprocess
 from collections.abc import Mapping
 
 from pcie_failover.adapters.files import SafeDirectory, UnsafePathError, atomic_write
+from pcie_failover.adapters.programs import SYSTEM_ENV, system_program
 from pcie_failover.model.address import InputError, MacAddress, PciAddress, validate_ifname
 from pcie_failover.prepare.confine import check_action, check_attribute, check_words
 from pcie_failover.prepare.model import Action, ActionKind, WriteError
 
 SYSFS = "/sys"
-_PROGRAMS = {
-    "ip": ("/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"),
-    "modprobe": ("/usr/sbin/modprobe", "/sbin/modprobe", "/usr/bin/modprobe", "/bin/modprobe"),
-    "driverctl": ("/usr/sbin/driverctl", "/sbin/driverctl", "/usr/bin/driverctl"),
-}
-_ENV = {"LC_ALL": "C", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+PROGRAMS = ("ip", "modprobe", "driverctl")  # all the writer runs
 _TIMEOUT_S = 60.0  # modprobe of vfio-pci and driverctl's rebinding can be slow
-
-
-def find_program(name: str) -> str | None:
-    """The program at a system path, or None."""
-    return next((path for path in _PROGRAMS[name] if os.access(path, os.X_OK)), None)
 
 
 def _is_sysfs_mount(path: str) -> bool:
@@ -72,7 +63,7 @@ class LiveWriter:
         self.sysfs = sysfs
         self.require_sysfs_mount = require_sysfs_mount
         self.config_root = config_root
-        self._programs = dict(programs) if programs is not None else {name: find_program(name) for name in _PROGRAMS}
+        self._programs = dict(programs) if programs is not None else {name: system_program(name) for name in PROGRAMS}
 
     def program(self, name: str) -> str:
         """The program's path, or its bare name when it is not installed (the printed script says so then)."""
@@ -141,7 +132,12 @@ class LiveWriter:
             raise WriteError(f"{command}: {name} is not installed")
         try:
             done = subprocess.run(
-                [path, *args], capture_output=True, timeout=_TIMEOUT_S, check=False, env=_ENV, stdin=subprocess.DEVNULL
+                [path, *args],
+                capture_output=True,
+                timeout=_TIMEOUT_S,
+                check=False,
+                env=SYSTEM_ENV,
+                stdin=subprocess.DEVNULL,
             )
         except (OSError, subprocess.TimeoutExpired) as error:
             raise WriteError(f"{command}: {error}") from None

@@ -124,7 +124,8 @@ def prepare(
         )
     if not dry_run and os.geteuid() != 0:
         return fail("prepare", output, ExitCode.USAGE, "usage", "prepare needs root (--dry-run prints the steps)")
-    from pcie_failover.adapters.writer import LiveWriter, find_program
+    from pcie_failover.adapters.programs import system_program
+    from pcie_failover.adapters.writer import LiveWriter
     from pcie_failover.sysfs.host import NoHostError, open_root
 
     try:
@@ -132,7 +133,7 @@ def prepare(
     except NoHostError as error:
         return fail("prepare", output, ExitCode.NO_HOST, "no-host", str(error))
     writer = LiveWriter()
-    report = _run(root, query, request, writer, dry_run, state_dir, find_program("driverctl") is not None, output)
+    report = _run(root, query, request, writer, dry_run, state_dir, system_program("driverctl") is not None, output)
     if isinstance(report, int):
         return report
     if register is not None and report.exit_code == 0 and not dry_run and request is not None:

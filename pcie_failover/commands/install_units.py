@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from pcie_failover.adapters.files import SafeDirectory, UnsafePathError
+from pcie_failover.adapters.programs import SYSTEM_ENV, system_program
 
 RULE = "90-pcie-failover.rules"
 TMPFILES = "pcie-failover.tmpfiles"
@@ -31,8 +32,7 @@ UNITS = (
     "pcie-failover-watch.service",
 )
 BINDIR_MARK = b"@BINDIR@"
-SYSTEM_DIRECTORIES = ("/usr/sbin", "/usr/bin", "/sbin", "/bin")
-_ENV = {"LC_ALL": "C", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+SYSTEM_DIRECTORIES = ("/usr/sbin", "/usr/bin", "/sbin", "/bin")  # where systemctl, udevadm, pkg-config are looked for
 _TIMEOUT_S = 120.0
 _READ_LIMIT = 1024 * 1024
 # Written into ExecStart=: no space, quote, backslash, `%` (a specifier) or `$` (a variable) that systemd would read.
@@ -77,10 +77,7 @@ class Step:
 
 def program(name: str) -> str | None:
     """`name` in a system directory, never from PATH (this runs as root)."""
-    return next(
-        (path for d in SYSTEM_DIRECTORIES if os.access(path := os.path.join(d, name), os.X_OK)),
-        None,
-    )
+    return system_program(name, SYSTEM_DIRECTORIES)
 
 
 def default_directory(option: str) -> str:
@@ -94,7 +91,7 @@ def default_directory(option: str) -> str:
             [pkg_config, f"--variable={variable}", package],
             capture_output=True,
             text=True,
-            env=_ENV,
+            env=SYSTEM_ENV,
             timeout=_TIMEOUT_S,
             check=False,
         )
@@ -268,7 +265,7 @@ def reload(tmpfiles: str) -> list[Step]:
 
 def _run(shown: str, argv: list[str]) -> Step:
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, env=_ENV, timeout=_TIMEOUT_S, check=False)
+        done = subprocess.run(argv, capture_output=True, text=True, env=SYSTEM_ENV, timeout=_TIMEOUT_S, check=False)
     except (OSError, subprocess.TimeoutExpired) as error:
         return Step("failed", f"{shown}: {error}")
     if done.returncode != 0:
