@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TypeGuard
-
 from pcie_failover.assessment import assess
 from pcie_failover.model.address import DeviceQuery, MacAddress, PciAddress
 from pcie_failover.model.check import CheckInput, CheckOptions, Located
-from pcie_failover.model.host import DeviceNames, PciFunction, Unreadable
+from pcie_failover.model.host import NETWORK_CLASS, DeviceNames, PciFunction, is_network
 from pcie_failover.model.report import ListedDevice, ListReport, summarize
 from pcie_failover.model.results import Status
 from pcie_failover.sysfs.check_input import HostReader, locate
@@ -15,8 +13,6 @@ from pcie_failover.sysfs.host import netlink_for
 from pcie_failover.sysfs.names import Ids, ids_of, names_for
 from pcie_failover.sysfs.pci import functions_of_class, read_function, virtfns
 from pcie_failover.sysfs.root import SysfsRoot
-
-NETWORK_CLASS = 0x02
 
 
 class NoSuchPfError(Exception):
@@ -38,10 +34,6 @@ def _role(function: PciFunction) -> str:
     return "pf" if function.sriov is not None else "device"
 
 
-def _is_network(pci_class: int | Unreadable) -> TypeGuard[int]:
-    return isinstance(pci_class, int) and pci_class >> 16 == NETWORK_CLASS
-
-
 def network_functions(root: SysfsRoot) -> list[PciAddress]:
     """Addresses of the functions whose class is a network controller (0x02xxxx)."""
     return [address for address, _ in functions_of_class(root, NETWORK_CLASS)]
@@ -55,7 +47,7 @@ def pf_and_vfs(root: SysfsRoot, query: DeviceQuery) -> list[tuple[PciAddress, in
     if located.address is None:
         raise NoSuchPfError(f"--pf {query.text}: {located.problem}")
     pf = read_function(root, located.address)
-    if not isinstance(pf, PciFunction) or pf.sriov is None or not _is_network(pf.pci_class):
+    if not isinstance(pf, PciFunction) or pf.sriov is None or not is_network(pf.pci_class):
         of = f" (a VF of {pf.physfn})" if isinstance(pf, PciFunction) and isinstance(pf.physfn, PciAddress) else ""
         raise NoSuchPfError(f"--pf {query.text}: {located.address} is not an SR-IOV network PF{of}")
     return functions_of_class(root, NETWORK_CLASS, sorted(str(a) for a in {pf.address, *virtfns(root, pf.path)}))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import NamedTuple
+from typing import NamedTuple, TypeGuard
 
 from pcie_failover.model.address import MacAddress, PciAddress
 from pcie_failover.model.config_space import ConfigSpace
@@ -24,6 +24,14 @@ class Unreadable:
 
     def __str__(self) -> str:
         return f"{self.path}: {self.reason}"
+
+
+NETWORK_CLASS = 0x02  # the PCI base class "network controller": the high byte of `class` (0x020000 Ethernet)
+
+
+def is_network(pci_class: int | Unreadable) -> TypeGuard[int]:
+    """Whether a function's `class` says network controller (an unreadable class does not)."""
+    return isinstance(pci_class, int) and pci_class >> 16 == NETWORK_CLASS
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from pcie_failover.prepare.plan import (
 )
 from pcie_failover.prepare.runner import Guard, Writer, run_plan
 from pcie_failover.prepare.store import PREVIOUS_LIMIT, STATE_DIR, RecordError, UndoStore, oversize
-from pcie_failover.prepare.usage import network_use
+from pcie_failover.prepare.usage import network_use, use_refusal
 from pcie_failover.sysfs import occupancy, pci
 from pcie_failover.sysfs.host import netlink_for
 from pcie_failover.sysfs.root import SysfsRoot
@@ -257,11 +257,8 @@ def rollback_guard(root: SysfsRoot, unicast: UnicastReader | None = None) -> Gua
         uppers = {name: occupancy.upper_devices(fresh, name) for name in names}
         read_unicast = unicast_reader(fresh, unicast)
         usage = network_use(netdevs, driver, uppers, {name: read_unicast(name) for name in names})
-        if usage.in_use:
-            return f"{address} is in use on this host now: {usage.why}; {driver} was left bound"
-        if usage.in_use is None:
-            return f"cannot tell whether {address} is in use now: {usage.why}; {driver} was left bound"
-        return None
+        refused = use_refusal(address, usage, " now")
+        return None if refused is None else f"{refused}; {driver} was left bound"
 
     return guard
 

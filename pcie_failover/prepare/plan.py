@@ -16,6 +16,7 @@ from pcie_failover.adapters.proc import Holders
 from pcie_failover.model.address import MacAddress
 from pcie_failover.model.check import CheckInput
 from pcie_failover.model.host import (
+    NETWORK_CLASS,
     GroupMember,
     IommuGroup,
     NetDevice,
@@ -23,6 +24,7 @@ from pcie_failover.model.host import (
     Unreadable,
     VfAdmin,
     VfAdminList,
+    is_network,
 )
 from pcie_failover.model.results import RuleResult, Status
 from pcie_failover.prepare.confine import check_action
@@ -36,7 +38,7 @@ from pcie_failover.prepare.model import (
     UndoRecord,
     WriteError,
 )
-from pcie_failover.prepare.usage import Unicast, Uppers, network_use, vfio_use
+from pcie_failover.prepare.usage import Unicast, Uppers, network_use, use_refusal, vfio_use
 from pcie_failover.rules.iommu_group import SAFE_DRIVERS
 from pcie_failover.rules.vf_common import mac_provenance
 from pcie_failover.sysfs.occupancy import VfioDevice
@@ -54,7 +56,6 @@ MUST_KNOW = frozenset({"address", "sriov-vf", "driver", "iommu", "iommu-group", 
 DEFAULT_RULE_MODE = 0o644
 # Drivers that hold no host interface: a device on one has no netdev to be in use through.
 NO_NETDEV_DRIVERS = frozenset({VFIO, "pci-stub"})
-NETWORK_CLASS = 0x02
 # Writes that change no device (only a file read at boot): allowed while a process holds the VF's VFIO files.
 FILE_KINDS = frozenset({ActionKind.FILE_PUT, ActionKind.FILE_REMOVE})
 
@@ -267,10 +268,8 @@ def _refusals(
     driver = device.driver
     if not device.is_vfio and isinstance(driver, str) and driver not in NO_NETDEV_DRIVERS:
         usage = network_use(check_input.netdevs, driver, surroundings.upper_map(), surroundings.unicast_map())
-        if usage.in_use:
-            refusals.append(f"{device.address} is in use on this host: {usage.why}")
-        elif usage.in_use is None:
-            refusals.append(f"cannot tell whether {device.address} is in use: {usage.why}")
+        refused = use_refusal(str(device.address), usage)
+        refusals += [refused] if refused else []
     if check_input.group is None:
         refusals.append(f"{device.address} has no IOMMU group: vfio-pci cannot bind it (see check's iommu finding)")
     return refusals
@@ -319,7 +318,7 @@ def _member_refusal(
         return f"{where}, an SR-IOV PF with {enabled} enabled: a PF never leaves its driver while its VFs exist"
     if not isinstance(member.pci_class, int):
         return f"{where}, whose class could not be read ({member.pci_class}): prepare does not unbind it"
-    if member.pci_class >> 16 != NETWORK_CLASS:
+    if not is_network(member.pci_class):
         path = f"/sys/bus/pci/devices/{member.address}/driver/unbind"
         return (
             f"{where}, {_class_name(member.pci_class)}: not a network function, so prepare cannot tell whether "
@@ -691,7 +690,7 @@ def _undo_use_refusals(
             refusals.append(f"cannot tell whether {address} is in use: its driver could not be read ({driver})")
             continue
         pci_class = classes.get(address, NETWORK_CLASS << 16)
-        if address != str(device.address) and (not isinstance(pci_class, int) or pci_class >> 16 != NETWORK_CLASS):
+        if address != str(device.address) and not is_network(pci_class):
             refusals.append(
                 f"{address} is on {driver} now, not a network function prepare can tell is unused: stop whatever "
                 f"uses it and unbind it by hand, then run --undo again"
@@ -699,8 +698,6 @@ def _undo_use_refusals(
             continue
         unread: Unreadable = Unreadable(f"bus/pci/devices/{address}", "not in the VF's IOMMU group now")
         usage = network_use(netdevs.get(address, unread), driver, uppers, unicast)
-        if usage.in_use:
-            refusals.append(f"{address} is in use on this host: {usage.why}")
-        elif usage.in_use is None:
-            refusals.append(f"cannot tell whether {address} is in use: {usage.why}")
+        refused = use_refusal(address, usage)
+        refusals += [refused] if refused else []
     return refusals

@@ -188,3 +188,12 @@ def vfio_use(device: VfioDevice, holders: Holders) -> Usage:
             f"({enabled}): stop it first",
         )
     return Usage(False, "no process holds its VFIO files open")
+
+
+def use_refusal(address: str, usage: Usage, now: str = "") -> str | None:
+    """The refusal a device's use gives (`now`: " now", for a device read again mid-run); None when unused."""
+    if usage.in_use:
+        return f"{address} is in use on this host{now}: {usage.why}"
+    if usage.in_use is None:
+        return f"cannot tell whether {address} is in use{now}: {usage.why}"
+    return None
