@@ -151,17 +151,14 @@ def pair(
 
 def _refusal(report: PairReport) -> str:
     """Why pair printed nothing: each failed check with its fix (`refused_failures`), laid out for the terminal
-    standard error goes to (COLUMNS), fixes by `wrap_hint` (commands continued, never cut)."""
+    standard error goes to (COLUMNS), fixes continued, never cut (`finding_lines`)."""
     from pcie_failover.cli.terminal import terminal_layout
     from pcie_failover.pair.build import refused_failures
-    from pcie_failover.render.layout import wrap, wrap_hint
-    from pcie_failover.render.pair_notes import LABEL
+    from pcie_failover.render.layout import wrap
+    from pcie_failover.render.pair_notes import finding_lines
 
     width = terminal_layout(sys.stderr).width
-    lines: list[str] = []
-    for result in refused_failures(report.check):
-        lines += wrap(f"{LABEL[result.status]} {result.rule_id}: {result.message}", width, "  ", "    ")
-        lines += wrap_hint(result.hint, width, "    ", "    ") if result.hint else []
+    lines = [line for result in refused_failures(report.check) for line in finding_lines(result, width, "  ")]
     if not lines:
         lines = wrap(f"{report.check.query}: no such device", width, "  ", "    ")
     forced = "" if report.check.device is None else " (--force prints the spec anyway)"  # none to print

@@ -7,15 +7,20 @@ import shlex
 from pcie_failover.model.results import RuleResult, Status
 from pcie_failover.pair.model import HostStep, PairSpec
 from pcie_failover.pair.prep import SOURCE
+from pcie_failover.render.layout import wrap, wrap_hint
 
 HOST_STEP = "HOST before QEMU starts here: "  # then the command, `    # ` and what it does
 LABEL = {Status.FAIL: "FAIL", Status.WARN: "WARN", Status.UNKNOWN: "UNKNOWN"}
 
 
-def finding_lines(result: RuleResult) -> list[str]:
-    """`FAIL vf-mac: message`, then the hint's lines indented."""
-    lines = [f"{LABEL.get(result.status, result.status.value)} {result.rule_id}: {result.message}"]
-    return lines + [f"  {line}" for line in (result.hint or "").splitlines()]
+def finding_lines(result: RuleResult, width: int | None = None, lead: str = "") -> list[str]:
+    """`FAIL vf-mac: message`, then the hint's lines indented; each after `lead`. With a `width`, the message
+    wraps and the hint's commands continue with ` \\` (`wrap_hint`); without, one line each."""
+    head = f"{LABEL.get(result.status, result.status.value)} {result.rule_id}: {result.message}"
+    hint = result.hint or ""
+    if width is None:
+        return [f"{lead}{head}", *(f"{lead}  {line}" for line in hint.splitlines())]
+    return [*wrap(head, width, lead, lead + "  "), *(wrap_hint(hint, width, lead + "  ", lead + "  ") if hint else [])]
 
 
 def note_lines(spec: PairSpec, host_steps: bool = True) -> list[str]:
