@@ -129,22 +129,16 @@ def sriov(**changes: Any) -> Sriov:
 
 def pf(**changes: Any) -> PciFunction:
     """The VF's PF (0000:5e:00.0) on mlx5_core, with its interface; `changes` are `PciFunction` fields."""
-    function = PciFunction(
+    function = replace(
+        vf(),
         address=PF,
         path=PF_PATH,
-        vendor=MELLANOX,
         device=CX5_PF,
-        pci_class=ETHERNET,
         driver="mlx5_core",
-        driver_override=None,
         vfio_dev=False,
         physfn=None,
         sriov=sriov(),
         iommu_group="21",
-        numa_node=0,
-        reset_methods=("flr",),
-        has_reset=True,
-        has_link_speed=True,
         config=replace(config(), multifunction=True),
         netdevs=(PF_NETDEV,),
     )
