@@ -121,7 +121,8 @@ def test_an_empty_sysfs_root_is_a_usage_error(cli: Cli) -> None:
 
 
 def test_an_empty_sysfs_root_given_before_is_overridden_after(cli: Cli, demo: str) -> None:
-    assert cli("--sysfs-root=", "check", "5e:00.2", "--sysfs-root", demo).code == 0
+    run = cli("--sysfs-root=", "check", "5e:00.2", "--sysfs-root", demo, "--format", "json")
+    assert (run.code, run.json["sysfs_root"], run.json["verdict"]) == (0, demo, "ready")
 
 
 def test_a_typo_before_the_command_is_blamed_on_the_program(cli: Cli) -> None:
