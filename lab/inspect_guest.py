@@ -32,8 +32,9 @@ export PATH=/bb
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 while read -r ko; do [ "$ko" = virtio_net.ko ] || insmod "/modules/$ko"; done < /modules/order
+exec 3< /dev/ttyS1  # open before saying WAITING: opening the UART later resets its FIFO and loses the "go"
 echo "{WAITING} $(uname -r)"
-read -r go < /dev/ttyS1
+read -r go <&3
 insmod /modules/virtio_net.ko
 echo "{LOADED}"
 while true; do sleep 3600; done
