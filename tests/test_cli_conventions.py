@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import shutil
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import typer
 from typer._click import Context
 
 from pcie_failover.cli.app import COMMANDS, build
@@ -168,6 +170,37 @@ def test_completion_costs_nothing_on_the_normal_path() -> None:
     }
     done = subprocess.run([sys.executable, "-m", "pcie_failover"], capture_output=True, text=True, env=env, check=False)
     assert (done.returncode, done.stdout, done.stderr) == (0, "list\nlint\n", "")
+
+
+def test_every_command_is_in_the_registry_once() -> None:
+    """COMMANDS names each command its module defines, and nothing else: a command cannot be left out of it."""
+    defined: list[str] = []
+    for module in dict.fromkeys(COMMANDS.values()):
+        commands = importlib.import_module(module).commands
+        names = [
+            info.name or typer.main.get_command_name(getattr(info.callback, "__name__", ""))
+            for info in commands.registered_commands
+        ]
+        assert names == [name for name, where in COMMANDS.items() if where == module], module
+        defined += names
+    assert sorted(defined) == sorted(COMMANDS)
+    assert _commands() == list(COMMANDS)
+
+
+def test_a_run_imports_only_its_command() -> None:
+    """`check` loads the module of `check` alone (start-up time); --help loads every command's."""
+    others = sorted({module for name, module in COMMANDS.items() if module != COMMANDS["check"]})
+    code = (
+        f"from pcie_failover.cli import main; main(['--sysfs-root', {DEMO!r}, 'check', '5e:00.2', '--format', 'json']);"
+        f"import sys; print([m for m in {others!r} if m in sys.modules], file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stderr == "[]\n"
+    code = (
+        f"from pcie_failover.cli import main; main(['--help']); import sys; print(set({others!r}) <= set(sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.endswith("True\n")
 
 
 _HELPS = tuple(f"{name} --help" for name in COMMANDS)

@@ -152,12 +152,9 @@ def _documented(command: str) -> set[int]:
     """The codes a command's epilog lists ("Exit codes: 0 ...; 1 ...; 70 ...")."""
     import re
 
-    import typer
+    from pcie_failover.cli.app import build
 
-    from pcie_failover.cli.app import app
-
-    group = typer.main.get_command(app)
-    epilog = " ".join((group.commands[command].epilog or "").split())  # type: ignore[attr-defined]
+    epilog = " ".join((build().commands[command].epilog or "").split())
     return {int(code) for code in re.findall(r"(?:\): |codes: |; )(\d+) ", epilog)}
 
 

@@ -9,10 +9,11 @@ import os
 import signal
 import sys
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from typing import Annotated, Any
 
 import typer
+from typer._click import Command as ClickCommand
 from typer._click import Context, Parameter  # typer 0.27-0.28 vendor click
 from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 from typer._types import TyperChoice
@@ -31,10 +32,24 @@ the sysfs root); 4 undetermined (nothing failed, but a check that could fail is 
 {INTERNAL_EXIT_CODE}."""
 
 PROG = "pcie-failover"
-COMMANDS = (
-    "check", "list", "pair", "capture", "lint", "inspect", "prepare",
-    "register", "unregister", "audit", "watch", "rules", "install-units",
-)  # fmt: skip
+# The one registry of commands: each name, in `--help` order, and the module that defines it (in its own
+# `commands`, a typer.Typer). A run imports only the module of the command it runs; --help, --help-all
+# and shell completion, which list every command, import them all.
+COMMANDS: dict[str, str] = {
+    "check": "pcie_failover.cli.host",
+    "list": "pcie_failover.cli.host",
+    "capture": "pcie_failover.cli.host",
+    "pair": "pcie_failover.cli.pair",
+    "lint": "pcie_failover.cli.lint",
+    "inspect": "pcie_failover.cli.inspect",
+    "prepare": "pcie_failover.cli.prepare",
+    "register": "pcie_failover.cli.audit",
+    "unregister": "pcie_failover.cli.audit",
+    "audit": "pcie_failover.cli.audit",
+    "watch": "pcie_failover.cli.audit",
+    "rules": "pcie_failover.cli.rules",
+    "install-units": "pcie_failover.cli.units",
+}
 COMPLETE_VAR = "_PCIE_FAILOVER_COMPLETE"  # click's shell completion protocol: `_<PROG>_COMPLETE=complete_bash`
 SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")  # what typer's completion scripts exist for
 COMPLETION_OPTIONS = ("--show-completion", "--install-completion")
@@ -83,8 +98,47 @@ def _keep_words_whole() -> None:
 
 _keep_words_whole()
 
+
+class _Registered(MutableMapping[str, ClickCommand]):
+    """The group's commands: every name in COMMANDS, each built (its module imported) when first looked up."""
+
+    def __init__(self) -> None:
+        self.built: dict[str, ClickCommand] = {}
+
+    def __getitem__(self, name: str) -> ClickCommand:
+        if name not in self.built:
+            if name not in COMMANDS:
+                raise KeyError(name)
+            self.built[name] = _load(name)
+        return self.built[name]
+
+    def __setitem__(self, name: str, command: ClickCommand) -> None:
+        self.built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        raise TypeError("a command leaves the registry (COMMANDS), not the group")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(COMMANDS)
+
+    def __len__(self) -> int:
+        return len(COMMANDS)
+
+
+class Commands(TyperGroup):
+    """The program's group: its commands are COMMANDS, in that order, loaded as they are looked up."""
+
+    def __init__(self, *args: Any, **settings: Any) -> None:
+        super().__init__(*args, **settings)
+        self.commands = _Registered()
+
+    def list_commands(self, ctx: Context) -> list[str]:  # noqa: ARG002 (click's signature)
+        return list(COMMANDS)  # without importing any (typer's would build each command)
+
+
 app = typer.Typer(
     name=PROG,
+    cls=Commands,
     help="Preflight checks for QEMU virtio-net failover primaries (SR-IOV VFs on vfio-pci).",
     add_completion=False,  # its own --show-completion/--install-completion below: a shell may be named
     rich_markup_mode=None,
@@ -291,13 +345,27 @@ class Command(TyperCommand):
         return pieces
 
 
-def build() -> TyperGroup:
-    """The click group of every registered command, each a `Command`."""
-    for info in app.registered_commands:
-        if info.cls is TyperCommand:  # typer's default
-            info.cls = Command
+def _load(name: str) -> Command:
+    """Command `name`, a `Command` built from its typer function in its module's `commands` (COMMANDS)."""
+    module = COMMANDS[name]
+    commands = importlib.import_module(module).commands
+    assert isinstance(commands, typer.Typer), f"{module}.commands is not a typer.Typer"
+    for info in commands.registered_commands:
+        if info.callback is not None and (info.name or typer.main.get_command_name(info.callback.__name__)) == name:
+            if info.cls is None or info.cls is TyperCommand:  # typer's default
+                info.cls = Command
+            command = typer.main.get_command_from_info(
+                info, pretty_exceptions_short=app.pretty_exceptions_short, rich_markup_mode=app.rich_markup_mode
+            )
+            assert isinstance(command, Command)
+            return command
+    raise LookupError(f"{module} defines no command {name!r} (COMMANDS)")
+
+
+def build() -> Commands:
+    """The click group of every registered command (COMMANDS), each a `Command` built when first looked up."""
     group = typer.main.get_command(app)
-    assert isinstance(group, TyperGroup)
+    assert isinstance(group, Commands)
     return group
 
 

@@ -17,7 +17,6 @@ from pcie_failover.cli.app import (
     INTERNAL_EXIT_CODE,
     REGISTRY_OPTION,
     OutputFormat,
-    app,
     emit,
     fail,
     guarded,
@@ -169,7 +168,10 @@ def _device(root: SysfsRoot, query: DeviceQuery) -> PciAddress | str:
     return getattr(located, "problem", None) or str(located)
 
 
-@app.command(epilog=REGISTER_EXIT_CODES)
+commands = typer.Typer()  # registered by name in cli.app.COMMANDS
+
+
+@commands.command(epilog=REGISTER_EXIT_CODES)
 def register(
     name: Annotated[str, typer.Argument(help="A name for the pair (letters, digits, '_', '.', '-').")],
     device: Annotated[str, typer.Argument(help="The primary: PCI address or interface name.", metavar="DEVICE")],
@@ -237,7 +239,7 @@ def register(
     return guarded("register", output, body)
 
 
-@app.command(epilog=UNREGISTER_EXIT_CODES)
+@commands.command(epilog=UNREGISTER_EXIT_CODES)
 def unregister(
     name: Annotated[str, typer.Argument(help="The pair's name.")],
     registry: Annotated[str, REGISTRY_OPTION] = DEFAULT_REGISTRY,
@@ -261,7 +263,7 @@ def unregister(
     return int(ExitCode.READY)
 
 
-@app.command(epilog=AUDIT_EXIT_CODES)
+@commands.command(epilog=AUDIT_EXIT_CODES)
 def audit(
     device: Annotated[
         str | None,
@@ -318,7 +320,7 @@ def audit(
     return guarded("audit", json_errors, body)
 
 
-@app.command(epilog=WATCH_EXIT_CODES)
+@commands.command(epilog=WATCH_EXIT_CODES)
 def watch(
     registry: Annotated[str | None, _AUDITED_REGISTRY] = None,
     output: Annotated[AuditFormat, _AUDIT_FORMAT] = AuditFormat.TABLE,

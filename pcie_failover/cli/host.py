@@ -14,7 +14,6 @@ from pcie_failover.cli.app import (
     INTERNAL_EXIT_CODE,
     OutputError,
     OutputFormat,
-    app,
     emit,
     fail,
     guarded,
@@ -31,7 +30,10 @@ LIST_EXIT_CODES = f"""Exit codes: 0 the devices were listed (whatever their read
 at the sysfs root); {INTERNAL_EXIT_CODE}."""
 
 
-@app.command(epilog=EXIT_CODES)
+commands = typer.Typer()  # registered by name in cli.app.COMMANDS
+
+
+@commands.command(epilog=EXIT_CODES)
 def check(
     device: Annotated[
         str, typer.Argument(help="PCI address (5e:00.2, 0000:5e:00.2) or interface name.", metavar="DEVICE")
@@ -77,7 +79,7 @@ def check(
     return guarded("check", output, body)
 
 
-@app.command(name="list", epilog=LIST_EXIT_CODES)
+@commands.command(name="list", epilog=LIST_EXIT_CODES)
 def list_devices(
     for_: Annotated[Manager, FOR_OPTION] = Manager.QEMU,
     pf: Annotated[
@@ -120,7 +122,7 @@ device (no such PCI function or interface), an output file that cannot be writte
 not a regular file; 3 the host cannot be inspected (no PCI tree); {INTERNAL_EXIT_CODE}."""
 
 
-@app.command(epilog=CAPTURE_EXIT_CODES)
+@commands.command(epilog=CAPTURE_EXIT_CODES)
 def capture(
     devices: Annotated[
         list[str] | None,

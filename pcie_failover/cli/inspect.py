@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pcie_failover.cli.app import FORMAT_OPTION, INTERNAL_EXIT_CODE, OutputFormat, app, emit, fail, state
+from pcie_failover.cli.app import FORMAT_OPTION, INTERNAL_EXIT_CODE, OutputFormat, emit, fail, state
 from pcie_failover.model.results import ExitCode
 
 if TYPE_CHECKING:  # the qemu.qmp client is imported only when inspect runs
@@ -190,7 +190,10 @@ def _failed(output: OutputFormat, watch: bool, code: ExitCode, kind: str, messag
     return fail("inspect", output, code, kind, message)
 
 
-@app.command(epilog=INSPECT_EXIT_CODES)
+commands = typer.Typer()  # registered by name in cli.app.COMMANDS
+
+
+@commands.command(epilog=INSPECT_EXIT_CODES)
 def inspect(
     qmp: Annotated[
         str | None,

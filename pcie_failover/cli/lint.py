@@ -11,7 +11,6 @@ from pcie_failover.cli.app import (
     FORMAT_OPTION,
     INTERNAL_EXIT_CODE,
     OutputFormat,
-    app,
     emit,
     fail,
     state,
@@ -27,7 +26,10 @@ included), or virsh could not dump --domain; 4 undetermined (nothing failed, but
 is unknown, e.g. no PCI tree); {INTERNAL_EXIT_CODE}."""
 
 
-@app.command(epilog=LINT_EXIT_CODES)
+commands = typer.Typer()  # registered by name in cli.app.COMMANDS
+
+
+@commands.command(epilog=LINT_EXIT_CODES)
 def lint(
     qemu_args: Annotated[
         str | None, typer.Option("--qemu-args", help="A QEMU command line (`-`: stdin).", metavar="FILE")

@@ -13,7 +13,6 @@ from pcie_failover.cli.app import (
     INTERNAL_EXIT_CODE,
     REGISTRY_OPTION,
     OutputFormat,
-    app,
     emit,
     fail,
     guarded,
@@ -47,7 +46,10 @@ class PairFormat(enum.Enum):
     JSON = "json"
 
 
-@app.command(epilog=PAIR_EXIT_CODES)
+commands = typer.Typer()  # registered by name in cli.app.COMMANDS
+
+
+@commands.command(epilog=PAIR_EXIT_CODES)
 def pair(
     device: Annotated[str, typer.Argument(help="The primary: PCI address (5e:00.2) or interface name.")],
     for_: Annotated[Manager, FOR_OPTION] = Manager.QEMU,

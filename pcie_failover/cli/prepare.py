@@ -14,7 +14,6 @@ from pcie_failover.cli.app import (
     INTERNAL_EXIT_CODE,
     REGISTRY_OPTION,
     OutputFormat,
-    app,
     emit,
     fail,
     note,
@@ -63,7 +62,10 @@ STATE_DIR_OPTION = typer.Option(
 )
 
 
-@app.command(epilog=PREPARE_EXIT_CODES)
+commands = typer.Typer()  # registered by name in cli.app.COMMANDS
+
+
+@commands.command(epilog=PREPARE_EXIT_CODES)
 def prepare(
     device: Annotated[str, typer.Argument(help="The VF: PCI address (5e:00.2) or interface name.", metavar="DEVICE")],
     mac: Annotated[str | None, typer.Option("--mac", help="The VM's MAC: the VF's admin MAC (required).")] = None,

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pcie_failover.cli.app import INTERNAL_EXIT_CODE, app, emit
+from pcie_failover.cli.app import INTERNAL_EXIT_CODE, emit
 from pcie_failover.model.rule import RuleKind
 
 RULES_EXIT_CODES = f"Exit codes: 0 the ledger was printed; 2 usage error; {INTERNAL_EXIT_CODE}."
@@ -21,7 +21,10 @@ class LedgerFormat(enum.Enum):
     MARKDOWN = "markdown"
 
 
-@app.command(epilog=RULES_EXIT_CODES)
+commands = typer.Typer()  # registered by name in cli.app.COMMANDS
+
+
+@commands.command(epilog=RULES_EXIT_CODES)
 def rules(
     output: Annotated[LedgerFormat, typer.Option("--format", help="table, json or markdown.")] = LedgerFormat.TABLE,
     kind: Annotated[RuleKind, typer.Option("--kind", help="host (check), guest (lint) or all.")] = RuleKind.ALL,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pcie_failover.cli.app import INTERNAL_EXIT_CODE, OutputFormat, app, emit, fail, note
+from pcie_failover.cli.app import INTERNAL_EXIT_CODE, OutputFormat, emit, fail, note
 from pcie_failover.model.results import ExitCode
 from pcie_failover.render.escape import escape
 
@@ -23,7 +23,10 @@ UNITDIR_OPTION = typer.Option("--unitdir", help=_DIRECTORY_HELP.format("systemd'
 TMPFILESDIR_OPTION = typer.Option("--tmpfilesdir", help=_DIRECTORY_HELP.format("tmpfiles.d"), metavar="DIR")
 
 
-@app.command(name="install-units", epilog=INSTALL_EXIT_CODES)
+commands = typer.Typer()  # registered by name in cli.app.COMMANDS
+
+
+@commands.command(name="install-units", epilog=INSTALL_EXIT_CODES)
 def install_units(
     destdir: Annotated[
         str,
