@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pcie_failover.cli.app import FORMAT_OPTION, INTERNAL_EXIT_CODE, OutputFormat, emit, fail, state
+from pcie_failover.cli.app import FORMAT_OPTION, INTERNAL_EXIT_CODE, OutputFormat, emit, fail, global_options
 from pcie_failover.model.results import ExitCode
 
 if TYPE_CHECKING:  # the qemu.qmp client is imported only when inspect runs
@@ -49,7 +49,7 @@ def _root(no_host: bool) -> tuple[SysfsRoot | None, str]:
     if no_host:
         return None, "--no-host"
     try:
-        return open_root(state.sysfs_root), "--no-host"
+        return open_root(global_options().sysfs_root), "--no-host"
     except NoHostError as error:
         return None, str(error)
 
@@ -182,7 +182,7 @@ def _watch(monitor: Session, report: InspectReport, config: Config, since: float
 
 def _failed(output: OutputFormat, watch: bool, code: ExitCode, kind: str, message: str) -> int:
     """An error as `fail` reports it; with --watch --format json, a JSON line like every other line."""
-    if watch and output is OutputFormat.JSON and not state.quiet:
+    if watch and output is OutputFormat.JSON and not global_options().quiet:
         from pcie_failover.inspect.render import watch_error_line
 
         emit(watch_error_line(int(code), kind, message, as_json=True))

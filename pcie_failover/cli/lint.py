@@ -13,7 +13,7 @@ from pcie_failover.cli.app import (
     OutputFormat,
     emit,
     fail,
-    state,
+    global_options,
 )
 from pcie_failover.model.address import InputError
 from pcie_failover.model.results import ExitCode
@@ -61,7 +61,7 @@ def lint(
     why_not = "--no-host"
     if not no_host:
         try:
-            root = open_root(state.sysfs_root)
+            root = open_root(global_options().sysfs_root)
         except NoHostError as error:
             why_not = str(error)
     try:

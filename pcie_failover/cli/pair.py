@@ -15,9 +15,9 @@ from pcie_failover.cli.app import (
     OutputFormat,
     emit,
     fail,
+    global_options,
     guarded,
     note,
-    state,
 )
 from pcie_failover.model.address import DeviceQuery, InputError, MacAddress, parse_unicast_mac
 from pcie_failover.model.check import CheckOptions, Manager
@@ -140,7 +140,7 @@ def pair(
             emit(render_pair(report))
             return int(code)
         if report.spec is None:
-            if not state.quiet:  # a refusal is a finding, not an error: -q leaves only the exit code
+            if not global_options().quiet:  # a refusal is a finding, not an error: -q leaves only the exit code
                 sys.stderr.write(_refusal(report))
             return int(code)
         emit(_render_pair(report.spec, output))

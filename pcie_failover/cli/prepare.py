@@ -16,8 +16,8 @@ from pcie_failover.cli.app import (
     OutputFormat,
     emit,
     fail,
+    global_options,
     note,
-    state,
 )
 from pcie_failover.model.address import DeviceQuery, InputError, parse_unicast_mac
 from pcie_failover.model.results import ExitCode
@@ -116,7 +116,7 @@ def prepare(
         )
     except (InputError, RegistryRecordError) as error:
         return fail("prepare", output, ExitCode.USAGE, "input", str(error))
-    if os.path.realpath(state.sysfs_root) != LIVE_SYSFS:
+    if os.path.realpath(global_options().sysfs_root) != LIVE_SYSFS:
         return fail(
             "prepare",
             output,
@@ -191,7 +191,7 @@ def _render(report: PrepareReport, writer: Writer, output: OutputFormat) -> str:
     from pcie_failover.prepare.report import render_json, render_text
 
     if output is OutputFormat.JSON:
-        return render_json(report, writer.program, state.sysfs_root)
+        return render_json(report, writer.program, global_options().sysfs_root)
     if report.dry_run and report.plan.steps and not report.plan.refusals:
         return script(report.device, report.plan.steps, report.plan.kept, writer.program, report.undo)
     return render_text(report)
