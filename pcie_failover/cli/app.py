@@ -442,7 +442,8 @@ def note(command: str, text: str) -> None:
 
 
 # Where an InputError raised while it is being reported comes from, when that is what was typed: the
-# options and arguments themselves (their syntax, their combinations), not a file, a device or a process.
+# options and arguments themselves (their syntax, their combinations), not a file, a device or a process:
+# every command's typer module (COMMANDS, wherever its feature keeps it) and these.
 ARGUMENT_PARSERS = (
     "pcie_failover.cli.",
     "pcie_failover.model.address",
@@ -454,7 +455,8 @@ ARGUMENT_PARSERS = (
 
 
 def _mistyped() -> bool:
-    """Whether the exception being handled is an InputError raised by an argument parser (ARGUMENT_PARSERS)."""
+    """Whether the exception being handled is an InputError raised by an argument parser (ARGUMENT_PARSERS,
+    COMMANDS)."""
     from pcie_failover.model.address import InputError
 
     error = sys.exc_info()[1]
@@ -464,7 +466,8 @@ def _mistyped() -> bool:
     while frame.tb_next is not None:
         frame = frame.tb_next
     module = str(frame.tb_frame.f_globals.get("__name__", ""))
-    return any(module == parser.rstrip(".") or module.startswith(parser) for parser in ARGUMENT_PARSERS)
+    parsers = (*ARGUMENT_PARSERS, *COMMANDS.values())
+    return any(module == parser.rstrip(".") or module.startswith(parser) for parser in parsers)
 
 
 def fail(
