@@ -1,8 +1,10 @@
 """The architecture's one rule, checked: the functional core never reaches the host.
 
-Modules of the core (records, rules, renderers, the pure halves of each feature) import neither the
-modules that touch the host (os, sockets, subprocesses, udev, netlink) nor the layers that do (sysfs/,
-netinfo/, adapters/) nor the shell above them (commands/, cli/). See docs/architecture.md.
+Every module of the package is core (records, rules, renderers, the pure half of each feature) unless
+it is named below as the shell or an edge: it imports neither the modules that touch the host (os,
+sockets, subprocesses, udev, netlink) nor the layers that do (sysfs/, netinfo/, adapters/, snapshot/)
+nor the shell above them (cli/, commands/, and each feature's cli.py and command.py). A module added
+anywhere else is core by default, so this test holds it to that. See docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -13,30 +15,47 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "pcie_failover"
-CORE = (
-    "model",
-    "rules",
-    "render",
-    "lint",
-    "pair",
-    "assessment.py",
-    "audit/record.py",
-    "audit/report.py",
-    "inspect/judge.py",
-    "inspect/model.py",
-    "inspect/render.py",
-    "inspect/scope.py",
+# The shell and the readers: whole packages (the pure parts of sysfs/ and netinfo/ are not split out).
+SHELL_PACKAGES = ("sysfs", "netinfo", "adapters", "snapshot", "commands", "cli")
+# In each feature folder: its typer module and its read -> assess -> report command.
+FEATURE_SHELL = ("cli.py", "command.py")
+# A feature's own edges, named one by one: what talks to QEMU, virsh, the journal, the files, the writer.
+EDGES = (
+    "__main__.py",
+    "audit/coalesce.py",
+    "audit/registry.py",
+    "audit/resolve.py",
+    "inspect/qmp.py",
+    "inspect/virsh.py",
+    "prepare/store.py",
 )
+# Known breaches, each a record type that lives in a module of the shell; the test fails when one is no
+# longer needed, so that this list only shrinks. Not new ones: move the record into the core instead.
+KNOWN = {
+    "audit/report.py": {"pcie_failover.audit.resolve"},  # Resolved
+    "prepare/plan.py": {"pcie_failover.adapters.proc", "pcie_failover.sysfs.occupancy"},  # Holders, VfioDevice
+    "prepare/usage.py": {"pcie_failover.adapters.proc", "pcie_failover.sysfs.occupancy"},  # Holders, VfioDevice
+    "prepare/report.py": {"pcie_failover.prepare.command"},  # PrepareReport, step_rows
+}
 HOST_MODULES = frozenset({"os", "socket", "subprocess", "pyudev", "pyroute2", "fcntl", "shutil", "tempfile", "select"})
-SHELL_PACKAGES = tuple(f"pcie_failover.{name}" for name in ("sysfs", "netinfo", "adapters", "commands", "cli"))
+
+
+def _shell_names() -> tuple[str, ...]:
+    """Dotted prefixes of every module the core may not import."""
+    names = [f"pcie_failover.{package}" for package in SHELL_PACKAGES]
+    for path in PACKAGE.rglob("*.py"):
+        relative = path.relative_to(PACKAGE)
+        if relative.name in FEATURE_SHELL or str(relative) in EDGES:
+            names.append("pcie_failover." + ".".join(relative.with_suffix("").parts))
+    return tuple(names)
+
+
+def _is_shell(relative: Path) -> bool:
+    return relative.parts[0] in SHELL_PACKAGES or relative.name in FEATURE_SHELL or str(relative) in EDGES
 
 
 def _core_modules() -> list[Path]:
-    found: list[Path] = []
-    for name in CORE:
-        path = PACKAGE / name
-        found += [path] if path.suffix == ".py" else sorted(path.rglob("*.py"))
-    return found
+    return [path for path in sorted(PACKAGE.rglob("*.py")) if not _is_shell(path.relative_to(PACKAGE))]
 
 
 def _imports(path: Path) -> list[str]:
@@ -52,12 +71,24 @@ def _imports(path: Path) -> list[str]:
 
 @pytest.mark.parametrize("path", _core_modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_the_core_does_not_reach_the_host(path: Path) -> None:
+    shell = _shell_names()
     reaching = [
-        name for name in _imports(path) if name.split(".")[0] in HOST_MODULES or name.startswith(SHELL_PACKAGES)
+        name
+        for name in _imports(path)
+        if name.split(".")[0] in HOST_MODULES or any(name == s or name.startswith(f"{s}.") for s in shell)
     ]
-    assert reaching == [], f"{path.relative_to(PACKAGE)} imports {', '.join(reaching)}"
+    known = KNOWN.get(str(path.relative_to(PACKAGE)), set())
+    assert sorted(set(reaching) - known) == [], f"{path.relative_to(PACKAGE)} imports {', '.join(reaching)}"
+    assert known <= set(reaching), f"{path.relative_to(PACKAGE)}: no longer a known breach: {known - set(reaching)}"
 
 
-def test_the_core_list_names_real_modules() -> None:
-    assert all((PACKAGE / name).exists() for name in CORE)
-    assert len(_core_modules()) > 60
+def test_the_shell_lists_name_real_modules() -> None:
+    assert all((PACKAGE / name).is_dir() for name in SHELL_PACKAGES)
+    assert all((PACKAGE / name).is_file() for name in (*EDGES, *KNOWN))
+    assert len(_core_modules()) > 90
+
+
+def test_no_module_escapes_the_rule() -> None:
+    """Relative imports are refused everywhere (not only in the core): they hide which layer they reach."""
+    for path in PACKAGE.rglob("*.py"):
+        _imports(path)
