@@ -13,9 +13,9 @@ import pytest
 from pcie_failover.model.address import MacAddress, PciAddress
 from pcie_failover.pair.mac import derive_mac
 from pcie_failover.pair.model import HostStep
+from pcie_failover.pair.notes import shell_command
 from pcie_failover.pair.ports import ChassisSlot, choose_addrs, choose_ports
-from pcie_failover.render.pair_notes import shell_command
-from pcie_failover.render.qemu_args import option_value
+from pcie_failover.pair.qemu_args import option_value
 from tests.support.cli import Run
 
 DEMO = str(Path(__file__).resolve().parent.parent / "fixtures_sysfs" / "demo-host")

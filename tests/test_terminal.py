@@ -22,8 +22,8 @@ from fixtures_sysfs.builder import PciName
 from fixtures_sysfs.hosts import CX5_VF, DEMO_NAMES, MELLANOX, demo_host
 from pcie_failover.cli import terminal
 from pcie_failover.cli.terminal import terminal_layout
+from pcie_failover.pair.summary import _step_lines
 from pcie_failover.render.layout import Layout, fits, strip_colour, visible_len, wrap
-from pcie_failover.render.pair_summary import _step_lines
 from tests.support.cli import Run
 from tests.support.golden import compare_entry
 

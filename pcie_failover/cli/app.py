@@ -41,7 +41,7 @@ COMMANDS: dict[str, str] = {
     "check": "pcie_failover.cli.host",
     "list": "pcie_failover.cli.host",
     "capture": "pcie_failover.cli.host",
-    "pair": "pcie_failover.cli.pair",
+    "pair": "pcie_failover.pair.cli",
     "lint": "pcie_failover.cli.lint",
     "inspect": "pcie_failover.cli.inspect",
     "prepare": "pcie_failover.cli.prepare",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 
 from pcie_failover.pair.model import MACVTAP_FD, BackendKind, PairSpec, RootPort
-from pcie_failover.render.pair_notes import note_lines
+from pcie_failover.pair.notes import note_lines
 
 
 def option_value(value: str) -> str:

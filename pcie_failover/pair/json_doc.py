@@ -6,12 +6,12 @@ from typing import Any
 
 from pcie_failover.model.results import RuleResult
 from pcie_failover.pair.build import refused_failures, warnings
+from pcie_failover.pair.libvirt_xml import hostdev_network, primary_interface, standby_interface, xml_text
 from pcie_failover.pair.model import MACVTAP_FD, HostPrep, PairReport, PairRequest, PairSpec, RootPort, macvtap_name
+from pcie_failover.pair.notes import shell_command
+from pcie_failover.pair.qemu_args import qemu_args
+from pcie_failover.pair.qmp_cmds import fd_name, qmp_commands
 from pcie_failover.render.json_doc import check_json, device_json, dump, envelope
-from pcie_failover.render.libvirt_xml import hostdev_network, primary_interface, standby_interface, xml_text
-from pcie_failover.render.pair_notes import shell_command
-from pcie_failover.render.qemu_args import qemu_args
-from pcie_failover.render.qmp_cmds import fd_name, qmp_commands
 
 
 def _input(report: PairReport) -> dict[str, Any]:

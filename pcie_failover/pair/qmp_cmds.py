@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from pcie_failover.pair.model import BackendKind, PairSpec, macvtap_name
-from pcie_failover.render.pair_notes import note_lines
+from pcie_failover.pair.notes import note_lines
 
 
 def fd_name(spec: PairSpec) -> str:

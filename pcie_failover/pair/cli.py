@@ -127,7 +127,7 @@ def pair(
     options = CheckOptions(manager=for_, mac=request.mac, standby_netdev=backend.device)
 
     def body(root: SysfsRoot) -> int:
-        from pcie_failover.commands.pair import run_pair
+        from pcie_failover.pair.command import run_pair
 
         try:
             report = run_pair(root, query, options, request, layout)
@@ -135,7 +135,7 @@ def pair(
             return fail("pair", errors, ExitCode.USAGE, "input", str(error))
         code = report.exit_code
         if output is PairFormat.JSON:
-            from pcie_failover.render.pair_json import render_pair
+            from pcie_failover.pair.json_doc import render_pair
 
             emit(render_pair(report))
             return int(code)
@@ -156,8 +156,8 @@ def _refusal(report: PairReport) -> str:
     standard error goes to (COLUMNS), fixes continued, never cut (`finding_lines`)."""
     from pcie_failover.cli.terminal import terminal_layout
     from pcie_failover.pair.build import refused_failures
+    from pcie_failover.pair.notes import finding_lines
     from pcie_failover.render.layout import wrap
-    from pcie_failover.render.pair_notes import finding_lines
 
     width = terminal_layout(sys.stderr).width
     lines = [line for result in refused_failures(report.check) for line in finding_lines(result, width, "  ")]
@@ -197,22 +197,22 @@ def _save_pair(
 
 def _render_pair(spec: PairSpec, output: PairFormat) -> str:
     if output is PairFormat.QEMU:
-        from pcie_failover.render.qemu_args import render_qemu
+        from pcie_failover.pair.qemu_args import render_qemu
 
         return render_qemu(spec)
     if output is PairFormat.QMP:
-        from pcie_failover.render.qmp_cmds import qmp_notes, render_qmp
+        from pcie_failover.pair.qmp_cmds import qmp_notes, render_qmp
 
         _side_notes(qmp_notes(spec))
         return render_qmp(spec)
     if output is PairFormat.LIBVIRT:
-        from pcie_failover.render.libvirt_xml import render_libvirt
-        from pcie_failover.render.pair_notes import note_lines
+        from pcie_failover.pair.libvirt_xml import render_libvirt
+        from pcie_failover.pair.notes import note_lines
 
         _side_notes(note_lines(spec))
         return render_libvirt(spec)
     from pcie_failover.cli.terminal import terminal_layout
-    from pcie_failover.render.pair_summary import render_summary
+    from pcie_failover.pair.summary import render_summary
 
     return render_summary(spec, terminal_layout())
 

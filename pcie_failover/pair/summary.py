@@ -8,8 +8,8 @@ becomes its `# description` line, then the command continued with ` \\` at word 
 from __future__ import annotations
 
 from pcie_failover.pair.model import MACVTAP_FD, BackendKind, MacSource, PairSpec, RootPort, macvtap_name
+from pcie_failover.pair.notes import note_lines, shell_command
 from pcie_failover.render.layout import PLAIN, Layout, is_aside, is_shell_command, wrap, wrap_command, wrap_part
-from pcie_failover.render.pair_notes import note_lines, shell_command
 
 _MAC_SOURCE = {
     MacSource.OPTION: "from --mac",
