@@ -123,7 +123,7 @@ def test_pair_and_lint_epilogs_list_only_their_own_codes(
     """Each code an epilog names is one the command returns (70 included), and no other: pair has no 4, lint no 3."""
     import io
 
-    from pcie_failover.cli.lint import LINT_EXIT_CODES
+    from pcie_failover.lint.cli import LINT_EXIT_CODES
     from pcie_failover.pair.cli import PAIR_EXIT_CODES
 
     pair_text = main(["--sysfs-root", DEMO, "pair", "5e:00.2", "--mac", "52:54:00:6f:55:cc", "--format", "qemu"])
@@ -137,7 +137,7 @@ def test_pair_and_lint_epilogs_list_only_their_own_codes(
             monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdins.get(code, "").encode())))
             seen[command].add(main(["--sysfs-root", root, *args]))
         with monkeypatch.context() as broken:
-            module = {"pair": "pcie_failover.pair.command", "lint": "pcie_failover.commands.lint"}[command]
+            module = {"pair": "pcie_failover.pair.command", "lint": "pcie_failover.lint.command"}[command]
             broken.setattr(f"{module}.run_{command}", lambda *_, **__: 1 / 0)
             seen[command].add(main(["--sysfs-root", DEMO, *runs[0]]))
     capsys.readouterr()

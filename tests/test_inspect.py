@@ -11,11 +11,11 @@ import jsonschema
 import pytest
 
 from pcie_failover.commands.check import run_check
-from pcie_failover.commands.lint import run_lint
 from pcie_failover.inspect.judge import judge
 from pcie_failover.inspect.model import Config, InspectReport, PairVerdict
 from pcie_failover.inspect.read import QUERIES, Recorder, Replay, ReplyError, key, read_event, read_vm
 from pcie_failover.inspect.render import render_json, render_table, watch_event_line, watch_pair_line
+from pcie_failover.lint.command import run_lint
 from pcie_failover.lint.model import ConfigKind
 from pcie_failover.model.address import DeviceQuery, MacAddress, PciAddress
 from pcie_failover.model.check import CheckOptions, Manager

@@ -20,12 +20,12 @@ from typing import Any
 
 import pytest
 
-from pcie_failover.commands.lint import run_lint
 from pcie_failover.inspect import virsh as inspect_virsh
 from pcie_failover.inspect.judge import judge
 from pcie_failover.inspect.model import Config
 from pcie_failover.inspect.read import QUERIES, Replay, ReplyError, read_vm
 from pcie_failover.inspect.render import render_json
+from pcie_failover.lint.command import run_lint
 from pcie_failover.lint.model import ConfigKind
 from tests.support.cli import Run
 from tests.support.qmp import REPLIES, FakeQmp, recording

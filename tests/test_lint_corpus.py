@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from pcie_failover.commands.lint import run_lint
+from pcie_failover.lint.command import run_lint
 from pcie_failover.lint.model import ConfigKind
 from pcie_failover.lint.report import LintReport
 from pcie_failover.model.results import Status

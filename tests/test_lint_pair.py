@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from pcie_failover.cli import main
-from pcie_failover.commands.lint import run_lint
+from pcie_failover.lint.command import run_lint
 from pcie_failover.lint.model import ConfigKind
 from pcie_failover.model.results import Status, Verdict
 from pcie_failover.sysfs.host import open_root

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from pcie_failover.lint.guest_rules import LINT_RULES, LINT_RULES_BY_ID
 from pcie_failover.lint.model import ConfigKind, HostFacts, LintInput
 from pcie_failover.lint.parse import parse_vm_config
-from pcie_failover.lint.rules import LINT_RULES, LINT_RULES_BY_ID
 from pcie_failover.model.address import MacAddress
 from pcie_failover.model.results import Status
 from tests.support.lint_configs import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pcie_failover.commands.lint import run_lint
+from pcie_failover.lint.command import run_lint
 from pcie_failover.lint.model import ConfigKind
 from pcie_failover.model.results import Status
 from tests.support.lint_configs import GOOD, MAC, XML_GOOD, domain

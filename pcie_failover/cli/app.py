@@ -42,7 +42,7 @@ COMMANDS: dict[str, str] = {
     "list": "pcie_failover.cli.host",
     "capture": "pcie_failover.cli.host",
     "pair": "pcie_failover.pair.cli",
-    "lint": "pcie_failover.cli.lint",
+    "lint": "pcie_failover.lint.cli",
     "inspect": "pcie_failover.cli.inspect",
     "prepare": "pcie_failover.cli.prepare",
     "register": "pcie_failover.cli.audit",

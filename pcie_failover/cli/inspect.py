@@ -57,8 +57,8 @@ def _root(no_host: bool) -> tuple[SysfsRoot | None, str]:
 def _config(pid: int | None, version: str, no_host: bool, qemu_args: str | None, target: str) -> Config:
     """QEMU's command line (its pid's, or `qemu_args`) through lint: guest rules, and `check` of each primary."""
     from pcie_failover.adapters.vm_config import read_config, read_qemu_cmdline
-    from pcie_failover.commands.lint import run_lint
     from pcie_failover.inspect.model import Config
+    from pcie_failover.lint.command import run_lint
     from pcie_failover.lint.model import ConfigKind
     from pcie_failover.model.address import InputError
 
@@ -78,8 +78,8 @@ def _config(pid: int | None, version: str, no_host: bool, qemu_args: str | None,
 def _domain_config(name: str, version: str, no_host: bool) -> Config:
     """The domain's XML (`virsh dumpxml -- NAME`, as `lint --domain` reads it) through lint."""
     from pcie_failover.adapters.vm_config import read_domain, virsh_command
-    from pcie_failover.commands.lint import run_lint
     from pcie_failover.inspect.model import Config
+    from pcie_failover.lint.command import run_lint
     from pcie_failover.lint.model import ConfigKind
     from pcie_failover.model.address import InputError
 

@@ -14,7 +14,7 @@ def _entries(kind: RuleKind, rules: Iterable[Rule[Any]]) -> list[LedgerEntry]:
 
 def run_rules(kind: RuleKind) -> Ledger:
     """The ledger of `kind`'s rules."""
-    from pcie_failover.lint.rules import LINT_RULES
+    from pcie_failover.lint.guest_rules import LINT_RULES
     from pcie_failover.rules import HOST_RULES
 
     entries: list[LedgerEntry] = []

@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from pcie_failover.inspect.model import LivePrimary, LiveStandby, LiveVm
+from pcie_failover.lint.guest_rules import mac_match, run_lint_rules, slot_zero, standby_mac_unique
 from pcie_failover.lint.model import Bus, BusKind, ConfigKind, Device, HostFacts, LintInput, VmConfig
-from pcie_failover.lint.rules import mac_match, run_lint_rules, slot_zero, standby_mac_unique
 from pcie_failover.model.address import InputError, PciAddress
 from pcie_failover.model.results import RuleResult
 

@@ -14,7 +14,7 @@ from pcie_failover.render.layout import PLAIN, Layout, fit_table, fits, key_valu
 
 REGENERATE = ".venv/bin/pcie-failover rules --format markdown > docs/rules.md"
 _KIND_TITLE = {RuleKind.HOST: "Host rules (`check`)", RuleKind.GUEST: "Guest rules (`lint`)"}
-_REGISTRY = {RuleKind.HOST: "pcie_failover/rules/", RuleKind.GUEST: "pcie_failover/lint/rules/"}
+_REGISTRY = {RuleKind.HOST: "pcie_failover/rules/", RuleKind.GUEST: "pcie_failover/lint/guest_rules/"}
 
 
 _HEADERS = ["rule", "kind", "claim, fact, upstream source, proving test"]

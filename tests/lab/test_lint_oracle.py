@@ -14,7 +14,7 @@ from lab import failover
 from lab.capture import prepare
 from lab.install import LabUnavailableError
 from lab.lint_oracle import CORPUS, OUTCOMES, Config, OracleEnv, boot, migrate, outcome
-from pcie_failover.commands.lint import run_lint
+from pcie_failover.lint.command import run_lint
 from pcie_failover.lint.model import ConfigKind
 
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pcie_failover.lint.model import LintInput
-from pcie_failover.lint.rules import (
+from pcie_failover.lint.guest_rules import (
     acpi_hotplug,
     chassis_slot,
     libvirt_alias,
@@ -24,7 +23,8 @@ from pcie_failover.lint.rules import (
     standby_mac_unique,
     standby_slot,
 )
-from pcie_failover.lint.rules.base import LintRule
+from pcie_failover.lint.guest_rules.base import LintRule
+from pcie_failover.lint.model import LintInput
 from pcie_failover.model.results import RuleResult
 
 LINT_RULES: tuple[LintRule, ...] = (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
+from pcie_failover.lint.guest_rules.base import LintRule, verdict
 from pcie_failover.lint.model import VIRTIO_MODELS, ConfigKind, LintInput
-from pcie_failover.lint.rules.base import LintRule, verdict
 from pcie_failover.model.results import Severity, Status
 from pcie_failover.model.rule import Finding, Source
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from pcie_failover.lint.guest_rules.base import LintRule, verdict
 from pcie_failover.lint.model import Device, LintInput
-from pcie_failover.lint.rules.base import LintRule, verdict
 from pcie_failover.model.results import Severity, Status
 from pcie_failover.model.rule import Finding, Source
 

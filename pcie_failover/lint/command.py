@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from pcie_failover.commands.check import checked, run_check
+from pcie_failover.lint.guest_rules import run_lint_rules
 from pcie_failover.lint.model import ConfigKind, Device, HostFacts, LintInput, VmConfig
 from pcie_failover.lint.parse import parse_qemu_version, parse_vm_config
 from pcie_failover.lint.report import HostItem, LintReport
-from pcie_failover.lint.rules import run_lint_rules
 from pcie_failover.model.address import DeviceQuery, InputError, MacAddress, PciAddress, validate_ifname
 from pcie_failover.model.check import CheckOptions, Manager
 from pcie_failover.model.report import CheckReport

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from pcie_failover.lint.guest_rules.base import LintRule
 from pcie_failover.lint.model import LintInput
-from pcie_failover.lint.rules.base import LintRule
 from pcie_failover.model.results import Severity, Status
 from pcie_failover.model.rule import Finding, Source
 

@@ -50,7 +50,7 @@ def lint(
     output: Annotated[OutputFormat, FORMAT_OPTION] = OutputFormat.TABLE,
 ) -> int:
     """Check a VM's failover configuration (QEMU command line or libvirt XML) and each primary's host device."""
-    from pcie_failover.commands.lint import run_lint
+    from pcie_failover.lint.command import run_lint
     from pcie_failover.lint.model import ConfigKind
 
     if sum(given is not None for given in (qemu_args, domain_xml, domain, pid)) != 1:
@@ -76,12 +76,12 @@ def lint(
     except InputError as error:
         return fail("lint", output, ExitCode.USAGE, "input", str(error))
     if output is OutputFormat.JSON:
-        from pcie_failover.render.lint_json import render_lint
+        from pcie_failover.lint.json_doc import render_lint
 
         emit(render_lint(report))
     else:
         from pcie_failover.cli.terminal import terminal_layout
-        from pcie_failover.render.lint_table import render_lint as render_table
+        from pcie_failover.lint.table import render_lint as render_table
 
         emit(render_table(report, terminal_layout()))
     return int(report.exit_code)

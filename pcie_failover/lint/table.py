@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from pcie_failover.lint.guest_rules.base import pairs
 from pcie_failover.lint.model import ConfigKind
 from pcie_failover.lint.report import HostItem, LintReport
-from pcie_failover.lint.rules.base import pairs
 from pcie_failover.model.results import Status, Verdict
 from pcie_failover.render.layout import PLAIN, Layout
 from pcie_failover.render.table import MARK, VERDICT_TONE, result_rows, results_table

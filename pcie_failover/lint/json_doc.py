@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pcie_failover.lint.guest_rules.base import pairs
 from pcie_failover.lint.report import HostItem, LintReport
-from pcie_failover.lint.rules.base import pairs
 from pcie_failover.model.results import Verdict
 from pcie_failover.render.json_doc import check_json, dump, envelope
 
