@@ -18,8 +18,8 @@ from fixtures_sysfs.builder import Host
 from fixtures_sysfs.hosts import demo_host, demo_pf
 from pcie_failover.adapters import files
 from pcie_failover.audit.coalesce import coalesced
+from pcie_failover.audit.command import audit_once
 from pcie_failover.audit.registry import Registry
-from pcie_failover.commands.audit import audit_once
 from pcie_failover.sysfs.root import SysfsRoot
 from tests.support.cli import Run
 from tests.support.golden import compare_entry
@@ -346,7 +346,7 @@ def test_a_named_registry_that_does_not_exist_is_a_registry_problem(
         prometheus = cli(*audit, *named, "--format", "prometheus")
         assert (prometheus.code, "\npcie_failover_registry_problems 1\n" in prometheus.out) == (4, True)
     monkeypatch.delenv("PCIE_FAILOVER_REGISTRY")
-    monkeypatch.setattr("pcie_failover.cli.audit.DEFAULT_REGISTRY", missing)
+    monkeypatch.setattr("pcie_failover.audit.cli.DEFAULT_REGISTRY", missing)
     default = cli(*audit)
     assert (default.code, default.out, default.err) == (0, "no registered pairs\n", "")
 
@@ -425,7 +425,7 @@ def test_a_primary_is_compared_where_the_audit_finds_it(
 def test_register_from_a_copied_tree_stays_out_of_the_system_registry(
     cli: Callable[..., Run], registry: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("pcie_failover.commands.register.DEFAULT_REGISTRY", registry)  # stands for /etc/...
+    monkeypatch.setattr("pcie_failover.audit.register.DEFAULT_REGISTRY", registry)  # stands for /etc/...
     run = _register(cli, registry + "/", "web", "5e:00.2")
     assert (run.code, run.err) == (
         2,

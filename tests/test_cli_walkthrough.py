@@ -18,7 +18,7 @@ import pytest
 
 from fixtures_sysfs.builder import Host
 from fixtures_sysfs.hosts import demo_host
-from pcie_failover.commands import install_units
+from pcie_failover.audit import install_units
 from pcie_failover.model.results import RuleResult, Severity, Status, Verdict
 from tests.support.cli import Run
 

@@ -183,7 +183,7 @@ def test_register_and_unregister_list_the_codes_they_exit_with(
         ["--sysfs-root", str(empty), "register", "x", "5e:00.2", "--registry", registry],  # 3
     ]
     produced = _codes(runs, capsys)
-    monkeypatch.setattr("pcie_failover.commands.register.run_register", _crash)
+    monkeypatch.setattr("pcie_failover.audit.register.run_register", _crash)
     produced |= _codes([[*register, "crash", "5e:00.2", "--registry", registry]], capsys)
     assert produced == _documented("register") == {0, 1, 2, 3, 70}
     runs = [["unregister", "web", "--registry", registry], ["unregister", "web", "--registry", registry]]
@@ -210,7 +210,7 @@ def test_audit_lists_the_codes_it_exits_with(
         ["--sysfs-root", DEMO, "audit", "--registry", str(tmp_path / "typo")],  # 4
     ]
     produced = _codes(runs, capsys)
-    monkeypatch.setattr("pcie_failover.commands.audit.run_audit", _crash)
+    monkeypatch.setattr("pcie_failover.audit.command.run_audit", _crash)
     produced |= _codes([audit], capsys)
     assert produced == _documented("audit") == {0, 1, 2, 3, 4, 70}
 
@@ -225,6 +225,6 @@ def test_watch_lists_the_codes_it_exits_with(
     watch = ["watch", "--state-dir", str(tmp_path / "state")]
     runs = [["--sysfs-root", DEMO, *watch], ["--sysfs-root", str(empty), *watch]]  # 2: not the live /sys; 3
     produced = _codes(runs, capsys)
-    monkeypatch.setattr("pcie_failover.commands.watch.watch", _crash)
+    monkeypatch.setattr("pcie_failover.audit.watch.watch", _crash)
     produced |= _codes([watch], capsys)
     assert produced | {0} == _documented("watch") == {0, 2, 3, 70}

@@ -364,7 +364,7 @@ def test_names_with_control_characters_reach_no_output_raw(user: str, shared: Pa
         (("check", "5e:00.2"), "pcie_failover.commands.check.run_check"),
         (("list",), "pcie_failover.commands.listing.run_list"),
         (("capture", "-o", "-"), "pcie_failover.commands.capture.run_capture"),
-        (("audit", "--registry", "/nonexistent"), "pcie_failover.commands.audit.run_audit"),
+        (("audit", "--registry", "/nonexistent"), "pcie_failover.audit.command.run_audit"),
     ],
 )
 def test_a_crash_is_exit_70_and_one_escaped_line(

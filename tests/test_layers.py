@@ -23,8 +23,12 @@ FEATURE_SHELL = ("cli.py", "command.py")
 EDGES = (
     "__main__.py",
     "audit/coalesce.py",
+    "audit/install_units.py",
+    "audit/register.py",
     "audit/registry.py",
     "audit/resolve.py",
+    "audit/units_cli.py",
+    "audit/watch.py",
     "inspect/qmp.py",
     "inspect/virsh.py",
     "prepare/store.py",

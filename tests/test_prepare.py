@@ -491,8 +491,8 @@ def test_register_errors_under_json_are_one_json_document(
 ) -> None:
     import os
 
+    from pcie_failover.audit import register
     from pcie_failover.cli import prepare as cli_prepare
-    from pcie_failover.commands import register
 
     plan = Plan("0000:5e:00.2", kept=("0000:5e:00.2 is already on vfio-pci",))
     done = PrepareReport("0000:5e:00.2", False, False, Outcome.UNCHANGED, plan)

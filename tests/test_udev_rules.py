@@ -208,7 +208,7 @@ def test_install_units_tells_systemd_and_udev_as_root(
     cli: Callable[..., Run], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without a destdir: each program that exists (in a system directory) is run, and reported."""
-    from pcie_failover.commands import install_units
+    from pcie_failover.audit import install_units
 
     fake = tmp_path / "sbin"
     fake.mkdir()

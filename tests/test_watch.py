@@ -17,11 +17,11 @@ import pytest
 from fixtures_sysfs.builder import build
 from fixtures_sysfs.hosts import demo_host
 from pcie_failover.adapters.events import LinkChanges
+from pcie_failover.audit.cli import AuditFormat, _auditor
 from pcie_failover.audit.coalesce import Coalesced, coalesced
 from pcie_failover.audit.registry import Registry
+from pcie_failover.audit.watch import watch
 from pcie_failover.cli import main
-from pcie_failover.cli.audit import AuditFormat, _auditor
-from pcie_failover.commands.watch import watch
 from pcie_failover.sysfs.root import SysfsRoot
 from tests.support.cli import Run
 

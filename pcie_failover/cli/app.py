@@ -45,12 +45,12 @@ COMMANDS: dict[str, str] = {
     "lint": "pcie_failover.lint.cli",
     "inspect": "pcie_failover.cli.inspect",
     "prepare": "pcie_failover.cli.prepare",
-    "register": "pcie_failover.cli.audit",
-    "unregister": "pcie_failover.cli.audit",
-    "audit": "pcie_failover.cli.audit",
-    "watch": "pcie_failover.cli.audit",
+    "register": "pcie_failover.audit.cli",
+    "unregister": "pcie_failover.audit.cli",
+    "audit": "pcie_failover.audit.cli",
+    "watch": "pcie_failover.audit.cli",
     "rules": "pcie_failover.cli.rules",
-    "install-units": "pcie_failover.cli.units",
+    "install-units": "pcie_failover.audit.units_cli",
 }
 COMPLETE_VAR = "_PCIE_FAILOVER_COMPLETE"  # click's shell completion protocol: `_<PROG>_COMPLETE=complete_bash`
 SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")  # what typer's completion scripts exist for

@@ -172,7 +172,7 @@ def _run(
 
 def _register(name: str, query: DeviceQuery, request: Any, registry: str) -> Registration:
     """`pair --save`'s registration of the prepared VF: the file written, or the error (reported by the caller)."""
-    from pcie_failover.commands.register import RegisterError, save
+    from pcie_failover.audit.register import RegisterError, save
     from pcie_failover.model.check import Manager
     from pcie_failover.prepare.command import Registration
     from pcie_failover.sysfs.host import NoHostError, open_root

@@ -183,7 +183,7 @@ def _save_pair(
     root: SysfsRoot, name: str, query: DeviceQuery, mac: MacAddress, manager: Manager, vm: str | None, registry: str
 ) -> int:
     """`pair --save`: register the pair just printed, as `register` would."""
-    from pcie_failover.commands.register import RegisterError, save
+    from pcie_failover.audit.register import RegisterError, save
 
     advice = "take the host steps above, then pair --save again (or: register NAME DEVICE --mac MAC --force)"
     try:  # pair --force prints a spec but never saves one: the advice is pair's

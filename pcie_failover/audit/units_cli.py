@@ -51,7 +51,7 @@ def install_units(
     force: Annotated[bool, typer.Option("--force", help="Replace files that differ from the packaged ones.")] = False,
 ) -> int:
     """Install the udev rule, the systemd units and the tmpfiles entry shipped in the package; as root, reload them."""
-    from pcie_failover.commands.install_units import (
+    from pcie_failover.audit.install_units import (
         InstallError,
         check_bindir,
         default_bindir,

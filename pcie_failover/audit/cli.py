@@ -105,7 +105,7 @@ def _auditor(
     textfile and prints no metrics (the journal lines still go out); said once on stderr. Looked at
     again by every audit, so a collector installed later is written at the next one.
     """
-    from pcie_failover.commands.audit import audit_once
+    from pcie_failover.audit.command import audit_once
 
     layout = None
     if output is AuditFormat.TABLE:
@@ -202,7 +202,7 @@ def register(
 
     def body(root: SysfsRoot) -> int:
         from pcie_failover.adapters.files import UnsafePathError
-        from pcie_failover.commands.register import RegisterError, run_register
+        from pcie_failover.audit.register import RegisterError, run_register
 
         try:
             result = run_register(
@@ -340,7 +340,7 @@ def watch(
             return fail("watch", OutputFormat.TABLE, ExitCode.USAGE, "usage", "watch needs the live /sys")
         from pcie_failover.adapters.events import LinkChanges, UdevPci
         from pcie_failover.adapters.files import UnsafePathError
-        from pcie_failover.commands.watch import watch as watch_events
+        from pcie_failover.audit.watch import watch as watch_events
 
         once = _auditor(
             root,

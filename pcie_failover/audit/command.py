@@ -110,7 +110,7 @@ def audit_once(
         report = run_audit(root, registry, device, strict)
         emit(_render(report, output, layout))
     if journal:
-        from pcie_failover.render.audit_text import render_journal
+        from pcie_failover.audit.text import render_journal
 
         sys.stderr.write(render_journal(report))
     return int(report.exit_code)
@@ -118,13 +118,13 @@ def audit_once(
 
 def _render(report: AuditReport, output: str, layout: Layout | None = None) -> str:
     if output == "prometheus":
-        from pcie_failover.render.prometheus import render_prometheus
+        from pcie_failover.audit.prometheus import render_prometheus
 
         return render_prometheus(report)
     if output == "json":
         from pcie_failover.render.json_doc import render_audit
 
         return render_audit(report)
-    from pcie_failover.render.audit_text import render_audit_table
+    from pcie_failover.audit.text import render_audit_table
 
     return render_audit_table(report) if layout is None else render_audit_table(report, layout)
