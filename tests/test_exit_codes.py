@@ -48,7 +48,7 @@ def test_an_interrupt_is_130(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Cap
     def interrupted(*_: object, **__: object) -> NoReturn:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("pcie_failover.commands.check.run_check", interrupted)
+    monkeypatch.setattr("pcie_failover.check.command.run_check", interrupted)
     assert main(["--sysfs-root", DEMO, "check", "5e:00.2"]) == 130
     assert capsys.readouterr().err == ""
 

@@ -12,7 +12,7 @@ import pytest
 
 from fixtures_sysfs.builder import Host, Port, SriovPf, build, vf_addresses
 from fixtures_sysfs.generator import large_host, pf_address, vf_address
-from pcie_failover.commands.check import run_check
+from pcie_failover.check.command import run_check
 from pcie_failover.model.address import DeviceQuery
 from pcie_failover.model.check import CheckOptions
 from pcie_failover.sysfs.host import open_root

@@ -361,8 +361,8 @@ def test_names_with_control_characters_reach_no_output_raw(user: str, shared: Pa
 @pytest.mark.parametrize(
     ("args", "target"),
     [
-        (("check", "5e:00.2"), "pcie_failover.commands.check.run_check"),
-        (("list",), "pcie_failover.commands.listing.run_list"),
+        (("check", "5e:00.2"), "pcie_failover.check.command.run_check"),
+        (("list",), "pcie_failover.listing.command.run_list"),
         (("capture", "-o", "-"), "pcie_failover.commands.capture.run_capture"),
         (("audit", "--registry", "/nonexistent"), "pcie_failover.audit.command.run_audit"),
     ],

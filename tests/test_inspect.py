@@ -10,7 +10,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from pcie_failover.commands.check import run_check
+from pcie_failover.check.command import run_check
 from pcie_failover.inspect.judge import judge
 from pcie_failover.inspect.model import Config, InspectReport, PairVerdict
 from pcie_failover.inspect.read import QUERIES, Recorder, Replay, ReplyError, key, read_event, read_vm

@@ -15,8 +15,8 @@ import pytest
 
 from fixtures_sysfs.builder import Host, Netdev
 from fixtures_sysfs.hosts import DEMO_MAC, demo_host, demo_pf
+from pcie_failover.check.command import checked
 from pcie_failover.cli.app import OutputFormat
-from pcie_failover.commands.check import checked
 from pcie_failover.model.address import DeviceQuery, MacAddress
 from pcie_failover.model.check import CheckOptions
 from pcie_failover.prepare.command import PrepareReport, read_surroundings, run_prepare, run_undo, step_rows
@@ -368,7 +368,7 @@ def test_the_lock_is_taken_before_the_host_is_read(
     """Two prepares never plan from the same state: the store's lock is held while check reads the host."""
     import fcntl
 
-    from pcie_failover.commands.check import checked as real
+    from pcie_failover.check.command import checked as real
     from pcie_failover.prepare import command
 
     state = tmp_path / "s"

@@ -14,7 +14,7 @@ import pytest
 from fixtures_sysfs.builder import Function, Host, Netdev, RootComplex, SriovPf
 from fixtures_sysfs.hosts import DEMO_MAC, demo_host, demo_pf
 from pcie_failover.adapters.proc import DeviceFile, Holders, OpenFile, ProcReader
-from pcie_failover.commands.check import checked
+from pcie_failover.check.command import checked
 from pcie_failover.model.address import DeviceQuery, MacAddress
 from pcie_failover.model.check import CheckOptions
 from pcie_failover.model.host import Unreadable

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fixtures_sysfs.builder import Function, Host, Iommu, Netdev, Port, RootComplex, Slot, SriovPf, VfAdmin, build
-from pcie_failover.commands.check import run_check
+from pcie_failover.check.command import run_check
 from pcie_failover.model.address import DeviceQuery
 from pcie_failover.model.check import CheckOptions
 from pcie_failover.sysfs.root import SysfsError, SysfsRoot

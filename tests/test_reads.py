@@ -8,8 +8,8 @@ from pathlib import Path
 
 from fixtures_sysfs.builder import Function, Host, Netdev, Port, RootComplex, Slot, SriovPf
 from fixtures_sysfs.hosts import CX5_VF, MELLANOX, demo_host, demo_pf
-from pcie_failover.commands.check import run_check
-from pcie_failover.commands.listing import run_list
+from pcie_failover.check.command import run_check
+from pcie_failover.listing.command import run_list
 from pcie_failover.model.address import DeviceQuery
 from pcie_failover.model.check import CheckOptions
 from pcie_failover.sysfs.host import open_root

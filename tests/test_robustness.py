@@ -12,7 +12,7 @@ import pytest
 
 from fixtures_sysfs.builder import Host
 from fixtures_sysfs.hosts import demo_host
-from pcie_failover.commands.check import run_check
+from pcie_failover.check.command import run_check
 from pcie_failover.model.address import DeviceQuery, MacAddress
 from pcie_failover.model.check import CheckOptions
 from pcie_failover.model.results import Severity, Status, Verdict

@@ -9,7 +9,7 @@ from pcie_failover.audit import DEFAULT_REGISTRY
 from pcie_failover.audit.record import PairRecord, identity_of
 from pcie_failover.audit.registry import Registry
 from pcie_failover.audit.resolve import foreign, resolve
-from pcie_failover.commands.check import checked
+from pcie_failover.check.command import checked
 from pcie_failover.model.address import DeviceQuery, MacAddress
 from pcie_failover.model.check import CheckOptions, Manager
 from pcie_failover.model.results import Status, Verdict

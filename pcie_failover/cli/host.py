@@ -62,7 +62,7 @@ def check(
         return fail("check", output, ExitCode.USAGE, "input", str(error))
 
     def body(root: SysfsRoot) -> int:
-        from pcie_failover.commands.check import run_check
+        from pcie_failover.check.command import run_check
 
         report = run_check(root, query, options, strict)
         if output is OutputFormat.JSON:
@@ -97,7 +97,7 @@ def list_devices(
         return fail("list", output, ExitCode.USAGE, "input", f"--pf: {error}")
 
     def body(root: SysfsRoot) -> int:
-        from pcie_failover.commands.listing import NoSuchPfError, run_list
+        from pcie_failover.listing.command import NoSuchPfError, run_list
 
         try:
             report = run_list(root, options, pf_query, vfs)

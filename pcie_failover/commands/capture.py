@@ -42,7 +42,7 @@ def run_capture(
 def _capture(
     root: SysfsRoot, devices: list[PciAddress], path: str, out: BinaryIO, progress: Progress | None
 ) -> CaptureResult:
-    from pcie_failover.commands.listing import network_functions
+    from pcie_failover.listing.command import network_functions
 
     wanted = devices or network_functions(root)
     if progress is not None:

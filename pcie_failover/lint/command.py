@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from pcie_failover.commands.check import checked, run_check
+from pcie_failover.check.command import checked, run_check
 from pcie_failover.lint.guest_rules import run_lint_rules
 from pcie_failover.lint.model import ConfigKind, Device, HostFacts, LintInput, VmConfig
 from pcie_failover.lint.parse import parse_qemu_version, parse_vm_config

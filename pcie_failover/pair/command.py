@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pcie_failover.commands.check import checked
+from pcie_failover.check.command import checked
 from pcie_failover.model.address import DeviceQuery, InputError, PciAddress
 from pcie_failover.model.check import CheckInput, CheckOptions
 from pcie_failover.model.host import PciFunction, StandbyBackend

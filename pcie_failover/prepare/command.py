@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from pcie_failover.adapters.files import SafeDirectory, UnsafePathError
 from pcie_failover.adapters.proc import PROC, Holders, ProcReader
-from pcie_failover.commands.check import checked
+from pcie_failover.check.command import checked
 from pcie_failover.model.address import DeviceQuery, PciAddress
 from pcie_failover.model.check import CheckInput, CheckOptions
 from pcie_failover.model.host import IommuGroup, NetDevice, PciFunction, Unreadable
