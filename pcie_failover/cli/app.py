@@ -38,8 +38,8 @@ PROG = "pcie-failover"
 # `commands`, a typer.Typer). A run imports only the module of the command it runs; --help, --help-all
 # and shell completion, which list every command, import them all.
 COMMANDS: dict[str, str] = {
-    "check": "pcie_failover.cli.host",
-    "list": "pcie_failover.cli.host",
+    "check": "pcie_failover.check.cli",
+    "list": "pcie_failover.listing.cli",
     "capture": "pcie_failover.cli.host",
     "pair": "pcie_failover.pair.cli",
     "lint": "pcie_failover.lint.cli",
