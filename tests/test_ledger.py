@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from pcie_failover.ledger.render import REGENERATE
 from pcie_failover.lint.guest_rules import LINT_RULES_BY_ID
 from pcie_failover.model.rule import Rule
-from pcie_failover.render.ledger import REGENERATE
 from pcie_failover.rules import RULES_BY_ID
 from tests.support.cli import Run
 from tests.support.golden import GOLDEN

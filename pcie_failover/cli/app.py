@@ -49,7 +49,7 @@ COMMANDS: dict[str, str] = {
     "unregister": "pcie_failover.audit.cli",
     "audit": "pcie_failover.audit.cli",
     "watch": "pcie_failover.audit.cli",
-    "rules": "pcie_failover.cli.rules",
+    "rules": "pcie_failover.ledger.cli",
     "install-units": "pcie_failover.audit.units_cli",
 }
 COMPLETE_VAR = "_PCIE_FAILOVER_COMPLETE"  # click's shell completion protocol: `_<PROG>_COMPLETE=complete_bash`

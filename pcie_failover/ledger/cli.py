@@ -30,16 +30,16 @@ def rules(
     kind: Annotated[RuleKind, typer.Option("--kind", help="host (check), guest (lint) or all.")] = RuleKind.ALL,
 ) -> int:
     """List every rule: id, kind, severity, claim, the upstream fact and source it mirrors, the tests that prove it."""
-    from pcie_failover.commands.rules import run_rules
+    from pcie_failover.ledger.command import run_rules
 
     ledger = run_rules(kind)
     if output is LedgerFormat.JSON:
-        from pcie_failover.render.ledger import render_json as render
+        from pcie_failover.ledger.render import render_json as render
     elif output is LedgerFormat.MARKDOWN:
-        from pcie_failover.render.ledger import render_markdown as render
+        from pcie_failover.ledger.render import render_markdown as render
     else:
         from pcie_failover.cli.terminal import terminal_layout
-        from pcie_failover.render.ledger import render_table
+        from pcie_failover.ledger.render import render_table
 
         emit(render_table(ledger, terminal_layout()))
         return 0
