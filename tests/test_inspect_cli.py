@@ -15,7 +15,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from pcie_failover.cli import inspect as inspect_cli
+from pcie_failover.inspect import cli as inspect_cli
 from pcie_failover.inspect import qmp as inspect_qmp
 from pcie_failover.inspect.read import QUERIES, key
 from tests.support.cli import SCHEMA, Run

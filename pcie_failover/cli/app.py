@@ -43,7 +43,7 @@ COMMANDS: dict[str, str] = {
     "capture": "pcie_failover.cli.host",
     "pair": "pcie_failover.pair.cli",
     "lint": "pcie_failover.lint.cli",
-    "inspect": "pcie_failover.cli.inspect",
+    "inspect": "pcie_failover.inspect.cli",
     "prepare": "pcie_failover.cli.prepare",
     "register": "pcie_failover.audit.cli",
     "unregister": "pcie_failover.audit.cli",
