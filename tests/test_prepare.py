@@ -229,7 +229,7 @@ def test_a_hostile_pf_name_is_refused_as_the_writer_would_dry_run_included(
     host_root: Callable[[Host], Path], tmp_path: Path, name: str
 ) -> None:
     from pcie_failover.adapters.writer import LiveWriter
-    from pcie_failover.cli.prepare import _render
+    from pcie_failover.prepare.cli import _render
     from pcie_failover.prepare.confine import check_action
 
     root = host_root(_hostile_pf(name))
@@ -492,7 +492,7 @@ def test_register_errors_under_json_are_one_json_document(
     import os
 
     from pcie_failover.audit import register
-    from pcie_failover.cli import prepare as cli_prepare
+    from pcie_failover.prepare import cli as cli_prepare
 
     plan = Plan("0000:5e:00.2", kept=("0000:5e:00.2 is already on vfio-pci",))
     done = PrepareReport("0000:5e:00.2", False, False, Outcome.UNCHANGED, plan)

@@ -44,7 +44,7 @@ COMMANDS: dict[str, str] = {
     "pair": "pcie_failover.pair.cli",
     "lint": "pcie_failover.lint.cli",
     "inspect": "pcie_failover.inspect.cli",
-    "prepare": "pcie_failover.cli.prepare",
+    "prepare": "pcie_failover.prepare.cli",
     "register": "pcie_failover.audit.cli",
     "unregister": "pcie_failover.audit.cli",
     "audit": "pcie_failover.audit.cli",
