@@ -185,7 +185,7 @@ class _OptionsView:
         return global_options().quiet
 
 
-# Only `capture` (cli/host.py) still reads `state`: it is being rewritten elsewhere and moves to its own
+# Only capture (cli/host.py, cli/progress.py) still reads `state`: it is being rewritten elsewhere and moves to its own
 # folder after; then this goes (docs/architecture.md, "Still to do").
 state = _OptionsView()
 

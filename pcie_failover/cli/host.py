@@ -23,6 +23,7 @@ from pcie_failover.render.escape import escape
 from pcie_failover.sysfs.root import SysfsRoot
 
 commands = typer.Typer()  # registered by name in cli.app.COMMANDS
+app = commands  # the name capture's decorator uses: capture is being rewritten elsewhere, left as it was
 
 
 CAPTURE_EXIT_CODES = f"""Exit codes: 0 the snapshot was written; 2 usage error, malformed address, unknown
@@ -30,7 +31,7 @@ device (no such PCI function or interface), an output file that cannot be writte
 not a regular file; 3 the host cannot be inspected (no PCI tree); {INTERNAL_EXIT_CODE}."""
 
 
-@commands.command(epilog=CAPTURE_EXIT_CODES)
+@app.command(epilog=CAPTURE_EXIT_CODES)
 def capture(
     devices: Annotated[
         list[str] | None,

@@ -6,7 +6,7 @@ import sys
 import time
 from typing import TextIO
 
-from pcie_failover.cli.app import global_options
+from pcie_failover.cli.app import state
 from pcie_failover.commands.capture import SELECTING
 
 INTERVAL = 0.1  # seconds between two frames of one stage (a terminal need not redraw 4096 times)
@@ -45,6 +45,6 @@ class TerminalProgress:
 def terminal_progress() -> TerminalProgress | None:
     """A progress line when standard error is a terminal (and not --quiet), else None: nothing is shown."""
     stream = sys.stderr
-    if global_options().quiet or stream is None or not stream.isatty():
+    if state.quiet or stream is None or not stream.isatty():
         return None
     return TerminalProgress(stream)
