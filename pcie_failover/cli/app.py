@@ -1,4 +1,5 @@
-"""The typer app, its global options, and how every command reports errors and exits."""
+"""The typer app, the registry of its commands (COMMANDS), its global options, and how every command reports
+errors and exits."""
 
 from __future__ import annotations
 
