@@ -7,8 +7,15 @@ import os
 import tarfile
 from pathlib import Path
 
+import pytest
+
+from pcie_failover.commands.capture import run_capture
+from pcie_failover.model.address import PciAddress
+from pcie_failover.model.host import PciFunction, Unreadable
+from pcie_failover.snapshot import rehearsal
 from pcie_failover.snapshot.archive import extract, write_archive
 from pcie_failover.snapshot.recording import RecordingRoot, Touched
+from pcie_failover.sysfs import pci
 from pcie_failover.sysfs.root import SysfsRoot
 
 
@@ -81,3 +88,28 @@ def test_a_path_through_a_link_that_leaves_the_root_archives_nothing_beyond_it(t
     snapshot = _archived(source, touched, tmp_path)
     assert not (snapshot / "devices/pci0000:00/0000:00:01.0/escape").exists()
     assert not list(snapshot.rglob("passwd"))
+
+
+def test_an_attribute_a_reader_starts_to_read_is_captured_without_being_listed_anywhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No path list is kept by hand: make `read_function` read one more attribute, and the capture holds it."""
+    demo = Path(__file__).resolve().parent.parent / "fixtures_sysfs" / "demo-host"
+    original = pci.read_function
+
+    def reading_more(root: SysfsRoot, address: PciAddress, pci_class: int | None = None) -> PciFunction | Unreadable:
+        root.read_bytes(f"{pci.device_link(address)}/subsystem_vendor")
+        return original(root, address, pci_class)
+
+    def captured(name: str) -> set[str]:
+        with (tmp_path / name).open("wb") as out:
+            run_capture(SysfsRoot(str(demo)), [PciAddress.parse("5e:00.2")], str(tmp_path / name), out)
+        with tarfile.open(tmp_path / name) as tar:
+            return {m.name for m in tar.getmembers() if m.name.endswith("/subsystem_vendor") and m.size}
+
+    assert captured("before.tar.gz") == set()
+    monkeypatch.setattr(pci, "read_function", reading_more)
+    monkeypatch.setattr(rehearsal, "read_function", reading_more)
+    assert captured("after.tar.gz") == {
+        f"sysfs/devices/pci0000:5d/0000:5d:00.0/0000:5e:00.{n}/subsystem_vendor" for n in (0, 2, 3, 4, 5)
+    }
