@@ -15,9 +15,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-SIDECAR = "pcie-failover-snapshot.json"
-LINKS_DIR = "pcie-failover-snapshot.links"
-NAMES_FILE = "pcie-failover-snapshot.names.json"
+from pcie_failover.netinfo.source import SIDECAR, NetlinkRecord
+from pcie_failover.sysfs.names import NAMES_FILE
+
 
 # PCIe port types (PCI Express capabilities register bits 7:4).
 ENDPOINT = 0x0
@@ -545,16 +545,15 @@ class _Builder:
                 infos.append({"family": "inet6" if ":" in local else "inet", "local": local, "prefixlen": int(prefix)})
             addresses.append({"ifname": netdev.name, "address": netdev.mac, "addr_info": infos})
             routes.extend({"dst": dst, "dev": netdev.name, "protocol": "static"} for dst in netdev.routes)
-        document = {
-            "format": "pcie-failover-snapshot",
-            "version": 2,
-            "kernel_release": "6.1.0-builder",
-            "kernel_cmdline": self.host.kernel_cmdline,
-            "netlink": {"addresses": addresses, "routes": routes},
-        }
-        self.out.file(SIDECAR, json.dumps(document, indent=1) + "\n", 0o644)
-        for link in self.state.sidecar_links:  # version 2: each PF's link in its own file
-            self.out.file(f"{LINKS_DIR}/{link['ifname']}.json", json.dumps([link], indent=1) + "\n", 0o644)
+        record = NetlinkRecord(
+            kernel_release="6.1.0-builder",
+            kernel_cmdline=self.host.kernel_cmdline,
+            links=list(self.state.sidecar_links),
+            addresses=list(addresses),
+            routes=list(routes),
+        )  # the product's own sidecar writer (capture's): version 2, each PF's link in its own file
+        for rel, content in {SIDECAR: record.document(), **record.link_files()}.items():
+            self.out.file(rel, content, 0o644)
 
     def names(self) -> None:
         entries = {

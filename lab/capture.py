@@ -1,4 +1,4 @@
-"""Boot a topology, run its job in the guest and commit the sysfs mirror to fixtures."""
+"""Boot a topology, run its job in the guest, and commit what the product's own `capture` archived there to fixtures."""
 
 from __future__ import annotations
 
@@ -14,16 +14,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lab import guest_capture, initramfs
+from lab import initramfs
 from lab.guest import GUEST_CMDLINE, Guest, GuestError, GuestSpec, Share
 from lab.install import Kernel, LabUnavailableError, ensure_installed, guest_kernel
 from lab.topologies import Topology
+from pcie_failover.netinfo.source import SIDECAR
+from pcie_failover.snapshot.archive import TOP
 from pcie_failover.snapshot.archive import extract as extract_safely
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures_sysfs"
 CACHE = Path(os.environ.get("PCIE_FAILOVER_LAB_CACHE", "/var/tmp/pcie-failover-lab"))
 JOB_TIMEOUT = 480.0
+GUEST_ARCHIVE = "/job/capture.tar.gz"
 
 HOST_SHARE_ADDR, JOB_SHARE_ADDR = "0x10", "0x11"
 LAB_DEVICES = {
@@ -68,9 +71,12 @@ def prepare(cache: Path = CACHE) -> LabEnv:
 
 
 def job_script(topology: Topology) -> str:
-    """The shell script the guest runs: helpers, topology lines, then the capture."""
-    capture = f"/usr/bin/python3 -I -B /host{Path(guest_capture.__file__).resolve()} /job/sysfs.tar"
-    return PRELUDE + "\n".join([*topology.job, "sleep 2", capture]) + "\n"
+    """The shell script the guest runs: helpers, topology lines, then the product's `capture` of the live /sys."""
+    capture = [
+        f"mkdir -p {REPO.parent} && ln -s /host{REPO} {REPO}",  # the editable install's path
+        f"/host{REPO}/.venv/bin/python -I -m pcie_failover capture -o {GUEST_ARCHIVE}",
+    ]
+    return PRELUDE + "\n".join([*topology.job, "sleep 2", *capture]) + "\n"
 
 
 def guest_spec(topology: Topology, env: LabEnv, run: Path) -> GuestSpec:
@@ -90,17 +96,14 @@ def guest_spec(topology: Topology, env: LabEnv, run: Path) -> GuestSpec:
 
 
 def extract(archive: Path, dest: Path) -> None:
-    """Unpack the guest's archive into `dest` (replaced), refusing unsafe names."""
+    """Unpack the capture's `sysfs/` into `dest` (replaced) as the product unpacks one: unsafe names refused."""
     staging = dest.with_name(dest.name + ".new")
     shutil.rmtree(staging, ignore_errors=True)
     with tarfile.open(archive) as tar:
-        members = tar.getmembers()
-        for item in members:
-            if item.name.startswith("/") or ".." in item.name.split("/"):
-                raise GuestError(f"unsafe path in capture: {item.name}")
         extract_safely(tar, staging)
     shutil.rmtree(dest, ignore_errors=True)
-    staging.rename(dest)
+    (staging / TOP).rename(dest)
+    shutil.rmtree(staging)
 
 
 def git_losses(root: Path) -> dict[str, object]:
@@ -140,8 +143,10 @@ def capture(topology: Topology, env: LabEnv, out_root: Path = FIXTURES) -> Path:
         raise GuestError(f"{topology.name}: job exited {status}; trace tail:\n" + "\n".join(trace[-15:]))
     dest = out_root / topology.name
     dest.mkdir(parents=True, exist_ok=True)
-    extract(run / "job" / "sysfs.tar", dest / "sysfs")
-    sidecar = json.loads((dest / "sysfs" / guest_capture.SIDECAR).read_text())
+    extract(run / "job" / Path(GUEST_ARCHIVE).name, dest / "sysfs")
+    if not (dest / "sysfs" / SIDECAR).is_file():
+        raise GuestError(f"{topology.name}: the capture has no netlink facts ({SIDECAR}): was iproute2 there?")
+    sidecar = json.loads((dest / "sysfs" / SIDECAR).read_text())
     manifest = {
         "topology": topology.name,
         "description": topology.description,
@@ -167,7 +172,7 @@ def capture_many(topologies: list[Topology], env: LabEnv, out_root: Path, jobs: 
     def one(topology: Topology) -> str | None:
         try:
             dest = capture(topology, env, out_root)
-        except (GuestError, OSError, TimeoutError) as error:
+        except (GuestError, OSError, TimeoutError, ValueError) as error:  # ValueError: an unsafe archive
             return f"{topology.name}: {error}"
         print(f"captured {topology.name} -> {dest}", file=sys.stderr)
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
@@ -33,7 +34,19 @@ def _results(cli: Callable[..., Run], root: Path | str, device: str) -> dict[str
 
 
 def _devices(cli: Callable[..., Run], root: Path | str) -> list[str]:
-    return [d["bdf"] for d in cli("--sysfs-root", str(root), "list", "--format", "json").json["devices"]]
+    return [d["bdf"] for d in _listed(cli, root)["devices"]]
+
+
+def _listed(cli: Callable[..., Run], root: Path | str, *args: str) -> dict[str, Any]:
+    run = cli("--sysfs-root", str(root), "list", *args, "--format", "json")
+    return {"exit": run.code, **{k: v for k, v in run.json.items() if k != "sysfs_root"}}
+
+
+def _by_name(cli: Callable[..., Run], root: Path | str, device: str) -> list[dict[str, Any]]:
+    """`check IFNAME` of each of the device's interfaces."""
+    found = cli("--sysfs-root", str(root), "check", device, "--format", "json").json["device"]
+    names = found.get("netdevs") or [] if found else []
+    return [_results(cli, root, name) for name in names]
 
 
 @pytest.mark.parametrize("topology", TOPOLOGIES)
@@ -45,10 +58,10 @@ def test_snapshot_of_a_capture_checks_the_same(
     assert run.code == 0
     assert run.json["netlink"] is True
     snapshot = _unpack(tmp_path / "snap.tar.gz", tmp_path / "x")
-    devices = _devices(cli, source)
-    assert _devices(cli, snapshot) == devices
-    for device in devices:
+    assert _listed(cli, snapshot) == _listed(cli, source)
+    for device in _devices(cli, source):
         assert _results(cli, snapshot, device) == _results(cli, source, device), device
+        assert _by_name(cli, snapshot, device) == _by_name(cli, source, device), device
 
 
 def test_snapshot_of_one_vf(cli: Callable[..., Run], tmp_path: Path, captures: Captures) -> None:
@@ -56,10 +69,16 @@ def test_snapshot_of_one_vf(cli: Callable[..., Run], tmp_path: Path, captures: C
     assert cli("--sysfs-root", str(source), "capture", "01:10.0", "-o", str(tmp_path / "vf.tar.gz")).code == 0
     snapshot = _unpack(tmp_path / "vf.tar.gz", tmp_path / "x")
     assert _results(cli, snapshot, "01:10.0") == _results(cli, source, "01:10.0")
-    # the PF, its sibling VFs and the VF's upstream port, not the other NIC
+    assert _listed(cli, snapshot, "--pf", "01:00.0") == _listed(cli, source, "--pf", "01:00.0")
+    pair = ("pair", "01:10.0", "--mac", "52:54:00:12:34:56", "--format", "json")
+    assert (
+        cli("--sysfs-root", str(snapshot), *pair).json["spec"] == cli("--sysfs-root", str(source), *pair).json["spec"]
+    )
+    # the PF and its VFs (`list --pf`), not the other NIC; the upstream port only as the directory above them
     assert sorted(p.name for p in (snapshot / "bus/pci/devices").iterdir()) == [
-        "0000:00:02.0", "0000:01:00.0", "0000:01:10.0", "0000:01:10.2", "0000:01:10.4", "0000:01:10.6",
+        "0000:01:00.0", "0000:01:10.0", "0000:01:10.2", "0000:01:10.4", "0000:01:10.6",
     ]  # fmt: skip
+    assert (snapshot / "devices/pci0000:00/0000:00:02.0/0000:01:10.0").is_dir()
 
 
 def test_snapshot_records_the_names_of_its_devices_ids(
@@ -74,7 +93,10 @@ def test_snapshot_records_the_names_of_its_devices_ids(
     }  # not the onboard e1000e's: it is not in the snapshot
     for device in _devices(cli, snapshot):
         assert _results(cli, snapshot, device) == _results(cli, DEMO, device), device
-    assert cli("--sysfs-root", str(captures("vtd-acpi")), "capture", "-o", str(tmp_path / "lab.tar.gz")).code == 0
+    nameless = tmp_path / "nameless"
+    shutil.copytree(captures("vtd-acpi"), nameless, symlinks=True)
+    (nameless / NAMES_FILE).unlink()
+    assert cli("--sysfs-root", str(nameless), "capture", "-o", str(tmp_path / "lab.tar.gz")).code == 0
     assert not (_unpack(tmp_path / "lab.tar.gz", tmp_path / "y") / NAMES_FILE).exists()
 
 

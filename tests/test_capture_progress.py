@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pty
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -37,16 +38,25 @@ def _capture_on_a_terminal(monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple
     return code, shown.decode()
 
 
+def _paths(shown: str) -> int:
+    """How many paths the readers touched (what the archiving stage counts), as the first archiving frame says."""
+    found = re.search(r"archiving 1/(\d+) paths", shown)
+    assert found is not None, shown
+    return int(found[1])
+
+
 def test_a_terminal_sees_each_stage_and_a_cleared_line(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(progress, "INTERVAL", 3600.0)  # each stage's first and last frame only: no timing in the test
     code, shown = _capture_on_a_terminal(monkeypatch, "capture", "-o", str(tmp_path / "x.tar.gz"))
     assert code == 0
+    paths = _paths(shown)
     assert shown == (
-        f"{ERASE}capture: selecting what the checks read of 7 devices"
-        f"{ERASE}capture: archiving 1/7 devices"
-        f"{ERASE}capture: archiving 7/7 devices"
+        f"{ERASE}capture: reading 0/7 devices"
+        f"{ERASE}capture: reading 7/7 devices"
+        f"{ERASE}capture: archiving 1/{paths} paths"
+        f"{ERASE}capture: archiving {paths}/{paths} paths"
         f"{ERASE}"
     )
     assert capsys.readouterr().out.startswith(f"{tmp_path}/x.tar.gz: 7 devices, ")
@@ -55,8 +65,12 @@ def test_a_terminal_sees_each_stage_and_a_cleared_line(
 def test_every_frame_when_the_terminal_keeps_up(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(progress, "INTERVAL", 0.0)
     code, shown = _capture_on_a_terminal(monkeypatch, "capture", "5e:00.2", "-o", str(tmp_path / "x.tar.gz"))
-    frames = [f"capture: archiving {n}/5 devices" for n in range(1, 6)]  # the VF, its PF, 3 sibling VFs
-    assert (code, shown.split(ERASE)) == (0, ["", "capture: selecting what the checks read of 1 device", *frames, ""])
+    paths = _paths(shown)
+    frames = [f"capture: archiving {n}/{paths} paths" for n in range(1, paths + 1)]  # each path a reader touched
+    assert (code, shown.split(ERASE)) == (
+        0,
+        ["", "capture: reading 0/1 device", "capture: reading 1/1 device", *frames, ""],
+    )
 
 
 def test_quiet_or_no_terminal_shows_nothing(

@@ -91,7 +91,7 @@ def test_iproute_json(value: Any) -> None:
 @SETTINGS
 @given(json_values)
 def test_sidecar(value: Any) -> None:
-    source = parse_sidecar(json.dumps({"format": "pcie-failover-snapshot", "netlink": value}).encode())
+    source = parse_sidecar(json.dumps({"format": "pcie-failover-snapshot", "version": 2, "netlink": value}).encode())
     assert isinstance(source, Snapshot)
     source.vf_admin("eth0")
     source.addresses("eth0")

@@ -7,7 +7,7 @@ import time
 from typing import TextIO
 
 from pcie_failover.cli.app import state
-from pcie_failover.commands.capture import SELECTING
+from pcie_failover.commands.capture import READING
 
 INTERVAL = 0.1  # seconds between two frames of one stage (a terminal need not redraw 4096 times)
 _REWRITE = "\r\x1b[K"  # back to the start of the line and erase it
@@ -27,10 +27,8 @@ class TerminalProgress:
         if stage == self.stage and done < total and now - self.shown < INTERVAL:
             return
         self.stage, self.shown, self.drawn = stage, now, True
-        named = f"{total} device" + ("" if total == 1 else "s")
-        text = (
-            f"selecting what the checks read of {named}" if stage == SELECTING else f"archiving {done}/{total} devices"
-        )
+        unit = "device" if stage == READING else "path"
+        text = f"{stage} {done}/{total} {unit}{'' if total == 1 else 's'}"
         self.stream.write(f"{_REWRITE}capture: {text}")
         self.stream.flush()
 

@@ -8,16 +8,20 @@ from typing import BinaryIO
 
 from pcie_failover.adapters.files import SafeDirectory
 from pcie_failover.model.address import PciAddress
+from pcie_failover.model.host import NETWORK_CLASS
 from pcie_failover.model.report import CaptureResult
 from pcie_failover.netinfo.source import SIDECAR
 from pcie_failover.snapshot.archive import write_archive
-from pcie_failover.snapshot.selection import select
+from pcie_failover.snapshot.recording import RecordingNetlink, RecordingRoot
+from pcie_failover.snapshot.rehearsal import rehearse
 from pcie_failover.sysfs.host import netlink_for
+from pcie_failover.sysfs.names import NAMES_FILE, names_document, names_for
+from pcie_failover.sysfs.pci import functions_of_class
 from pcie_failover.sysfs.root import SysfsRoot
 
 STDOUT = "-"
-SELECTING, ARCHIVING = "selecting", "archiving"
-Progress = Callable[[str, int, int], None]  # (stage, devices done, of how many): SELECTING 0 of those named
+READING, ARCHIVING = "reading", "archiving"
+Progress = Callable[[str, int, int], None]  # (stage, done, of how many): devices read, then entries archived
 
 
 def run_capture(
@@ -28,7 +32,6 @@ def run_capture(
     A file is written atomically through the shared adapter (a temporary file in the target's
     directory, fsync, rename, directory fsync); an existing target that is not a regular file
     (a device, a FIFO, a link, a directory) is refused (UnsafePathError) before anything is read.
-    `progress` hears when the selection starts and as each selected device is archived.
     """
     if output == STDOUT:
         return _capture(root, devices, STDOUT, stdout, progress)
@@ -42,15 +45,18 @@ def run_capture(
 def _capture(
     root: SysfsRoot, devices: list[PciAddress], path: str, out: BinaryIO, progress: Progress | None
 ) -> CaptureResult:
-    from pcie_failover.listing.command import network_functions
-
-    wanted = devices or network_functions(root)
+    recording = RecordingRoot(root.path, root.origin)
+    netlink = RecordingNetlink(netlink_for(root))
+    wanted = devices or [address for address, _ in functions_of_class(root, NETWORK_CLASS)]
+    read = None if progress is None else lambda done: progress(READING, done, len(wanted))
     if progress is not None:
-        progress(SELECTING, 0, len(wanted))
-    selection = select(root, wanted)
-    record = netlink_for(root).record(selection.pf_netdevs, selection.netdevs)
-    sidecar = {} if record is None else {SIDECAR: record.document(), **record.link_files()}
-    total = len(selection.devices)
-    archived = None if progress is None else lambda done: progress(ARCHIVING, done, total)
-    entries = write_archive(root, selection, sidecar, out, archived)
-    return CaptureResult(path, total, entries, record is not None)
+        progress(READING, 0, len(wanted))
+    functions = rehearse(recording, netlink, wanted, not devices, read)
+    record = netlink.recorded()
+    extra = {} if record is None else {SIDECAR: record.document(), **record.link_files()}
+    names = names_document(names_for(root).lookup(functions))
+    if names is not None:
+        extra[NAMES_FILE] = names
+    archived = None if progress is None else lambda done, total: progress(ARCHIVING, done, total)
+    entries = write_archive(root, recording.touched, extra, out, archived)
+    return CaptureResult(path, len(functions), entries, record is not None)

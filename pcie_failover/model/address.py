@@ -6,7 +6,8 @@ Everything a user types is validated here, before any filesystem access.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from pcie_failover.model.record import record
 
 MAX_INPUT_LENGTH = 64
 
@@ -33,7 +34,7 @@ def _printable_ascii(text: str, what: str) -> None:
         raise InputError(f"{what} {text!a} contains non-printable or non-ASCII characters")
 
 
-@dataclass(frozen=True, order=True)
+@record(order=True)
 class PciAddress:
     """A PCI function address: domain (up to 5 hex digits, e.g. Intel VMD), bus, device, function."""
 
@@ -73,7 +74,7 @@ class PciAddress:
         return self.bus << 8 | self.device << 3 | self.function
 
 
-@dataclass(frozen=True)
+@record
 class DeviceQuery:
     """What the user named: a PCI address or a network interface name."""
 
@@ -100,7 +101,7 @@ def validate_ifname(text: str) -> str:
     return text
 
 
-@dataclass(frozen=True)
+@record
 class MacAddress:
     """A 48-bit MAC address, kept as six bytes and printed in lower case."""
 

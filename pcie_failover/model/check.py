@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 
 from pcie_failover.model.address import DeviceQuery, MacAddress, PciAddress
 from pcie_failover.model.host import (
@@ -17,6 +16,7 @@ from pcie_failover.model.host import (
     UpstreamPort,
     VfAdminList,
 )
+from pcie_failover.model.record import record
 
 
 class Manager(enum.Enum):
@@ -26,7 +26,7 @@ class Manager(enum.Enum):
     LIBVIRT = "libvirt"
 
 
-@dataclass(frozen=True)
+@record
 class CheckOptions:
     """What the user asked for, beyond the device."""
 
@@ -38,7 +38,7 @@ class CheckOptions:
     vf_token: bool | None = None  # whether the primary is given a VF token (lint knows; check does not)
 
 
-@dataclass(frozen=True)
+@record
 class Located:
     """How the query was resolved to a device, or why it was not."""
 
@@ -48,7 +48,7 @@ class Located:
     candidates: tuple[PciAddress, ...]
 
 
-@dataclass(frozen=True)
+@record
 class CheckInput:
     """One device and its surroundings, read once; the rules are pure functions of this."""
 

@@ -8,7 +8,8 @@ read is a bus cycle, so the 4 KiB extended space would cost 16 times as much.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+
+from pcie_failover.model.record import record
 
 _STATUS = 0x06
 _STATUS_CAP_LIST = 0x10
@@ -33,7 +34,7 @@ class PortType(enum.IntEnum):
     RC_EVENT_COLLECTOR = 0xA
 
 
-@dataclass(frozen=True)
+@record
 class PcieCapability:
     """The fields of the PCI Express capability that the rules use."""
 
@@ -44,7 +45,7 @@ class PcieCapability:
     physical_slot: int | None  # Slot Capabilities bits 31:19; None without a slot
 
 
-@dataclass(frozen=True)
+@record
 class ConfigSpace:
     """What could be decoded; None means "not in the bytes we were allowed to read"."""
 

@@ -7,15 +7,15 @@ should, but could not be read; the rules turn Unreadable into an `unknown` resul
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cached_property
 from typing import NamedTuple, TypeGuard
 
 from pcie_failover.model.address import MacAddress, PciAddress
 from pcie_failover.model.config_space import ConfigSpace
+from pcie_failover.model.record import record
 
 
-@dataclass(frozen=True)
+@record
 class Unreadable:
     """A value that could not be read: the path (relative to the sysfs root) and why."""
 
@@ -34,7 +34,7 @@ def is_network(pci_class: int | Unreadable) -> TypeGuard[int]:
     return isinstance(pci_class, int) and pci_class >> 16 == NETWORK_CLASS
 
 
-@dataclass(frozen=True)
+@record
 class Sriov:
     """A PF's SR-IOV attributes (sriov_totalvfs, sriov_numvfs, sriov_offset, sriov_stride)."""
 
@@ -44,7 +44,7 @@ class Sriov:
     stride: int | None | Unreadable
 
 
-@dataclass(frozen=True)
+@record
 class NetDevice:
     """A network interface (`class/net/<name>`) as far as the rules need it."""
 
@@ -72,7 +72,7 @@ class DeviceNames(NamedTuple):
     device: str | None = None
 
 
-@dataclass(frozen=True)
+@record
 class PciFunction:
     """One PCI function (`bus/pci/devices/<bdf>`); identity comes from the sysfs files."""
 
@@ -100,7 +100,7 @@ class PciFunction:
         return self.driver == "vfio-pci" or self.vfio_dev is True
 
 
-@dataclass(frozen=True)
+@record
 class Slot:
     """A hotplug or physical slot (`bus/pci/slots/<name>`)."""
 
@@ -110,7 +110,7 @@ class Slot:
     power: str | None | Unreadable  # "0"/"1" where the hotplug driver provides it
 
 
-@dataclass(frozen=True)
+@record
 class UpstreamPort:
     """A bridge or port above the device, nearest first."""
 
@@ -120,7 +120,7 @@ class UpstreamPort:
     pciehp: bool | None | Unreadable  # the port's pcie004/pcie204 service bound to pciehp
 
 
-@dataclass(frozen=True)
+@record
 class GroupMember:
     """Another member of the device's IOMMU group."""
 
@@ -131,7 +131,7 @@ class GroupMember:
     netdevs: tuple[NetDevice, ...] | Unreadable
 
 
-@dataclass(frozen=True)
+@record
 class IommuGroup:
     """`kernel/iommu_groups/<number>`."""
 
@@ -140,7 +140,7 @@ class IommuGroup:
     members: tuple[GroupMember, ...] | Unreadable  # excluding the device itself
 
 
-@dataclass(frozen=True)
+@record
 class IommuPlatform:
     """Host-wide IOMMU facts."""
 
@@ -154,7 +154,7 @@ class IommuPlatform:
     kernel_cmdline: str | None  # live /proc/cmdline or the snapshot's; None when not known
 
 
-@dataclass(frozen=True)
+@record
 class VfAdmin:
     """One VF's admin settings as rtnetlink reports them on the PF (IFLA_VF_*)."""
 
@@ -167,7 +167,7 @@ class VfAdmin:
     link_state: str | None  # "auto", "enable", "disable"
 
 
-@dataclass(frozen=True)
+@record
 class VfAdminList:
     """IFLA_VFINFO_LIST of a PF: the VFs listed (a short list means unknown, not absent)."""
 
@@ -184,7 +184,7 @@ class VfAdminList:
         return self._by_index.get(index)
 
 
-@dataclass(frozen=True)
+@record
 class LowerDevice:
     """A PCI function behind an interface on the standby's path: `physfn` is its PF when it is a VF."""
 
@@ -193,7 +193,7 @@ class LowerDevice:
     physfn: PciAddress | None | Unreadable
 
 
-@dataclass(frozen=True)
+@record
 class StandbyBackend:
     """The standby's host backend named by `--standby-netdev` and its path to the wire."""
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pcie_failover.model.check import CheckInput, CheckOptions
 from pcie_failover.model.host import DeviceNames, NetDevice, PciFunction, Slot, Unreadable
+from pcie_failover.model.record import record
 from pcie_failover.model.results import ExitCode, RuleResult, Verdict, exit_code_of, verdict_of
 
 SCHEMA_VERSION = "1.2"
 
 
-@dataclass(frozen=True)
+@record
 class DeviceSummary:
     """Identity and placement of one device; None where absent or unknown."""
 
@@ -61,7 +60,7 @@ def summarize(
     )
 
 
-@dataclass(frozen=True)
+@record
 class CheckReport:
     """`check`: one device, every host rule; its verdict and exit code follow from the results (and `strict`)."""
 
@@ -109,7 +108,7 @@ def check_report(
     )
 
 
-@dataclass(frozen=True)
+@record
 class ListedDevice:
     """`list`: one network-class function."""
 
@@ -125,7 +124,7 @@ class ListedDevice:
     sriov_totalvfs: int | None
 
 
-@dataclass(frozen=True)
+@record
 class ListReport:
     """`list`: every network-class PCI function."""
 
@@ -141,7 +140,7 @@ class ListReport:
         return ExitCode.READY
 
 
-@dataclass(frozen=True)
+@record
 class CaptureResult:
     """Where the snapshot went and what it holds."""
 

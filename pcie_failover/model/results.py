@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from dataclasses import dataclass
+
+from pcie_failover.model.record import record
 
 
 class Status(enum.Enum):
@@ -48,7 +49,7 @@ class ExitCode(enum.IntEnum):
     TERMINATED = 143  # 128 + SIGTERM: stopped before it finished (temporary files removed)
 
 
-@dataclass(frozen=True)
+@record
 class RuleResult:
     """One rule's finding: a one-line message and, when something is to be done, a hint."""
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Generic, TypeVar
 
+from pcie_failover.model.record import record
 from pcie_failover.model.results import RuleResult, Severity, Status
 
 
-@dataclass(frozen=True)
+@record
 class Finding:
     """What a check found: status, one-line message, optional fix hint (may span lines)."""
 
@@ -23,7 +24,7 @@ class Finding:
 InputT = TypeVar("InputT")
 
 
-@dataclass(frozen=True)
+@record
 class Source:
     """Where upstream enforces what a rule mirrors: project, file in its tree, function or section."""
 
@@ -35,7 +36,7 @@ class Source:
         return f"{self.project} {self.path} {self.symbol}"
 
 
-@dataclass(frozen=True)
+@record
 class Rule(Generic[InputT]):
     """A named unit over some input (a host's CheckInput, a VM's LintInput): `rule_id` is stable.
 
@@ -69,7 +70,7 @@ class RuleKind(enum.Enum):
     ALL = "all"
 
 
-@dataclass(frozen=True)
+@record
 class LedgerEntry:
     """One rule as the ledger shows it: what it claims, where upstream enforces it, which tests prove it."""
 
@@ -82,7 +83,7 @@ class LedgerEntry:
     proofs: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@record
 class Ledger:
     """Every rule of the asked registries, in their report order (host rules first)."""
 

@@ -1,10 +1,11 @@
 """Where VF admin settings, addresses and routes come from: live netlink or a snapshot.
 
-On a snapshot root the sidecar file (`pcie-failover-snapshot.json`, written by the lab
-and by `capture`) holds iproute2's JSON; without it, every netlink fact is unknown.
-Version 2 keeps each PF's link (with its VF list, 256 entries on a big NIC) in its own
-file under `pcie-failover-snapshot.links/`, so a check reads its own PF's only and
-costs the same on a host with 16 PFs; version 1 (the lab's captures) holds them inline.
+On a snapshot root the sidecar file (`pcie-failover-snapshot.json`, written by `capture`
+alone: the lab's guests run it too) holds iproute2's JSON; without it, every netlink fact
+is unknown. Each PF's link (with its VF list, 256 entries on a big NIC) is in its own file
+under `pcie-failover-snapshot.links/`, so a check reads its own PF's only and costs the
+same on a host with 16 PFs. Only version 2 is read: version 1, which held the links inline,
+was the lab's own format, retired with its re-capture by `capture`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pcie_failover.netinfo import iproute_json
 
 SIDECAR = "pcie-failover-snapshot.json"
 SIDECAR_FORMAT = "pcie-failover-snapshot"
+SIDECAR_VERSION = 2
 SIDECAR_LIMIT = 64 * 1024 * 1024
 LINKS_DIR = "pcie-failover-snapshot.links"
 LinkLoader = Callable[[str], "Sequence[object] | Unreadable"]
@@ -62,7 +64,7 @@ class NetlinkRecord:
             json.dumps(
                 {
                     "format": SIDECAR_FORMAT,
-                    "version": 2,
+                    "version": SIDECAR_VERSION,
                     "kernel_release": self.kernel_release,
                     "kernel_cmdline": self.kernel_cmdline,
                     "netlink": {"addresses": self.addresses, "routes": self.routes},
@@ -119,12 +121,11 @@ def _list(value: object) -> Sequence[object]:
 class Snapshot:
     """Netlink facts recorded in a snapshot's sidecar."""
 
-    links: Sequence[object]  # version 1: inline
     address_entries: Sequence[object]
     route_entries: Sequence[object]
     kernel_cmdline: str | None
     kernel_release: str | None
-    load_link: LinkLoader | None = None  # version 2: one file per link
+    load_link: LinkLoader | None = None  # each link in its own file
 
     @classmethod
     def from_json(cls, document: Mapping[str, Any], load_link: LinkLoader | None = None) -> Snapshot:
@@ -134,7 +135,6 @@ class Snapshot:
         cmdline = document.get("kernel_cmdline")
         release = document.get("kernel_release")
         return cls(
-            links=_list(netlink.get("links")),
             address_entries=_list(netlink.get("addresses")),
             route_entries=_list(netlink.get("routes")),
             # strings that reach reports and hints: one printable line, else not known (a doctored sidecar)
@@ -144,8 +144,8 @@ class Snapshot:
         )
 
     def _link(self, ifname: str) -> Mapping[str, Any] | Unreadable:
-        link = iproute_json.find_link(self.links, ifname)
-        if link is None and self.load_link is not None:
+        link = None
+        if self.load_link is not None:
             loaded = self.load_link(ifname)
             if isinstance(loaded, Unreadable):
                 return loaded
@@ -185,11 +185,13 @@ class Snapshot:
 
 
 def parse_sidecar(data: bytes, load_link: LinkLoader | None = None) -> Snapshot | Unavailable:
-    """Decode a sidecar file's bytes; `load_link` reads a version-2 link file."""
+    """Decode a sidecar file's bytes; `load_link` reads one link's file."""
     try:
         document = bounded_json.loads(data)
     except ValueError as error:
         return Unavailable(f"{SIDECAR} is not valid JSON ({error})")
     if not isinstance(document, Mapping) or document.get("format") != SIDECAR_FORMAT:
         return Unavailable(f"{SIDECAR} is not a {SIDECAR_FORMAT} file")
+    if document.get("version") != SIDECAR_VERSION:
+        return Unavailable(f"{SIDECAR} is not version {SIDECAR_VERSION}: capture the host again")
     return Snapshot.from_json(document, load_link)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pcie_failover.model.host import NetDevice, Unreadable
+from pcie_failover.model.record import record
 
 
-@dataclass(frozen=True)
+@record
 class Usage:
     """`in_use` is None when it could not be told; `why` says what was seen."""
 

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import enum
 import shlex
-from dataclasses import dataclass
 
 from pcie_failover.model.address import MacAddress
 from pcie_failover.model.check import CheckInput
 from pcie_failover.model.host import NetDevice, PciFunction, Unreadable, VfAdmin
+from pcie_failover.model.record import record
 from pcie_failover.model.results import Status
 from pcie_failover.model.rule import Finding
 from pcie_failover.rules.base import target, unknown
 
 
-@dataclass(frozen=True)
+@record
 class VfEntry:
     """A VF's admin settings with the names needed to print commands."""
 
@@ -86,7 +86,7 @@ class MacOrigin(enum.Enum):
     UNPROVEN = "unproven"  # no host driver runs the VF now: one bound before may have picked it
 
 
-@dataclass(frozen=True)
+@record
 class MacProvenance:
     """A reported VF MAC's origin, with the VF's own interface when it has one."""
 

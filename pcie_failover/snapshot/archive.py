@@ -1,9 +1,11 @@
-"""Write a selection of sysfs into a gzip'd tar whose `sysfs/` directory is a --sysfs-root, and unpack one safely.
+"""Write what the readers touched into a gzip'd tar whose `sysfs/` directory is a --sysfs-root; unpack one safely.
 
-Write-only and side-effecting attributes are never opened (`remove`, `rescan`, `reset`,
-`resourceN`, `rom`, `vpd`, ...), config space is cut to its standard 256 bytes (the
-extended space can hold a device serial number), netlink facts go into the sidecar file, the
-devices' vendor and device names into the names file.
+Only what a reader touched goes in (`recording.RecordingRoot`): files with the bytes the reader
+got (config space is read as its standard 256 bytes: the extended space can hold a device
+serial number), and the links, directories and listed names on the way, as placeholders.
+Write-only, side-effecting and private attributes are never archived even if a reader should
+come to read one (`remove`, `reset`, `resourceN`, `rom`, `vpd`, `serial`, ...). Netlink facts go
+into the sidecar file, the devices' vendor and device names into the names file.
 Only relative links that stay inside `sysfs/` are kept (`inside_target`), and nothing is
 archived beneath a link, so even a naive extractor writes nothing outside the archive's
 directory. `extract` is the project's own unpacking (tests, lab): stricter than tarfile's
@@ -22,20 +24,17 @@ import time
 from collections.abc import Callable
 from typing import BinaryIO
 
-from pcie_failover.model.address import PciAddress
-from pcie_failover.snapshot.selection import Selection
+from pcie_failover.snapshot.recording import Touched
 from pcie_failover.sysfs.names import NAMES_FILE
-from pcie_failover.sysfs.root import CONFIG_READ_LIMIT, SysfsError, SysfsRoot
+from pcie_failover.sysfs.root import CONFIG_READ_LIMIT, MAX_LINKS, SysfsError, SysfsRoot
 
 TOP = "sysfs"
-READ_LIMIT = 64 * 1024
 SKIP_FILES = frozenset(
     {
         "remove", "rescan", "reset", "resource", "rom", "vpd", "new_id", "remove_id", "bind", "unbind",
         "sriov_vf_msix_count", "phys_port_id", "phys_switch_id", "serial", "label",
     }
 )  # fmt: skip
-SKIP_DIRS = frozenset({"power", "statistics", "queues", "msi_irqs"})
 _RESOURCE = re.compile(r"resource\d+(_wc)?")
 
 
@@ -69,6 +68,7 @@ class _Archive:
         self.root = root
         self.tar = tar
         self.done: dict[str, bytes] = {}  # archived path -> its tar type
+        self.placed: dict[str, str | None] = {}  # a directory as named -> its link-free path (None: not there)
         self.mtime = int(time.time())
 
     def _info(self, rel: str, kind: bytes, mode: int) -> tarfile.TarInfo:
@@ -111,101 +111,115 @@ class _Archive:
         self._add(rel, tarfile.DIRTYPE, mode)
         return True
 
-    def link(self, rel: str) -> None:
+    def link(self, rel: str, target: str) -> None:
+        """Archive a link whose target stays inside the archive (`inside_target`); others are left out."""
+        kept = inside_target(rel.rpartition("/")[0], target)
+        if rel not in self.done and kept is not None and self._parents(rel):
+            self._add(rel, tarfile.SYMTYPE, 0o777, linkname=kept)
+
+    def file(self, rel: str, mode: int, content: bytes) -> None:
+        """Archive a regular file, unless its name is one never archived (side-effecting or private)."""
+        name = rel.rsplit("/", 1)[-1]
+        if rel in self.done or name in SKIP_FILES or _RESOURCE.fullmatch(name):
+            return
+        if self._parents(rel):  # the standard config space at most, whoever read more
+            self._add(
+                rel, tarfile.REGTYPE, stat.S_IMODE(mode), content[:CONFIG_READ_LIMIT] if name == "config" else content
+            )
+
+    def place(self, rel: str, follow: bool) -> str | None:
+        """Archive the directories and links on the way to `rel`; its link-free path (None: not there).
+
+        Mirrors `SysfsRoot`'s own walk: links are read and followed inside the root, and the last
+        component is followed only when `follow`. Directories already placed are not walked again.
+        """
+        head, _, name = rel.rpartition("/")
+        if head and head not in self.placed:
+            self.placed[head] = self._walk("", head.split("/"), follow=True)
+        start = self.placed.get(head, "") if head else ""
+        return None if start is None else self._walk(start, [name], follow)
+
+    def _walk(self, start: str, components: list[str], follow: bool) -> str | None:
+        pending = [part for part in reversed(components) if part not in ("", ".")]
+        parts = start.split("/") if start else []
+        links = 0
+        while pending:
+            name = pending.pop()
+            if name == "..":
+                if not parts:
+                    return None
+                parts.pop()
+                continue
+            here = "/".join((*parts, name))
+            if not pending and not follow:
+                return here
+            try:
+                st = self.root.lstat(here)
+                target = self.root.readlink(here) if stat.S_ISLNK(st.st_mode) else None
+            except SysfsError:
+                return None
+            if target is not None:
+                links += 1
+                if links > MAX_LINKS or target.startswith("/"):
+                    return None
+                self.link(here, target)
+                pending.extend(part for part in reversed(target.split("/")) if part not in ("", "."))
+                continue
+            if not pending:
+                return here
+            if not stat.S_ISDIR(st.st_mode) or not self.directory(here, stat.S_IMODE(st.st_mode)):
+                return None
+            parts.append(name)
+        return "/".join(parts)
+
+    def entry(self, rel: str, content: bytes | None = None) -> None:
+        """Archive the entry at the link-free `rel` as it is: a link, a directory, or a file (empty unless read)."""
         if rel in self.done:
             return
         try:
-            target = inside_target(rel.rpartition("/")[0], self.root.readlink(rel))
-        except SysfsError:
-            return
-        if target is not None and self._parents(rel):
-            self._add(rel, tarfile.SYMTYPE, 0o777, linkname=target)
-
-    def file(self, rel: str, mode: int, content: bytes | None = None) -> None:
-        name = rel.rsplit("/", 1)[-1]
-        if rel in self.done or name in SKIP_FILES or _RESOURCE.fullmatch(name) or not mode & 0o444:
-            return
-        if content is None:
-            try:
-                content = self.root.read_bytes(rel, CONFIG_READ_LIMIT if name == "config" else READ_LIMIT)
-            except SysfsError:
-                return  # unreadable or vanished: the snapshot simply lacks it, as the checks would
-        if self._parents(rel):
-            self._add(rel, tarfile.REGTYPE, stat.S_IMODE(mode), content)
-
-    def entry(self, top: str, into: str) -> None:
-        """Copy one entry and what is below it; `into` says how far to descend: "tree", "device" or "port".
-
-        Iterative (a deep tree must not exhaust Python's stack), depth first in name order.
-        """
-        pending = [(top, into)]
-        while pending:
-            rel, how = pending.pop()
-            try:
-                st = self.root.lstat(rel)
-            except SysfsError:
-                continue
-            name = rel.rsplit("/", 1)[-1]
+            st = self.root.lstat(rel)
             if stat.S_ISLNK(st.st_mode):
-                self.link(rel)
+                self.link(rel, self.root.readlink(rel))
+            elif stat.S_ISDIR(st.st_mode):
+                self.directory(rel, stat.S_IMODE(st.st_mode))
             elif stat.S_ISREG(st.st_mode):
-                self.file(rel, st.st_mode)
-            elif stat.S_ISDIR(st.st_mode) and name not in SKIP_DIRS and self.directory(rel, stat.S_IMODE(st.st_mode)):
-                children = [
-                    child
-                    for child in self._children(rel)
-                    if how == "tree"
-                    or not self._is_subdirectory(child)
-                    or self._descends(child.rsplit("/", 1)[-1], how)
-                ]
-                pending.extend((child, "tree") for child in reversed(children))
-
-    def _children(self, rel: str) -> list[str]:
-        try:
-            return [f"{rel}/{n}" for n in self.root.listdir(rel)]
+                self.file(rel, st.st_mode, b"" if content is None else content)
         except SysfsError:
-            return []
-
-    def _is_subdirectory(self, rel: str) -> bool:
-        try:
-            return stat.S_ISDIR(self.root.lstat(rel).st_mode)
-        except SysfsError:
-            return False
-
-    @staticmethod
-    def _descends(name: str, into: str) -> bool:
-        if into == "port":
-            return ":pcie" in name  # the port's PCIe services (pciehp, aer, ...)
-        return PciAddress.try_parse(name) is None  # a device's own subdirectories, not child devices
+            return  # gone since it was read: the archive lacks it, as a check would
 
 
 def write_archive(
     root: SysfsRoot,
-    selection: Selection,
-    sidecar: dict[str, bytes],
+    touched: Touched,
+    extra: dict[str, bytes],
     out: BinaryIO,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> int:
-    """Write the snapshot to `out`; return the number of entries. `progress` hears of each device archived."""
+    """Archive what the readers touched below `root`, and the `extra` files; return the number of entries.
+
+    Files read hold the bytes the reader got; every other entry touched or listed is there as it
+    is (a link with its target, a directory, a file as an empty placeholder): a listing shows the
+    same names, and nothing the readers did not read is copied. `progress` hears (done, of how many).
+    """
+    ours = {NAMES_FILE, *(rel.split("/", 1)[0] for rel in extra)}
+    todo = [
+        *((rel, touched.files[rel], False) for rel in sorted(touched.files)),
+        *((rel, None, False) for rel in sorted(touched.links | touched.entries)),
+        *((rel, None, True) for rel in sorted(touched.followed)),
+        *((f"{rel}/{name}", None, False) for rel in sorted(touched.listed) for name in touched.listed[rel]),
+    ]
     with tarfile.open(fileobj=out, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
         archive = _Archive(root, tar)
         archive.directory("", 0o755)
-        for done, rel in enumerate(selection.devices, 1):
-            archive.entry(rel, "device")
+        for done, (rel, content, follow) in enumerate(todo, 1):
+            if rel.split("/", 1)[0] not in ours:  # written afresh below
+                placed = archive.place(rel, follow)
+                if placed is not None:
+                    archive.entry(placed, content)
             if progress is not None:
-                progress(done)
-        for rel in selection.ports:
-            archive.entry(rel, "port")
-        for rel in selection.trees:
-            archive.entry(rel, "tree")
-        for rel in selection.links:
-            archive.link(rel)
-        for rel in selection.presence:
-            archive.file(rel, 0o400, b"")
-        for rel, content in sidecar.items():
-            archive.file(rel, 0o644, content)
-        if selection.names is not None:
-            archive.file(NAMES_FILE, 0o644, selection.names)
+                progress(done, len(todo))
+        for rel, data in extra.items():
+            archive.file(rel, 0o644, data)
         return len(archive.done)
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from pcie_failover.model.address import PciAddress
 from pcie_failover.model.config_space import ConfigSpace, PortType, parse_config_space
 from pcie_failover.model.host import PciFunction, Slot, Sriov, Unreadable, UpstreamPort
+from pcie_failover.model.record import record
 from pcie_failover.sysfs import attributes as attr
 from pcie_failover.sysfs.root import CONFIG_READ_LIMIT, SysfsError, SysfsRoot
 
@@ -259,7 +259,7 @@ def virtfn(root: SysfsRoot, pf: PciAddress, index: int) -> PciAddress | None:
     return PciAddress.try_parse(target) if isinstance(target, str) else None
 
 
-@dataclass(frozen=True)
+@record
 class Identity:
     """What tells one function from another at the same address: its ids and, for a VF, its PF's address."""
 

@@ -7,9 +7,13 @@ with `readlinkat` and followed only while it stays inside the root (sysfs links 
 relative; an absolute target, a `..` above the root, a loop or a name with a control
 character is refused), so a copied tree cannot lead a read, a listing or a capture
 to `/etc`. Only regular files are opened: the entry is opened with `O_PATH` (which runs
-no driver code), checked, and re-opened through `/proc/self/fd`, so it cannot be swapped
-for a device node or a FIFO in between. Every read is counted (tests hold single-device
-commands to a constant number of reads) and bounded.
+no driver code), checked, and re-opened through `/proc/self/fd` (this process's `/proc/PID/fd`, held open), so it
+cannot be swapped for a device node or a FIFO in between. Every read is counted (tests hold
+single-device commands to a constant number of reads) and bounded.
+
+A root remembers, for its lifetime, its directory descriptors and what each entry on a walk was
+(a directory, or a link and its target): each is looked at once. A long-running caller takes a
+`fresh()` root for each pass.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import stat
 import weakref
 from collections import OrderedDict
 
-from pcie_failover.adapters.regular import NotRegularError, open_regular
+from pcie_failover.adapters.regular import NotRegularError
 
 LIVE_SYSFS = "/sys"
 DEFAULT_READ_LIMIT = 4096
@@ -30,6 +34,19 @@ _DIR_CACHE = 256  # open directory descriptors kept per root
 
 _PATH = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
 _DIRECTORY = _PATH | os.O_DIRECTORY
+_LIST = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+_READ = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+_UNSEEN = "\0unseen"  # what an entry is, not known yet (no link target holds a NUL)
+_OTHER = "\0other"  # neither a directory nor a link (not remembered: only directories and links are)
+_PROC: list[int] = []  # an O_PATH descriptor of this process's /proc/PID/fd, once opened
+os.register_at_fork(after_in_child=_PROC.clear)  # a forked child opens its own
+
+
+def _proc_fd() -> int:
+    """An O_PATH descriptor of /proc/PID/fd for this process."""
+    if not _PROC:
+        _PROC.append(os.open(f"/proc/{os.getpid()}/fd", _DIRECTORY))
+    return _PROC[0]
 
 
 class SysfsError(Exception):
@@ -75,7 +92,8 @@ class SysfsRoot:
         self.live = self.path == LIVE_SYSFS
         self.reads = 0
         self._dirs: OrderedDict[str, int] = OrderedDict()
-        self._resolved: dict[str, tuple[str, ...]] = {}
+        self._resolved: dict[str, tuple[tuple[str, ...], str]] = {}  # a directory path -> its link-free parts, joined
+        self._kinds: dict[str, str | None] = {}  # a link-free path -> None: a directory; a link's target
         weakref.finalize(self, _close_all, self._dirs)
 
     def fresh(self) -> SysfsRoot:
@@ -84,9 +102,8 @@ class SysfsRoot:
 
     # -- lookups: every component relative to its directory's descriptor -------------------
 
-    def _directory(self, parts: tuple[str, ...]) -> int:
-        """An O_PATH descriptor of the link-free directory `parts` below the root."""
-        key = "/".join(parts)
+    def _directory(self, key: str, parts: tuple[str, ...]) -> int:
+        """An O_PATH descriptor of the link-free directory `parts` (joined: `key`) below the root."""
         fd = self._dirs.get(key)
         if fd is not None:
             self._dirs.move_to_end(key)
@@ -109,41 +126,62 @@ class SysfsRoot:
         return fd
 
     def _remember(self, key: str, fd: int) -> int:
-        """Cache a directory descriptor, closing the least recently used one past the limit."""
+        """Cache a directory descriptor, closing the least recently used one past the limit.
+
+        Opened with O_NOFOLLOW|O_DIRECTORY, the entry is a directory, not a link: its kind is remembered too.
+        """
         self._dirs[key] = fd
+        self._kinds[key] = None
         if len(self._dirs) > _DIR_CACHE:
             os.close(self._dirs.popitem(last=False)[1])
         return fd
 
-    def _walk(self, rel: str, follow: bool) -> tuple[tuple[str, ...], str]:
-        """(the link-free directory holding the last component, that component's name).
+    def _walk(self, rel: str, follow: bool, *, directory: bool = False) -> tuple[tuple[str, ...], str, str]:
+        """(the link-free directory holding the last component, that directory joined, that component's name).
 
         Links before the last component are always followed inside the root; the last
-        one only when `follow`. The name is "." when `rel` ends at a directory itself.
-        Each directory path's resolution is remembered for the root's lifetime.
+        one only when `follow` (`directory`: the last one is wanted as a directory). The name is
+        "." when `rel` ends at a directory itself. Each directory path's resolution is remembered
+        for the root's lifetime.
         """
         head, _, name = rel.rpartition("/")
         if name in ("", ".", ".."):
-            return self._follow((), rel.split("/"), rel, follow)
-        parts = self._resolved.get(head)
-        if parts is None:
+            return self._follow((), "", rel.split("/"), rel, follow, directory=directory)
+        known = self._resolved.get(head)
+        if known is None:
             # From the parent's resolution when it is known (top-down walks: linear in depth), else from the root.
             parent, _, last_part = head.rpartition("/")
             start = self._resolved.get(parent) if parent else None
-            components = [last_part] if start is not None else head.split("/")
-            within, last = self._follow(start or (), components, rel, follow=True)
-            parts = within if last == "." else (*within, last)
-            self._resolved[head] = parts
+            if start is None:
+                within, key, last = self._follow((), "", head.split("/"), rel, follow=True, directory=True)
+            else:
+                within, key, last = self._follow(start[0], start[1], [last_part], rel, follow=True, directory=True)
+            if last != ".":
+                within, key = (*within, last), f"{key}/{last}" if key else last
+            known = self._resolved[head] = (within, key)
         if follow:
-            return self._follow(parts, [name], rel, follow)
+            return self._follow(known[0], known[1], [name], rel, follow, directory=directory)
         if not name.isprintable():
             raise SysfsError(rel, "a path component with control characters")
-        return parts, name
+        return known[0], known[1], name
 
     def _follow(
-        self, start: tuple[str, ...], components: list[str], rel: str, follow: bool
-    ) -> tuple[tuple[str, ...], str]:
-        """Walk `components` from the directory `start`, following links inside the root."""
+        self,
+        start: tuple[str, ...],
+        key: str,
+        components: list[str],
+        rel: str,
+        follow: bool,
+        *,
+        directory: bool = False,
+    ) -> tuple[tuple[str, ...], str, str]:
+        """Walk `components` from the directory `start` (joined: `key`), following links inside the root.
+
+        `directory`: the last component is wanted as a directory (as every one before it is).
+
+        What each entry on the way is (a directory, or a link and its target) is remembered for the
+        root's lifetime, as directory descriptors and resolutions are: it is looked at once.
+        """
         pending = [part for part in reversed(components) if part not in ("", ".")]
         parts = list(start)
         links = 0
@@ -155,36 +193,84 @@ class SysfsRoot:
                 if not parts:
                     raise SysfsError(rel, "link points outside the sysfs root")
                 parts.pop()
+                key = "/".join(parts)
                 continue
             if not pending and not follow:
-                return tuple(parts), name
-            try:
-                here = self._directory(tuple(parts))
-                entry = os.stat(name, dir_fd=here, follow_symlinks=False)
-                target = os.readlink(name, dir_fd=here) if stat.S_ISLNK(entry.st_mode) else None
-            except OSError as error:
-                raise _error(rel, error) from None
-            if target is not None:
+                return tuple(parts), key, name
+            child = f"{key}/{name}" if key else name
+            kind = self._kinds.get(child, _UNSEEN)
+            if kind == _UNSEEN:
+                kind = self._look(tuple(parts), key, name, rel, directory=directory or bool(pending))
+            if kind is not None and kind != _OTHER:  # a link
                 links += 1
                 if links > MAX_LINKS:
                     raise SysfsError(rel, "too many levels of symbolic links")
-                if target.startswith("/"):
+                if kind.startswith("/"):
                     raise SysfsError(rel, "link points outside the sysfs root (absolute target)")
-                pending.extend(part for part in reversed(target.split("/")) if part not in ("", "."))
+                pending.extend(part for part in reversed(kind.split("/")) if part not in ("", "."))
                 continue
             if not pending:
-                return tuple(parts), name
-            if not stat.S_ISDIR(entry.st_mode):
+                return tuple(parts), key, name
+            if kind is not None:
                 raise SysfsError(rel, _reason(OSError(errno.ENOTDIR, "")), missing=True)
             parts.append(name)
-        return tuple(parts), "."
+            key = child
+        return tuple(parts), key, "."
 
-    def _stat(self, rel: str, follow: bool) -> os.stat_result:
-        parts, name = self._walk(rel, follow)
+    def _look(self, parts: tuple[str, ...], key: str, name: str, rel: str, *, directory: bool) -> str | None:
+        """What the entry `name` of the directory `parts` is: None for a directory, else a link's target or _OTHER.
+
+        An entry wanted as a directory is opened as one first (O_NOFOLLOW|O_DIRECTORY: ENOTDIR for a link or
+        any other kind, which are then told apart as before); its descriptor is the one the walk goes on with.
+        """
+        child = f"{key}/{name}" if key else name
+        kind: str | None
         try:
-            return os.stat(name, dir_fd=self._directory(parts), follow_symlinks=False)
+            here = self._directory(key, parts)
+            if directory:
+                try:
+                    self._remember(child, os.open(name, _DIRECTORY, dir_fd=here))
+                    return None
+                except NotADirectoryError:  # not a directory: a link (its target), or another kind (EINVAL)
+                    try:
+                        kind = self._kinds[child] = os.readlink(name, dir_fd=here)
+                    except OSError as error:
+                        if error.errno != errno.EINVAL:
+                            raise
+                        return _OTHER
+                    return kind
+            entry = os.stat(name, dir_fd=here, follow_symlinks=False)
+            kind = os.readlink(name, dir_fd=here) if stat.S_ISLNK(entry.st_mode) else _OTHER
         except OSError as error:
             raise _error(rel, error) from None
+        if kind == _OTHER and stat.S_ISDIR(entry.st_mode):
+            kind = None
+        if kind != _OTHER:
+            self._kinds[child] = kind
+        return kind
+
+    def _stat(self, rel: str, follow: bool) -> os.stat_result:
+        parts, key, name = self._walk(rel, follow)
+        try:
+            return os.stat(name, dir_fd=self._directory(key, parts), follow_symlinks=False)
+        except OSError as error:
+            raise _error(rel, error) from None
+
+    def _open_regular(self, name: str, directory: int) -> tuple[int, int]:
+        """A descriptor of the regular file `name`, opened for reading, and the size it had when checked.
+
+        As adapters/regular.py's open_regular (O_PATH, fstat, re-open of that very inode), the re-open
+        by the descriptor's name in this process's own /proc/PID/fd directory (held open), which is
+        what /proc/self/fd/N names: the same magic link, without looking up /proc and self each time.
+        """
+        handle = os.open(name, _PATH, dir_fd=directory)
+        try:
+            found = os.fstat(handle)
+            if not stat.S_ISREG(found.st_mode):
+                raise NotRegularError(stat.S_ISLNK(found.st_mode))
+            return os.open(str(handle), _READ, dir_fd=_proc_fd()), found.st_size
+        finally:
+            os.close(handle)
 
     # -- the interface ---------------------------------------------------------------------
 
@@ -217,21 +303,23 @@ class SysfsRoot:
         """Read at most `limit` bytes of a regular file; a final link or any other kind is refused."""
         self.reads += 1
         try:
-            parts, name = self._walk(rel, follow=False)
-            fd = open_regular(name, self._directory(parts), os.O_RDONLY | os.O_NONBLOCK)
+            parts, key, name = self._walk(rel, follow=False)
+            fd, size = self._open_regular(name, self._directory(key, parts))
         except NotRegularError as error:
             raise SysfsError(rel, "is a symbolic link, not an attribute" if error.is_link else str(error)) from None
         except OSError as error:
             raise _error(rel, error) from None
         try:
             chunks: list[bytes] = []
-            size = 0
-            while size < limit:
-                chunk = os.read(fd, limit - size)
+            got = 0
+            while got < limit:
+                chunk = os.read(fd, limit - got)
                 if not chunk:
                     break
                 chunks.append(chunk)
-                size += len(chunk)
+                got += len(chunk)
+                if got == size:  # all it held when checked: the read that would say so is saved
+                    break
             return b"".join(chunks)
         except OSError as error:
             raise _error(rel, error) from None
@@ -250,10 +338,12 @@ class SysfsRoot:
         """The target of a symbolic link, as written (sysfs links are relative)."""
         self.reads += 1
         try:
-            parts, name = self._walk(rel, follow=False)
-            return os.readlink(name, dir_fd=self._directory(parts))
+            parts, key, name = self._walk(rel, follow=False)
+            target = os.readlink(name, dir_fd=self._directory(key, parts))
         except OSError as error:
             raise _error(rel, error) from None
+        self._kinds[f"{key}/{name}" if key else name] = target  # a walk through it need not read it again
+        return target
 
     def link_name(self, rel: str) -> str:
         """The last component of a link's target: `driver` -> `vfio-pci`."""
@@ -263,10 +353,11 @@ class SysfsRoot:
         """Sorted names in a directory (a link to a directory inside the root is followed)."""
         self.reads += 1
         try:
-            parts, name = self._walk(rel, follow=True)
-            fd = os.open(
-                name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self._directory(parts)
-            )
+            parts, key, name = self._walk(rel, follow=True, directory=True)
+            if name != ".":
+                parts, key = (*parts, name), f"{key}/{name}" if key else name
+            # That very directory (O_PATH, O_NOFOLLOW|O_DIRECTORY) re-opened for reading, as files are.
+            fd = os.open(str(self._directory(key, parts)), _LIST, dir_fd=_proc_fd())
         except OSError as error:
             raise _error(rel, error) from None
         try:
@@ -279,9 +370,9 @@ class SysfsRoot:
     def resolve(self, rel: str) -> str:
         """Resolve every link in `rel` inside the root; the entry must exist. Returns a root-relative path."""
         self.reads += 1
-        parts, name = self._walk(rel, follow=True)
+        parts, key, name = self._walk(rel, follow=True)
         try:
-            os.stat(name, dir_fd=self._directory(parts), follow_symlinks=False)
+            os.stat(name, dir_fd=self._directory(key, parts), follow_symlinks=False)
         except OSError as error:
             raise _error(rel, error) from None
         return "/".join(parts if name == "." else (*parts, name))

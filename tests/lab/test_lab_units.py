@@ -1,4 +1,4 @@
-"""Fast tests of the lab's pure parts: mirror selection, cpio, apt source, argv, summary."""
+"""Fast tests of the lab's pure parts: the committed capture, cpio, apt source, argv, summary."""
 
 from __future__ import annotations
 
@@ -8,12 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from lab import guest_capture, initramfs, install
+from lab import initramfs, install
 from lab.capture import extract, job_script
 from lab.compare import differences, summarize
 from lab.guest import GuestSpec, Share
 from lab.install import LabUnavailableError, backports_stanza
 from lab.topologies import TOPOLOGIES
+from pcie_failover.commands.capture import run_capture
+from pcie_failover.model.address import PciAddress
+from pcie_failover.snapshot.archive import UnsafeArchiveError
+from pcie_failover.sysfs.root import SysfsRoot
 
 PCI = "devices/pci0000:00/0000:00:02.0/0000:01:00.0"
 
@@ -43,46 +47,35 @@ def fake_sysfs(root: Path) -> None:
     os.symlink(f"../../../../{PCI}", root / "bus/pci/drivers/igb/0000:01:00.0")
     (root / "kernel/iommu_groups/3/devices").mkdir(parents=True)
     os.symlink(f"../../../../{PCI}", root / "kernel/iommu_groups/3/devices/0000:01:00.0")
+    os.symlink("../../../../kernel/iommu_groups/3", dev / "iommu_group")
     (root / "firmware/acpi/tables").mkdir(parents=True)
     (root / "firmware/acpi/tables/DMAR").write_bytes(b"DMAR\0")
     (root / "firmware/acpi/tables/DMAR").chmod(0o400)
 
 
-def test_selection_keeps_attributes_and_links_but_skips_side_effects(tmp_path: Path) -> None:
-    fake_sysfs(tmp_path)
-    chosen = set(guest_capture.selected(tmp_path))
-    assert {
-        f"{PCI}/vendor",
-        f"{PCI}/config",
-        f"{PCI}/driver",
-        f"{PCI}/net/eth0/address",
-        "bus/pci/devices/0000:01:00.0",
-        "bus/pci/drivers/igb/0000:01:00.0",
-        "kernel/iommu_groups/3/devices/0000:01:00.0",
-        "firmware/acpi/tables/DMAR",
-    } <= chosen
-    for skipped in ("remove", "resource0", "resource", "reset", "power", "net/eth0/statistics"):
-        assert f"{PCI}/{skipped}" not in chosen
-
-
-def test_archive_round_trip_keeps_modes_and_relative_links(tmp_path: Path) -> None:
+def test_the_lab_commits_what_the_products_capture_archived(tmp_path: Path) -> None:
+    """The guest runs `pcie-failover capture`; the lab unpacks its `sysfs/` as the fixture, modes and links kept."""
     fake_sysfs(tmp_path / "sys")
-    sidecar: dict[str, object] = {"format": "pcie-failover-snapshot", "version": 1}
-    guest_capture.write_archive(tmp_path / "sys", tmp_path / "out.tar", sidecar)
-    extract(tmp_path / "out.tar", tmp_path / "copy")
+    (tmp_path / "sys" / PCI / "class").write_text("0x020000\n")
+    out = tmp_path / "capture.tar.gz"
+    with out.open("wb") as stream:
+        run_capture(SysfsRoot(str(tmp_path / "sys")), [PciAddress.parse("01:00.0")], str(out), stream)
+    extract(out, tmp_path / "copy")
     copy = tmp_path / "copy"
     assert (copy / PCI / "vendor").stat().st_mode & 0o777 == 0o444
-    assert (copy / "firmware/acpi/tables/DMAR").stat().st_mode & 0o777 == 0o400
     assert os.readlink(copy / PCI / "driver") == "../../../../bus/pci/drivers/igb"
-    assert (copy / guest_capture.SIDECAR).exists()
+    assert (copy / "firmware/acpi/tables/DMAR").stat().st_mode & 0o777 == 0o400
+    for never in ("remove", "resource0", "resource", "reset"):
+        assert not (copy / PCI / never).exists(), never
     assert summarize(copy) == {"drivers": {"0000:01:00.0": "igb"}, "groups": [["0000:01:00.0"]]}
 
 
 def test_extract_refuses_escaping_names(tmp_path: Path) -> None:
     with tarfile.open(tmp_path / "bad.tar", "w") as tar:
-        tar.addfile(tarfile.TarInfo("../escape"))
-    with pytest.raises(RuntimeError, match="unsafe"):
+        tar.addfile(tarfile.TarInfo("sysfs/../escape"))
+    with pytest.raises(UnsafeArchiveError, match="unsafe"):
         extract(tmp_path / "bad.tar", tmp_path / "dest")
+    assert not (tmp_path / "escape").exists()
 
 
 def test_cpio_newc_layout() -> None:
@@ -132,7 +125,7 @@ def test_every_topology_job_ends_with_the_capture() -> None:
     for topology in TOPOLOGIES.values():
         script = job_script(topology)
         assert script.startswith("set -e\n")
-        assert script.rstrip().endswith("/job/sysfs.tar")
+        assert script.rstrip().endswith("-m pcie_failover capture -o /job/capture.tar.gz")
 
 
 def test_differences_names_the_changed_key() -> None:

@@ -1,0 +1,67 @@
+"""`@record` behaves as `@dataclass(frozen=True)` does: the records' equality, hashes, reprs and order are unchanged."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import field
+from typing import Any
+
+import pytest
+
+from pcie_failover.model.address import PciAddress
+from pcie_failover.model.record import record
+
+
+def _pair(order: bool) -> tuple[type[Any], type[Any]]:
+    namespace: dict[str, Any] = {
+        "__annotations__": {"a": "int", "b": "str", "c": "tuple[int, ...]", "d": "list[int]", "e": "float"},
+        "b": "x",
+        "c": field(default=(), compare=False),
+        "d": field(default_factory=list, repr=False, hash=False, kw_only=True),
+        "e": 0.0,
+        "__doc__": "A record.",
+    }
+    made: type[Any] = record(order=order)(type("Twin", (), dict(namespace)))
+    real: type[Any] = dataclasses.dataclass(frozen=True, order=order)(type("Twin", (), dict(namespace)))
+    return made, real
+
+
+@pytest.mark.parametrize("order", [False, True])
+def test_a_record_behaves_as_its_frozen_dataclass_twin(order: bool) -> None:
+    made, real = _pair(order)
+    values: list[tuple[tuple[Any, ...], dict[str, Any]]] = [
+        ((1, "x", (1,)), {"d": [1]}),
+        ((1, "x", (2,)), {"d": [2]}),  # differs only where it is not compared
+        ((2, "a"), {}),
+        ((1, "y", (), float("nan")), {}),  # a NaN: equal to itself only as the same object in a tuple
+    ]
+    for cls in (made, real):
+        assert [f.name for f in dataclasses.fields(cls)] == ["a", "b", "c", "d", "e"]
+        assert cls.__match_args__ == ("a", "b", "c", "e")
+    pairs = [(made(*args, **kwargs), real(*args, **kwargs)) for args, kwargs in values]
+    for x_made, x_real in pairs:
+        assert repr(x_made) == repr(x_real)
+        assert hash(x_made) == hash(x_real)
+        assert dataclasses.asdict(x_made) == dataclasses.asdict(x_real)
+        assert repr(dataclasses.replace(x_made, a=5)) == repr(dataclasses.replace(x_real, a=5))
+        assert x_made.__eq__(x_real) is NotImplemented
+        for name in ("a", "zzz"):
+            with pytest.raises(dataclasses.FrozenInstanceError):
+                setattr(x_made, name, 1)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            delattr(x_made, "a")
+        for y_made, y_real in pairs:
+            assert (x_made == y_made) == (x_real == y_real)
+            assert (x_made != y_made) == (x_real != y_real)
+            if order:
+                for compare in ("__lt__", "__le__", "__gt__", "__ge__"):
+                    assert getattr(x_made, compare)(y_made) == getattr(x_real, compare)(y_real)
+                    assert getattr(x_made, compare)(1) is NotImplemented
+
+
+def test_addresses_sort_and_hash_as_before() -> None:
+    addresses = [PciAddress.parse(text) for text in ("0000:5e:00.2", "0000:5d:00.0", "0001:00:1f.7", "5e:00.1")]
+    assert sorted(addresses) == sorted(addresses, key=lambda a: (a.domain, a.bus, a.device, a.function))
+    first = addresses[0]
+    assert hash(first) == hash((first.domain, first.bus, first.device, first.function))
+    assert repr(first) == "PciAddress(domain=0, bus=94, device=0, function=2)"
