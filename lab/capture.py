@@ -18,9 +18,9 @@ from lab import initramfs
 from lab.guest import GUEST_CMDLINE, Guest, GuestError, GuestSpec, Share
 from lab.install import Kernel, LabUnavailableError, ensure_installed, guest_kernel
 from lab.topologies import Topology
+from pcie_failover.capture.archive import TOP
+from pcie_failover.capture.archive import extract as extract_safely
 from pcie_failover.netinfo.source import SIDECAR
-from pcie_failover.snapshot.archive import TOP
-from pcie_failover.snapshot.archive import extract as extract_safely
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures_sysfs"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from fixtures_sysfs.captures import TOPOLOGIES
-from pcie_failover.snapshot.archive import extract
+from pcie_failover.capture.archive import extract
 from pcie_failover.sysfs.names import NAMES_FILE
 from tests.support.cli import Run
 from tests.support.trees import Captures

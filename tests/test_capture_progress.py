@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from pcie_failover.cli import main, progress
+from pcie_failover.capture import progress
+from pcie_failover.cli import main
 from tests.support.cli import Run
 
 DEMO = str(Path(__file__).resolve().parent.parent / "fixtures_sysfs" / "demo-host")

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from pcie_failover.commands.capture import run_capture
+from pcie_failover.capture import rehearsal
+from pcie_failover.capture.archive import extract, write_archive
+from pcie_failover.capture.command import run_capture
+from pcie_failover.capture.recording import RecordingRoot, Touched
 from pcie_failover.model.address import PciAddress
 from pcie_failover.model.host import PciFunction, Unreadable
-from pcie_failover.snapshot import rehearsal
-from pcie_failover.snapshot.archive import extract, write_archive
-from pcie_failover.snapshot.recording import RecordingRoot, Touched
 from pcie_failover.sysfs import pci
 from pcie_failover.sysfs.root import SysfsRoot
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from pcie_failover.adapters import unpack
-from pcie_failover.snapshot.archive import extract
+from pcie_failover.capture.archive import extract
 from tests.support.cli import Run
 from tests.support.hostile import ENV, REPO, command, run_as
 from tests.support.trees import Captures

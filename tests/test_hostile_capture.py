@@ -28,7 +28,7 @@ import pytest
 
 from fixtures_sysfs.builder import build
 from fixtures_sysfs.hosts import demo_host
-from pcie_failover.snapshot.archive import extract
+from pcie_failover.capture.archive import extract
 from tests.support.hostile import (
     ENV,
     NOBODY_UID,

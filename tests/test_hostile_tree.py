@@ -363,7 +363,7 @@ def test_names_with_control_characters_reach_no_output_raw(user: str, shared: Pa
     [
         (("check", "5e:00.2"), "pcie_failover.check.command.run_check"),
         (("list",), "pcie_failover.listing.command.run_list"),
-        (("capture", "-o", "-"), "pcie_failover.commands.capture.run_capture"),
+        (("capture", "-o", "-"), "pcie_failover.capture.command.run_capture"),
         (("audit", "--registry", "/nonexistent"), "pcie_failover.audit.command.run_audit"),
     ],
 )

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from pcie_failover.snapshot.archive import extract
+from pcie_failover.capture.archive import extract
 
 DEMO = str(Path(__file__).parent.parent / "fixtures_sysfs" / "demo-host")
 LIVE_PCI = Path("/sys/bus/pci/devices")

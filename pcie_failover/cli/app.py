@@ -41,7 +41,7 @@ PROG = "pcie-failover"
 COMMANDS: dict[str, str] = {
     "check": "pcie_failover.check.cli",
     "list": "pcie_failover.listing.cli",
-    "capture": "pcie_failover.cli.host",
+    "capture": "pcie_failover.capture.cli",
     "pair": "pcie_failover.pair.cli",
     "lint": "pcie_failover.lint.cli",
     "inspect": "pcie_failover.inspect.cli",
@@ -172,23 +172,6 @@ def global_options() -> GlobalOptions:
     """The global options of the command running (its context's), else the defaults."""
     ctx = get_current_context(silent=True)
     return GlobalOptions() if ctx is None else _options_of(ctx)
-
-
-class _OptionsView:
-    """`state.quiet`, `state.sysfs_root`: `global_options()` under its former name; it holds nothing."""
-
-    @property
-    def sysfs_root(self) -> str:
-        return global_options().sysfs_root
-
-    @property
-    def quiet(self) -> bool:
-        return global_options().quiet
-
-
-# Only capture (cli/host.py, cli/progress.py) still reads `state`: it is being rewritten elsewhere and moves to its own
-# folder after; then this goes (docs/architecture.md, "Still to do").
-state = _OptionsView()
 
 
 def _print_version(ctx: typer.Context, value: bool) -> None:

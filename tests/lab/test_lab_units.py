@@ -14,9 +14,9 @@ from lab.compare import differences, summarize
 from lab.guest import GuestSpec, Share
 from lab.install import LabUnavailableError, backports_stanza
 from lab.topologies import TOPOLOGIES
-from pcie_failover.commands.capture import run_capture
+from pcie_failover.capture.archive import UnsafeArchiveError
+from pcie_failover.capture.command import run_capture
 from pcie_failover.model.address import PciAddress
-from pcie_failover.snapshot.archive import UnsafeArchiveError
 from pcie_failover.sysfs.root import SysfsRoot
 
 PCI = "devices/pci0000:00/0000:00:02.0/0000:01:00.0"

@@ -15,7 +15,7 @@ from fixtures_sysfs.captures import capture_root
 from lab.capture import prepare
 from lab.install import LabUnavailableError
 from lab.live_cli import ADMIN_MAC, VF, LiveRun, run_live_cli
-from pcie_failover.snapshot.archive import extract
+from pcie_failover.capture.archive import extract
 from tests.support.cli import Run
 
 

@@ -1,4 +1,4 @@
-"""`capture`: a snapshot of what the checks read (check and list are in their own folders)."""
+"""`capture`: the typer command that writes a snapshot of what the commands read."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from pcie_failover.cli.app import (
     OutputFormat,
     emit,
     fail,
+    global_options,
     guarded,
-    state,
 )
 from pcie_failover.model.address import DeviceQuery, InputError
 from pcie_failover.model.results import ExitCode
@@ -23,7 +23,6 @@ from pcie_failover.render.escape import escape
 from pcie_failover.sysfs.root import SysfsRoot
 
 commands = typer.Typer()  # registered by name in cli.app.COMMANDS
-app = commands  # the name capture's decorator uses: capture is being rewritten elsewhere, left as it was
 
 
 CAPTURE_EXIT_CODES = f"""Exit codes: 0 the snapshot was written; 2 usage error, malformed address, unknown
@@ -31,7 +30,7 @@ device (no such PCI function or interface), an output file that cannot be writte
 not a regular file; 3 the host cannot be inspected (no PCI tree); {INTERNAL_EXIT_CODE}."""
 
 
-@app.command(epilog=CAPTURE_EXIT_CODES)
+@commands.command(epilog=CAPTURE_EXIT_CODES)
 def capture(
     devices: Annotated[
         list[str] | None,
@@ -58,8 +57,8 @@ def capture(
 
     def body(root: SysfsRoot) -> int:
         from pcie_failover.adapters.files import UnsafePathError
-        from pcie_failover.cli.progress import terminal_progress
-        from pcie_failover.commands.capture import run_capture
+        from pcie_failover.capture.command import run_capture
+        from pcie_failover.capture.progress import terminal_progress
         from pcie_failover.sysfs.check_input import locate
 
         addresses = []
@@ -94,7 +93,7 @@ def capture(
             text = f"{escape(result.path)}: {devices}, {entries}, {netlink} netlink facts\n"
         if output_file == "-":
             sys.stdout.buffer.flush()
-            if not state.quiet:
+            if not global_options().quiet:
                 sys.stderr.write(text)  # standard output holds the archive
         else:
             emit(text)

@@ -7,13 +7,13 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 from pcie_failover.adapters.files import SafeDirectory
+from pcie_failover.capture.archive import write_archive
+from pcie_failover.capture.recording import RecordingNetlink, RecordingRoot
+from pcie_failover.capture.rehearsal import rehearse
 from pcie_failover.model.address import PciAddress
 from pcie_failover.model.host import NETWORK_CLASS
 from pcie_failover.model.report import CaptureResult
 from pcie_failover.netinfo.source import SIDECAR
-from pcie_failover.snapshot.archive import write_archive
-from pcie_failover.snapshot.recording import RecordingNetlink, RecordingRoot
-from pcie_failover.snapshot.rehearsal import rehearse
 from pcie_failover.sysfs.host import netlink_for
 from pcie_failover.sysfs.names import NAMES_FILE, names_document, names_for
 from pcie_failover.sysfs.pci import functions_of_class

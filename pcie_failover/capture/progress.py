@@ -6,8 +6,8 @@ import sys
 import time
 from typing import TextIO
 
-from pcie_failover.cli.app import state
-from pcie_failover.commands.capture import READING
+from pcie_failover.capture.command import READING
+from pcie_failover.cli.app import global_options
 
 INTERVAL = 0.1  # seconds between two frames of one stage (a terminal need not redraw 4096 times)
 _REWRITE = "\r\x1b[K"  # back to the start of the line and erase it
@@ -43,6 +43,6 @@ class TerminalProgress:
 def terminal_progress() -> TerminalProgress | None:
     """A progress line when standard error is a terminal (and not --quiet), else None: nothing is shown."""
     stream = sys.stderr
-    if state.quiet or stream is None or not stream.isatty():
+    if global_options().quiet or stream is None or not stream.isatty():
         return None
     return TerminalProgress(stream)

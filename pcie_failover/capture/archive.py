@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from typing import BinaryIO
 
-from pcie_failover.snapshot.recording import Touched
+from pcie_failover.capture.recording import Touched
 from pcie_failover.sysfs.names import NAMES_FILE
 from pcie_failover.sysfs.root import CONFIG_READ_LIMIT, MAX_LINKS, SysfsError, SysfsRoot
 
