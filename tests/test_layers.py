@@ -37,14 +37,6 @@ EDGES = (
     "inspect/virsh.py",
     "prepare/store.py",
 )
-# Known breaches, each a record type that lives in a module of the shell; the test fails when one is no
-# longer needed, so that this list only shrinks. Not new ones: move the record into the core instead.
-KNOWN = {
-    "audit/report.py": {"pcie_failover.audit.resolve"},  # Resolved
-    "prepare/plan.py": {"pcie_failover.adapters.proc", "pcie_failover.sysfs.occupancy"},  # Holders, VfioDevice
-    "prepare/usage.py": {"pcie_failover.adapters.proc", "pcie_failover.sysfs.occupancy"},  # Holders, VfioDevice
-    "prepare/report.py": {"pcie_failover.prepare.command"},  # PrepareReport, step_rows
-}
 HOST_MODULES = frozenset({"os", "socket", "subprocess", "pyudev", "pyroute2", "fcntl", "shutil", "tempfile", "select"})
 
 
@@ -85,14 +77,12 @@ def test_the_core_does_not_reach_the_host(path: Path) -> None:
         for name in _imports(path)
         if name.split(".")[0] in HOST_MODULES or any(name == s or name.startswith(f"{s}.") for s in shell)
     ]
-    known = KNOWN.get(str(path.relative_to(PACKAGE)), set())
-    assert sorted(set(reaching) - known) == [], f"{path.relative_to(PACKAGE)} imports {', '.join(reaching)}"
-    assert known <= set(reaching), f"{path.relative_to(PACKAGE)}: no longer a known breach: {known - set(reaching)}"
+    assert reaching == [], f"{path.relative_to(PACKAGE)} imports {', '.join(reaching)}"
 
 
 def test_the_shell_lists_name_real_modules() -> None:
     assert all((PACKAGE / name).is_dir() for name in SHELL_PACKAGES)
-    assert all((PACKAGE / name).is_file() for name in (*EDGES, *KNOWN))
+    assert all((PACKAGE / name).is_file() for name in EDGES)
     assert len(_core_modules()) > 90
 
 

@@ -19,7 +19,7 @@ from pcie_failover.check.command import checked
 from pcie_failover.cli.app import OutputFormat
 from pcie_failover.model.address import DeviceQuery, MacAddress
 from pcie_failover.model.check import CheckOptions
-from pcie_failover.prepare.command import PrepareReport, read_surroundings, run_prepare, run_undo, step_rows
+from pcie_failover.prepare.command import read_surroundings, run_prepare, run_undo
 from pcie_failover.prepare.model import Action, ActionKind, Outcome, Persist, Plan, UndoRecord, WriteError
 from pcie_failover.prepare.plan import (
     Request,
@@ -32,7 +32,7 @@ from pcie_failover.prepare.plan import (
     udev_rule,
 )
 from pcie_failover.prepare.render import script, shell_lines
-from pcie_failover.prepare.report import render_json, render_text
+from pcie_failover.prepare.report import PrepareReport, render_json, render_text, step_rows
 from pcie_failover.prepare.store import UndoStore
 from pcie_failover.sysfs.host import open_root
 from tests.scenarios import _in_use_sibling, _vf, _vfio_unloaded, _with_vf0

@@ -13,13 +13,13 @@ import pytest
 
 from fixtures_sysfs.builder import Function, Host, Netdev, RootComplex, SriovPf
 from fixtures_sysfs.hosts import DEMO_MAC, demo_host, demo_pf
-from pcie_failover.adapters.proc import DeviceFile, Holders, OpenFile, ProcReader
+from pcie_failover.adapters.proc import ProcReader
 from pcie_failover.check.command import checked
 from pcie_failover.model.address import DeviceQuery, MacAddress
 from pcie_failover.model.check import CheckOptions
 from pcie_failover.model.host import Unreadable
+from pcie_failover.model.occupancy import DeviceFile, Holders, OpenFile
 from pcie_failover.prepare.command import (
-    PrepareReport,
     read_surroundings,
     rollback_guard,
     run_prepare,
@@ -28,6 +28,7 @@ from pcie_failover.prepare.command import (
 )
 from pcie_failover.prepare.model import Action, GroupMemberState, Outcome, Plan, UndoRecord, WriteError
 from pcie_failover.prepare.plan import Request, plan_prepare, plan_undo
+from pcie_failover.prepare.report import PrepareReport
 from pcie_failover.prepare.store import UndoStore
 from pcie_failover.sysfs.host import netlink_for, open_root
 from tests.support.prepare import flush, unseen, up_why

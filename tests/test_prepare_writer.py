@@ -15,10 +15,10 @@ from fixtures_sysfs.builder import Host
 from fixtures_sysfs.hosts import demo_host
 from pcie_failover.adapters.writer import LiveWriter
 from pcie_failover.model.address import DeviceQuery, MacAddress
-from pcie_failover.prepare.command import run_prepare, step_rows
+from pcie_failover.prepare.command import run_prepare
 from pcie_failover.prepare.model import Action, ActionKind, Outcome, WriteError
 from pcie_failover.prepare.plan import Request, udev_rule
-from pcie_failover.prepare.report import render_text
+from pcie_failover.prepare.report import render_text, step_rows
 from pcie_failover.prepare.runner import run_plan
 from pcie_failover.sysfs.host import open_root
 

@@ -14,41 +14,14 @@ from __future__ import annotations
 
 import errno
 import os
-from dataclasses import dataclass
+
+from pcie_failover.model.occupancy import DeviceFile, Holders, OpenFile
 
 PROC = "/proc"
 VFIO_DEVICE_FILE = "anon_inode:[vfio-device]"
 SYSPATH_KEY = "vfio-device-syspath:"
 _COMM_LIMIT = 64
 _FDINFO_LIMIT = 4096
-
-
-@dataclass(frozen=True)
-class OpenFile:
-    """A process holding `path` open: its pid, its `comm` (what the kernel shows, not trusted text)."""
-
-    pid: int
-    comm: str
-    path: str
-
-
-@dataclass(frozen=True)
-class DeviceFile:
-    """A process holding a VFIO device file open; `syspath`: the device (`/sys/devices/...`) when fdinfo says."""
-
-    pid: int
-    comm: str
-    syspath: str | None = None
-
-
-@dataclass(frozen=True)
-class Holders:
-    """The processes holding any of the files asked about, and how many processes could not be inspected."""
-
-    files: tuple[OpenFile, ...] = ()
-    unreadable: int = 0  # processes whose descriptors could not be read (EACCES, EPERM)
-    error: str | None = None  # the proc root itself could not be listed
-    device_files: tuple[DeviceFile, ...] = ()  # every VFIO device file open on the host
 
 
 _GONE = (errno.ENOENT, errno.ESRCH, errno.ENOTDIR)

@@ -44,6 +44,14 @@ class PrimaryIdentity:
 
 
 @dataclass(frozen=True)
+class Resolved:
+    """Where the primary is now (None: not found) and how it was found."""
+
+    address: PciAddress | None
+    note: str
+
+
+@dataclass(frozen=True)
 class PairRecord:
     """One registered pair."""
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pcie_failover.audit.record import PairRecord
-from pcie_failover.audit.resolve import Resolved
+from pcie_failover.audit.record import PairRecord, Resolved
 from pcie_failover.model.address import PciAddress
 from pcie_failover.model.report import CheckReport
 from pcie_failover.model.results import ExitCode, Verdict, exit_code_of, worst

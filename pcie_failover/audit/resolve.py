@@ -3,21 +3,11 @@ share one, and which were registered from a copied tree the live host does not h
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from pcie_failover.audit.record import PairRecord, PrimaryIdentity
+from pcie_failover.audit.record import PairRecord, PrimaryIdentity, Resolved
 from pcie_failover.model.address import PciAddress
 from pcie_failover.sysfs.net import interface_with_mac
 from pcie_failover.sysfs.pci import identity_at, slot_function, virtfn
 from pcie_failover.sysfs.root import SysfsRoot
-
-
-@dataclass(frozen=True)
-class Resolved:
-    """Where the primary is now (None: not found) and how it was found."""
-
-    address: PciAddress | None
-    note: str
 
 
 def _matches(root: SysfsRoot, address: PciAddress, identity: PrimaryIdentity) -> bool:

@@ -24,7 +24,7 @@ from pcie_failover.model.results import ExitCode
 from pcie_failover.sysfs.root import LIVE_SYSFS
 
 if TYPE_CHECKING:
-    from pcie_failover.prepare.command import PrepareReport, Registration
+    from pcie_failover.prepare.report import PrepareReport, Registration
     from pcie_failover.prepare.runner import Writer
 
 PREPARE_EXIT_CODES = f"""Exit codes: 0 done: the VF is ready (or nothing was needed; with --undo: the
@@ -174,7 +174,7 @@ def _register(name: str, query: DeviceQuery, request: Any, registry: str) -> Reg
     """`pair --save`'s registration of the prepared VF: the file written, or the error (reported by the caller)."""
     from pcie_failover.audit.register import RegisterError, save
     from pcie_failover.model.check import Manager
-    from pcie_failover.prepare.command import Registration
+    from pcie_failover.prepare.report import Registration
     from pcie_failover.sysfs.host import NoHostError, open_root
 
     try:

@@ -11,18 +11,18 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from pcie_failover.adapters.files import SafeDirectory, UnsafePathError
-from pcie_failover.adapters.proc import PROC, Holders, ProcReader
+from pcie_failover.adapters.proc import PROC, ProcReader
 from pcie_failover.check.command import checked
 from pcie_failover.model.address import DeviceQuery, PciAddress
 from pcie_failover.model.check import CheckInput, CheckOptions
 from pcie_failover.model.host import IommuGroup, NetDevice, PciFunction, Unreadable
+from pcie_failover.model.occupancy import Holders, VfioDevice
 from pcie_failover.model.report import CheckReport
-from pcie_failover.model.results import Verdict
 from pcie_failover.netinfo.source import NetlinkSource
-from pcie_failover.prepare.model import Outcome, Plan, RunResult, Step, UndoRecord
+from pcie_failover.prepare.model import Outcome, Plan, RunResult, UndoRecord
 from pcie_failover.prepare.plan import (
     DEFAULT_RULE_MODE,
     DRIVERCTL_DIR,
@@ -34,6 +34,7 @@ from pcie_failover.prepare.plan import (
     plan_undo,
     udev_rule_path,
 )
+from pcie_failover.prepare.report import PrepareReport
 from pcie_failover.prepare.runner import Guard, Writer, run_plan
 from pcie_failover.prepare.store import PREVIOUS_LIMIT, STATE_DIR, RecordError, UndoStore, oversize
 from pcie_failover.prepare.usage import network_use, use_refusal
@@ -41,10 +42,6 @@ from pcie_failover.sysfs import occupancy, pci
 from pcie_failover.sysfs.host import netlink_for
 from pcie_failover.sysfs.root import SysfsRoot
 
-# Exit codes beyond the shared ones (0 ready, 1 not ready/refused, 2 usage, 3 no host).
-ROLLED_BACK = 5
-ROLLBACK_FAILED = 6
-DEVICE_GONE = 7  # --undo: the recorded device no longer exists (its VFs were destroyed); the record is kept
 # An interface name -> the secondary unicast addresses in its unicast filter (adapters/iproute.py).
 UnicastReader = Callable[[str], "tuple[str, ...] | Unreadable"]
 
@@ -62,49 +59,6 @@ def unicast_reader(root: SysfsRoot, given: UnicastReader | None = None) -> Unica
 
         return LiveIproute().secondary_unicast
     return _no_unicast
-
-
-@dataclass(frozen=True)
-class Registration:
-    """What `--register NAME` did after a successful prepare: the pair file written, or why not."""
-
-    name: str
-    path: str | None = None
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class PrepareReport:
-    """What a `prepare` (or `--undo`) run did, for the renderers."""
-
-    device: str
-    undo: bool
-    dry_run: bool
-    outcome: Outcome
-    plan: Plan
-    result: RunResult | None = None
-    record_path: str | None = None
-    final: CheckReport | None = None
-    notes: tuple[str, ...] = field(default_factory=tuple)
-    registration: Registration | None = None
-
-    @property
-    def exit_code(self) -> int:
-        """0 done (and, for prepare, ready); 1 refused or not ready after; 2 --register failed; 5 rolled back;
-        6 rollback failed; 7 (--undo) the recorded device is gone."""
-        if self.registration is not None and self.registration.error is not None:
-            return 2
-        if self.outcome is Outcome.DEVICE_GONE:
-            return DEVICE_GONE
-        if self.outcome is Outcome.REFUSED:
-            return 1
-        if self.outcome is Outcome.ROLLED_BACK:
-            return ROLLED_BACK
-        if self.outcome is Outcome.ROLLBACK_FAILED:
-            return ROLLBACK_FAILED
-        if self.undo or self.dry_run or self.final is None:
-            return 0
-        return 0 if self.final.verdict is Verdict.READY else 1
 
 
 @dataclass(frozen=True)
@@ -151,7 +105,7 @@ def _read_text(path: str) -> str | None:
     return rule.text
 
 
-def vfio_devices(root: SysfsRoot, functions: list[PciFunction]) -> tuple[occupancy.VfioDevice, ...]:
+def vfio_devices(root: SysfsRoot, functions: list[PciFunction]) -> tuple[VfioDevice, ...]:
     """What shows each of `functions` on vfio-pci open (see sysfs/occupancy.py); the others are left out."""
     return tuple(occupancy.vfio_device(root, f.address) for f in functions if f.is_vfio)
 
@@ -459,29 +413,3 @@ def warning_notes(result: RunResult) -> list[str]:
 
 def pci_address(text: str) -> PciAddress:
     return PciAddress.parse(text)
-
-
-def step_rows(report: PrepareReport) -> list[tuple[str, Step, str | None]]:
-    """(status, step, error) for every planned step: planned, ran, failed, undone, undo-failed, not-run."""
-    result = report.result
-    if result is None:
-        return [("planned", step, None) for step in report.plan.steps]
-    ran = set(map(id, result.ran))
-    undone = set(map(id, result.undone))
-    undo_failed = {id(r.step): r.error for r in result.undo_failed}
-    warned = {id(r.step): r.error for r in result.warnings}
-    rows: list[tuple[str, Step, str | None]] = []
-    for step in report.plan.steps:
-        if result.failed is not None and step is result.failed.step:
-            rows.append(("failed", step, result.failed.error))
-        elif id(step) in warned:
-            rows.append(("failed", step, warned[id(step)]))
-        elif id(step) in undo_failed:
-            rows.append(("undo-failed", step, undo_failed[id(step)]))
-        elif id(step) in undone:
-            rows.append(("undone", step, None))
-        elif id(step) in ran:
-            rows.append(("ran" if step.undo or result.failed is None else "ran, kept", step, None))
-        else:
-            rows.append(("not-run", step, None))
-    return rows

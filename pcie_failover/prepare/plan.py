@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
-from pcie_failover.adapters.proc import Holders
 from pcie_failover.model.address import MacAddress
 from pcie_failover.model.check import CheckInput
 from pcie_failover.model.host import (
@@ -26,6 +25,7 @@ from pcie_failover.model.host import (
     VfAdminList,
     is_network,
 )
+from pcie_failover.model.occupancy import Holders, VfioDevice
 from pcie_failover.model.results import RuleResult, Status
 from pcie_failover.prepare.confine import check_action
 from pcie_failover.prepare.model import (
@@ -41,7 +41,6 @@ from pcie_failover.prepare.model import (
 from pcie_failover.prepare.usage import Unicast, Uppers, network_use, use_refusal, vfio_use
 from pcie_failover.rules.iommu_group import SAFE_DRIVERS
 from pcie_failover.rules.vf_common import mac_provenance
-from pcie_failover.sysfs.occupancy import VfioDevice
 
 VFIO = "vfio-pci"
 ZERO_MAC = "00:00:00:00:00:00"

@@ -1,14 +1,89 @@
-"""A PrepareReport as text or as the schema's `prepare` document."""
+"""What a `prepare` run did (PrepareReport, its exit code), as text or as the schema's `prepare` document."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
-from pcie_failover.model.results import Status
-from pcie_failover.prepare.command import PrepareReport, step_rows
-from pcie_failover.prepare.model import Outcome
+from pcie_failover.model.report import CheckReport
+from pcie_failover.model.results import Status, Verdict
+from pcie_failover.prepare.model import Outcome, Plan, RunResult, Step
 from pcie_failover.prepare.render import Programs, document, step_json, text_report
 from pcie_failover.render.json_doc import check_json, envelope
+
+# Exit codes beyond the shared ones (0 ready, 1 not ready/refused, 2 usage, 3 no host).
+ROLLED_BACK = 5
+ROLLBACK_FAILED = 6
+DEVICE_GONE = 7  # --undo: the recorded device no longer exists (its VFs were destroyed); the record is kept
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What `--register NAME` did after a successful prepare: the pair file written, or why not."""
+
+    name: str
+    path: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class PrepareReport:
+    """What a `prepare` (or `--undo`) run did, for the renderers."""
+
+    device: str
+    undo: bool
+    dry_run: bool
+    outcome: Outcome
+    plan: Plan
+    result: RunResult | None = None
+    record_path: str | None = None
+    final: CheckReport | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+    registration: Registration | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """0 done (and, for prepare, ready); 1 refused or not ready after; 2 --register failed; 5 rolled back;
+        6 rollback failed; 7 (--undo) the recorded device is gone."""
+        if self.registration is not None and self.registration.error is not None:
+            return 2
+        if self.outcome is Outcome.DEVICE_GONE:
+            return DEVICE_GONE
+        if self.outcome is Outcome.REFUSED:
+            return 1
+        if self.outcome is Outcome.ROLLED_BACK:
+            return ROLLED_BACK
+        if self.outcome is Outcome.ROLLBACK_FAILED:
+            return ROLLBACK_FAILED
+        if self.undo or self.dry_run or self.final is None:
+            return 0
+        return 0 if self.final.verdict is Verdict.READY else 1
+
+
+def step_rows(report: PrepareReport) -> list[tuple[str, Step, str | None]]:
+    """(status, step, error) for every planned step: planned, ran, failed, undone, undo-failed, not-run."""
+    result = report.result
+    if result is None:
+        return [("planned", step, None) for step in report.plan.steps]
+    ran = set(map(id, result.ran))
+    undone = set(map(id, result.undone))
+    undo_failed = {id(r.step): r.error for r in result.undo_failed}
+    warned = {id(r.step): r.error for r in result.warnings}
+    rows: list[tuple[str, Step, str | None]] = []
+    for step in report.plan.steps:
+        if result.failed is not None and step is result.failed.step:
+            rows.append(("failed", step, result.failed.error))
+        elif id(step) in warned:
+            rows.append(("failed", step, warned[id(step)]))
+        elif id(step) in undo_failed:
+            rows.append(("undo-failed", step, undo_failed[id(step)]))
+        elif id(step) in undone:
+            rows.append(("undone", step, None))
+        elif id(step) in ran:
+            rows.append(("ran" if step.undo or result.failed is None else "ran, kept", step, None))
+        else:
+            rows.append(("not-run", step, None))
+    return rows
 
 
 def _final_lines(report: PrepareReport) -> list[str]:

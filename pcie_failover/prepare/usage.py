@@ -28,10 +28,9 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 
-from pcie_failover.adapters.proc import Holders
 from pcie_failover.model.host import NetDevice, Unreadable
+from pcie_failover.model.occupancy import Holders, VfioDevice
 from pcie_failover.rules.usage import Usage
-from pcie_failover.sysfs.occupancy import VfioDevice
 
 Uppers = Mapping[str, "tuple[str, ...] | Unreadable"]
 # By interface: the secondary unicast addresses in its unicast filter (adapters/iproute.py secondary_unicast()).

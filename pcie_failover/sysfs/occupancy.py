@@ -17,26 +17,15 @@ container closed) or all three as QEMU does; 0 again after it exits.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pcie_failover.model.address import PciAddress
 from pcie_failover.model.host import Unreadable
+from pcie_failover.model.occupancy import VfioDevice
 from pcie_failover.sysfs import attributes as attr
 from pcie_failover.sysfs.net import NET
 from pcie_failover.sysfs.pci import resolve_device
 from pcie_failover.sysfs.root import SysfsRoot
 
 UPPER_PREFIX = "upper_"
-
-
-@dataclass(frozen=True)
-class VfioDevice:
-    """What shows a device on vfio-pci open: its files (group node, cdevs), its sysfs path, its enable count."""
-
-    address: str
-    files: frozenset[str]
-    syspath: str | None  # `/sys/devices/...`, as fdinfo names a VFIO device file's device
-    enabled: int | Unreadable
 
 
 def upper_devices(root: SysfsRoot, ifname: str) -> tuple[str, ...] | Unreadable:
