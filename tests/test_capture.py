@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tarfile
 from collections.abc import Callable
@@ -11,9 +12,11 @@ from typing import Any
 
 import pytest
 
+from fixtures_sysfs.builder import Host
 from fixtures_sysfs.captures import TOPOLOGIES
 from pcie_failover.capture.archive import extract
 from pcie_failover.sysfs.names import NAMES_FILE
+from tests.scenarios import SCENARIOS, Scenario
 from tests.support.cli import Run
 from tests.support.trees import Captures
 
@@ -103,11 +106,25 @@ def test_snapshot_records_the_names_of_its_devices_ids(
 def test_snapshot_holds_nothing_private_or_side_effecting(
     cli: Callable[..., Run], tmp_path: Path, captures: Captures
 ) -> None:
-    assert cli("--sysfs-root", str(captures("vtd-acpi")), "capture", "-o", str(tmp_path / "s.tar.gz")).code == 0
+    """Private and side-effecting attributes are there by name only (a listing is the same), never with content."""
+    source = tmp_path / "demo"
+    shutil.copytree(DEMO, source, symlinks=True)
+    device = source / "devices/pci0000:5d/0000:5d:00.0/0000:5e:00.2"
+    for name in ("vpd", "rom", "remove", "serial", "label", "resource0", "phys_switch_id"):
+        (device / name).write_text("private or side-effecting\n")
+    (device / "setuid").write_text("mode\n")
+    (device / "setuid").chmod(0o6777)
+    assert cli("--sysfs-root", str(source), "capture", "-o", str(tmp_path / "s.tar.gz")).code == 0
     with tarfile.open(tmp_path / "s.tar.gz") as tar:
         members = tar.getmembers()
-    names = {m.name.rsplit("/", 1)[-1] for m in members}
-    assert not names & {"vpd", "rom", "remove", "rescan", "reset", "resource0", "serial", "phys_switch_id"}
+    named = {m.name.rsplit("/", 1)[-1]: m for m in members if "/0000:5e:00.2/" in m.name}
+    for name in ("vpd", "rom", "remove", "serial", "label", "resource0", "phys_switch_id", "reset"):
+        assert (named[name].isfile(), named[name].size) == (True, 0), name
+    assert all(not m.mode & 0o7022 for m in members if not m.issym())  # no setuid, setgid, sticky, others' write
+    assert named["setuid"].mode == 0o755
+    assert cli("--sysfs-root", str(captures("vtd-acpi")), "capture", "-o", str(tmp_path / "lab.tar.gz")).code == 0
+    with tarfile.open(tmp_path / "lab.tar.gz") as tar:
+        members = tar.getmembers()
     configs = [m for m in members if m.name.endswith("/config")]
     assert configs
     assert all(m.size <= 256 for m in configs)
@@ -129,3 +146,55 @@ def test_live_capture_checks_the_same(cli: Callable[..., Run], tmp_path: Path) -
     snapshot = _unpack(tmp_path / "live.tar.gz", tmp_path / "x")
     for device in _devices(cli, "/sys"):
         assert _results(cli, snapshot, device) == _results(cli, "/sys", device), device
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: f"{s.rule}/{s.name}")
+def test_every_rule_scenario_checks_the_same_through_a_capture_of_its_device(
+    scenario: Scenario, cli: Callable[..., Run], tmp_path: Path, host_root: Callable[[Host], Path]
+) -> None:
+    """The hand-made hosts of every rule outcome (their `net/IF/device -> ../..` links too): the scenario's own
+    command, on a capture of its device (of every network function when the device is not there), answers the same."""
+    source = host_root(scenario.host)
+    device = scenario.args[1]
+    captured = cli("--sysfs-root", str(source), "capture", device, "-o", str(tmp_path / "s.tar.gz"))
+    if captured.code == 2:  # the scenario is about a device that is not there
+        assert cli("--sysfs-root", str(source), "capture", "-o", str(tmp_path / "s.tar.gz")).code == 0
+    else:
+        assert captured.code == 0, captured.err
+    snapshot = _unpack(tmp_path / "s.tar.gz", tmp_path / "x")
+    args = (*scenario.args, "--format", "json")
+    on_source, on_snapshot = cli("--sysfs-root", str(source), *args), cli("--sysfs-root", str(snapshot), *args)
+    assert on_snapshot.code == on_source.code
+    assert {**on_snapshot.json, "sysfs_root": None} == {**on_source.json, "sysfs_root": None}
+
+
+def test_a_kernel_without_reset_method_keeps_its_reset_file_in_the_listing(
+    cli: Callable[..., Run], tmp_path: Path
+) -> None:
+    """Before 5.15 only `reset` says a function can be reset; it is never read, but the capture's listing keeps it."""
+    source = tmp_path / "old-kernel"
+    shutil.copytree(DEMO, source, symlinks=True)
+    for vf in ("0000:5e:00.2", "0000:5e:00.3"):
+        (source / "devices/pci0000:5d/0000:5d:00.0" / vf / "reset_method").unlink()
+    assert cli("--sysfs-root", str(source), "capture", "5e:00.2", "-o", str(tmp_path / "s.tar.gz")).code == 0
+    snapshot = _unpack(tmp_path / "s.tar.gz", tmp_path / "x")
+    reset = snapshot / "devices/pci0000:5d/0000:5d:00.0/0000:5e:00.2/reset"
+    assert (reset.is_file(), reset.read_bytes()) == (True, b"")  # the name, never the content
+    assert _results(cli, snapshot, "5e:00.2") == _results(cli, source, "5e:00.2")
+    assert _results(cli, snapshot, "5e:00.2")["exit"] == 0
+
+
+def test_an_attribute_that_cannot_be_read_stays_unknown_in_the_capture(cli: Callable[..., Run], tmp_path: Path) -> None:
+    """Not an empty file (which would read as a definite, wrong answer): unreadable there as it was on the host."""
+    source = tmp_path / "fifo"
+    shutil.copytree(DEMO, source, symlinks=True)
+    attribute = source / "devices/pci0000:5d/0000:5d:00.0/0000:5e:00.2/reset_method"
+    attribute.unlink()
+    os.mkfifo(attribute)
+    assert cli("--sysfs-root", str(source), "capture", "5e:00.2", "-o", str(tmp_path / "s.tar.gz")).code == 0
+    snapshot = _unpack(tmp_path / "s.tar.gz", tmp_path / "x")
+    on_source, on_snapshot = _results(cli, source, "5e:00.2"), _results(cli, snapshot, "5e:00.2")
+    statuses = [(c["id"], c["status"]) for c in on_source["checks"]]
+    assert ("reset", "unknown") in statuses
+    assert [(c["id"], c["status"]) for c in on_snapshot["checks"]] == statuses
+    assert on_snapshot["exit"] == on_source["exit"] == 4

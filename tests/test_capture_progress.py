@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import pty
 import re
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pcie_failover.capture import progress
+from pcie_failover.capture import command, progress
 from pcie_failover.cli import main
 from tests.support.cli import Run
 
@@ -81,3 +82,21 @@ def test_quiet_or_no_terminal_shows_nothing(
     assert (code, shown) == (0, "")
     run = cli("--sysfs-root", DEMO, "capture", "-o", str(tmp_path / "x.tar.gz"))
     assert (run.code, run.err) == (0, "")  # standard error is not a terminal here
+
+
+def test_an_error_starts_a_line_of_its_own(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The progress line is erased before the error is written, not left for the error to trail behind."""
+
+    def full_disk(*_args: object) -> int:
+        progress = _args[-1]
+        assert callable(progress)
+        progress(1, 2)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(command, "write_archive", full_disk)
+    code, shown = _capture_on_a_terminal(monkeypatch, "capture", "5e:00.2", "-o", str(tmp_path / "x.tar.gz"))
+    assert code == 2
+    assert shown.endswith(
+        f"capture: archiving 1/2 paths{ERASE}pcie-failover capture: cannot write {tmp_path}/x.tar.gz: "
+        "No space left on device\r\n"  # the terminal's line discipline ends a line with CR LF
+    )

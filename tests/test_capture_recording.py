@@ -9,13 +9,18 @@ from pathlib import Path
 
 import pytest
 
+from fixtures_sysfs.builder import build
+from fixtures_sysfs.generator import large_host
 from pcie_failover.capture import rehearsal
 from pcie_failover.capture.archive import extract, write_archive
 from pcie_failover.capture.command import run_capture
-from pcie_failover.capture.recording import RecordingRoot, Touched
+from pcie_failover.capture.recording import RecordingNetlink, RecordingRoot, Touched
+from pcie_failover.capture.rehearsal import rehearse
 from pcie_failover.model.address import PciAddress
-from pcie_failover.model.host import PciFunction, Unreadable
+from pcie_failover.model.host import NETWORK_CLASS, PciFunction, Unreadable
 from pcie_failover.sysfs import pci
+from pcie_failover.sysfs.host import netlink_for
+from pcie_failover.sysfs.pci import functions_of_class
 from pcie_failover.sysfs.root import SysfsRoot
 
 
@@ -65,7 +70,7 @@ def test_the_archive_holds_what_was_read_and_placeholders_for_what_was_only_list
     root = RecordingRoot(str(source))
     base = "bus/pci/devices/0000:00:01.0"
     root.read_text(f"{base}/vendor")
-    root.read_text(f"{base}/serial")  # read, but private: never archived
+    root.read_text(f"{base}/serial")  # read, but private: its content is never archived
     root.listdir(base)
     snapshot = _archived(source, root.touched, tmp_path)
     device = snapshot / "devices/pci0000:00/0000:00:01.0"
@@ -73,8 +78,8 @@ def test_the_archive_holds_what_was_read_and_placeholders_for_what_was_only_list
     assert (device / "vendor").read_text() == "0x8086\n"
     assert (device / "device").read_text() == ""  # listed, never read: there, empty
     assert (device / "power").is_dir()
-    assert not (device / "serial").exists()
-    assert not (device / "remove").exists()
+    assert (device / "serial").read_text() == ""  # read, but private: listed, so there by name only
+    assert (device / "remove").read_text() == ""
     assert not (device / "escape").exists()  # a link out of the root is never archived
     assert not (snapshot / "kernel").exists()  # nothing a reader did not touch
     assert (snapshot / "extra.json").read_text() == "{}\n"
@@ -113,3 +118,17 @@ def test_an_attribute_a_reader_starts_to_read_is_captured_without_being_listed_a
     assert captured("after.tar.gz") == {
         f"sysfs/devices/pci0000:5d/0000:5d:00.0/0000:5e:00.{n}/subsystem_vendor" for n in (0, 2, 3, 4, 5)
     }
+
+
+def test_a_capture_reads_each_function_a_constant_number_of_times(tmp_path: Path) -> None:
+    """Linear in the host: a PF's family and its search by MAC are read once, not once per VF (4x the VFs, ~4x)."""
+
+    def reads(vfs: int) -> tuple[int, int]:
+        root = RecordingRoot(str(build(large_host(1, vfs), tmp_path / str(vfs))))
+        wanted = [address for address, _ in functions_of_class(root, NETWORK_CLASS)]
+        rehearse(root, RecordingNetlink(netlink_for(root)), wanted, True)
+        return root.reads, len(wanted)
+
+    (small, small_count), (big, big_count) = reads(32), reads(128)
+    assert big_count > 3 * small_count
+    assert big / big_count <= 1.05 * small / small_count

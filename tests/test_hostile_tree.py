@@ -16,7 +16,6 @@ import socket
 import stat
 import subprocess
 import tarfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -463,8 +462,11 @@ def test_deep_or_huge_json_is_unknown_or_one_line_never_a_crash(user: str, share
         assert run.stderr == f"pcie-failover lint: {message[:297]}...\n"  # one line, cut at 300 characters
 
 
-def test_a_tree_2000_directories_deep_is_captured_in_linear_time(user: str, shared: Path) -> None:
-    """Capture time once grew faster than quadratically with depth (34 s at 1990); depth 2000 now takes about 1 s."""
+def test_a_tree_2000_directories_deep_below_a_device_is_captured_as_the_name_the_readers_listed(
+    user: str, shared: Path
+) -> None:
+    """Capture once copied whole device directories (34 s at depth 1990, before it was made linear); now it keeps
+    what the readers touched: the name `d` they listed in the VF's directory, an empty directory, not its depths."""
     root, _ = _demo(shared)
     fd = os.open(root / VF_DIR, os.O_RDONLY | os.O_DIRECTORY)
     for _ in range(2000):  # relative to a descriptor each time: the full path is past PATH_MAX
@@ -474,11 +476,9 @@ def test_a_tree_2000_directories_deep_is_captured_in_linear_time(user: str, shar
         fd = deeper
     os.close(os.open("leaf", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd))
     os.close(fd)
-    started = time.monotonic()
     (capture,) = run_as(user, [("--sysfs-root", str(root), "capture", "-o", "-")])
-    elapsed = time.monotonic() - started
     assert capture.code == 0, capture.stderr
     with tarfile.open(fileobj=io.BytesIO(capture.out), mode="r:gz") as tar:
-        deepest = max(name.count("/") for name in tar.getnames())
-    assert deepest == VF_DIR.count("/") + 1 + 2000 + 1  # sysfs/ VF_DIR / d * 2000 / leaf
-    assert elapsed < 30
+        names = tar.getnames()
+    assert f"sysfs/{VF_DIR}/d" in names
+    assert not [name for name in names if name.startswith(f"sysfs/{VF_DIR}/d/")]

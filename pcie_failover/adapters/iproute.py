@@ -75,10 +75,15 @@ class LiveIproute:
         for pf in pf_netdevs:
             found = self._run("-details", "-0", "address", "show", "dev", pf)
             links.extend(found if isinstance(found, list) else [])
+        failed: dict[str, str] = {}
         addresses = self._run("address", "show")
+        if isinstance(addresses, Unreadable):
+            failed["addresses"] = f"{addresses.path}: {addresses.reason}"
         routes: list[object] = []
         for family in ("-4", "-6"):
             found = self._run(family, "route", "show", "table", "all")
+            if isinstance(found, Unreadable):
+                failed["routes"] = f"{found.path}: {found.reason}"
             routes.extend(found if isinstance(found, list) else [])
         return NetlinkRecord(
             kernel_release=os.uname().release,
@@ -86,6 +91,7 @@ class LiveIproute:
             links=links,
             addresses=select_entries(addresses if isinstance(addresses, list) else [], "ifname", netdevs),
             routes=select_entries(routes, "dev", netdevs),
+            failed=failed,
         )
 
     def _run(self, *args: str, program: str = "ip") -> list[object] | Unreadable:

@@ -36,6 +36,7 @@ SKIP_FILES = frozenset(
     }
 )  # fmt: skip
 _RESOURCE = re.compile(r"resource\d+(_wc)?")
+KEPT_MODE = 0o755  # no setuid, setgid, sticky or write bits for others: an extractor as root makes what it says
 
 
 def plain(rel: str) -> bool:
@@ -47,18 +48,20 @@ def inside_target(directory: str, target: str) -> str | None:
     """`target` of a link in `directory` (relative to the archive's top), normalised, if it resolves below the top.
 
     Only the kernel's form is kept: relative, every `..` first and no more of them than
-    `directory` is deep, then at least one name (`../../../bus/pci/drivers/igb`); `.` and
-    empty components are dropped. Absolute targets, targets that climb out and targets that
-    resolve to the top are None, and so are targets with a character that is not printable (no
-    kernel names a device so, and `tar tv` would print it raw). As nothing is archived beneath a
-    link, an extractor resolves every kept link to the same place, inside the archive.
+    `directory` is deep, then names (`../../../bus/pci/drivers/igb`), or none when it leads to an
+    ancestor below the top (`../..`, as a hand-made tree's `net/IF/device` may); `.` and empty
+    components are dropped. Absolute targets, targets that climb out and targets that resolve
+    to the top are None, and so are targets with a character that is not printable (no kernel
+    names a device so, and `tar tv` would print it raw). As nothing is archived beneath a link,
+    an extractor resolves every kept link to the same place, inside the archive.
     """
     if target.startswith("/") or not target.isprintable() or not plain(directory):
         return None
     parts = [part for part in target.split("/") if part not in ("", ".")]
     ups = next((i for i, part in enumerate(parts) if part != ".."), len(parts))
     names = parts[ups:]
-    if not names or ".." in names or ups > len([part for part in directory.split("/") if part]):
+    depth = len([part for part in directory.split("/") if part])
+    if not parts or ".." in names or ups > depth or (not names and ups == depth):
         return None
     return "/".join(parts)
 
@@ -108,7 +111,7 @@ class _Archive:
             return self.done[rel] == tarfile.DIRTYPE
         if rel and not self._parents(rel):
             return False
-        self._add(rel, tarfile.DIRTYPE, mode)
+        self._add(rel, tarfile.DIRTYPE, stat.S_IMODE(mode) & KEPT_MODE)
         return True
 
     def link(self, rel: str, target: str) -> None:
@@ -117,15 +120,15 @@ class _Archive:
         if rel not in self.done and kept is not None and self._parents(rel):
             self._add(rel, tarfile.SYMTYPE, 0o777, linkname=kept)
 
-    def file(self, rel: str, mode: int, content: bytes) -> None:
-        """Archive a regular file, unless its name is one never archived (side-effecting or private)."""
+    def file(self, rel: str, mode: int, content: bytes | None) -> None:
+        """Archive a regular file: the bytes read (not for a private or side-effecting name), else empty."""
         name = rel.rsplit("/", 1)[-1]
-        if rel in self.done or name in SKIP_FILES or _RESOURCE.fullmatch(name):
+        if rel in self.done or (content and (name in SKIP_FILES or _RESOURCE.fullmatch(name))):
             return
-        if self._parents(rel):  # the standard config space at most, whoever read more
-            self._add(
-                rel, tarfile.REGTYPE, stat.S_IMODE(mode), content[:CONFIG_READ_LIMIT] if name == "config" else content
-            )
+        if name == "config" and content:
+            content = content[:CONFIG_READ_LIMIT]  # the standard config space at most, whoever read more
+        if self._parents(rel):
+            self._add(rel, tarfile.REGTYPE, stat.S_IMODE(mode) & KEPT_MODE, content or b"")
 
     def place(self, rel: str, follow: bool) -> str | None:
         """Archive the directories and links on the way to `rel`; its link-free path (None: not there).
@@ -183,7 +186,7 @@ class _Archive:
             elif stat.S_ISDIR(st.st_mode):
                 self.directory(rel, stat.S_IMODE(st.st_mode))
             elif stat.S_ISREG(st.st_mode):
-                self.file(rel, st.st_mode, b"" if content is None else content)
+                self.file(rel, st.st_mode, content)
         except SysfsError:
             return  # gone since it was read: the archive lacks it, as a check would
 
@@ -199,28 +202,44 @@ def write_archive(
 
     Files read hold the bytes the reader got; every other entry touched or listed is there as it
     is (a link with its target, a directory, a file as an empty placeholder): a listing shows the
-    same names, and nothing the readers did not read is copied. `progress` hears (done, of how many).
+    same names, and nothing the readers did not read is copied. A file that is there but could not
+    be read is an empty directory, which cannot be read either: the capture's answer stays unknown
+    rather than becoming what an empty file would say. `progress` hears (done, of how many).
     """
     ours = {NAMES_FILE, *(rel.split("/", 1)[0] for rel in extra)}
+    with tarfile.open(fileobj=out, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
+        archive = _Archive(root, tar)
+        archive.directory("", 0o755)
+        for rel in sorted(touched.unreadable):
+            placed = archive.place(rel, follow=False)
+            if placed is not None:
+                archive.directory(placed, 0o755)
+        return _write(archive, touched, ours, extra, progress)
+
+
+def _write(
+    archive: _Archive,
+    touched: Touched,
+    ours: set[str],
+    extra: dict[str, bytes],
+    progress: Callable[[int, int], None] | None,
+) -> int:
     todo = [
         *((rel, touched.files[rel], False) for rel in sorted(touched.files)),
         *((rel, None, False) for rel in sorted(touched.links | touched.entries)),
         *((rel, None, True) for rel in sorted(touched.followed)),
         *((f"{rel}/{name}", None, False) for rel in sorted(touched.listed) for name in touched.listed[rel]),
     ]
-    with tarfile.open(fileobj=out, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
-        archive = _Archive(root, tar)
-        archive.directory("", 0o755)
-        for done, (rel, content, follow) in enumerate(todo, 1):
-            if rel.split("/", 1)[0] not in ours:  # written afresh below
-                placed = archive.place(rel, follow)
-                if placed is not None:
-                    archive.entry(placed, content)
-            if progress is not None:
-                progress(done, len(todo))
-        for rel, data in extra.items():
-            archive.file(rel, 0o644, data)
-        return len(archive.done)
+    for done, (rel, content, follow) in enumerate(todo, 1):
+        if rel.split("/", 1)[0] not in ours:  # written afresh below
+            placed = archive.place(rel, follow)
+            if placed is not None:
+                archive.entry(placed, content)
+        if progress is not None:
+            progress(done, len(todo))
+    for rel, data in extra.items():
+        archive.file(rel, 0o644, data)
+    return len(archive.done)
 
 
 class UnsafeArchiveError(ValueError):

@@ -70,18 +70,21 @@ def capture(
                 return fail("capture", output, ExitCode.USAGE, "input", problem)
             addresses.append(address)
         progress = terminal_progress()
+        problem = None
         try:
             sys.stdout.flush()
             result = run_capture(root, addresses, output_file, sys.stdout.buffer, progress)
         except UnsafePathError as error:
-            return fail("capture", output, ExitCode.USAGE, "input", str(error))
+            problem = str(error)
         except OSError as error:
             if output_file == "-":  # standard output full or gone: the environment's, as for any report
                 raise OutputError(str(error)) from None
-            return fail("capture", output, ExitCode.USAGE, "input", f"cannot write {output_file}: {error.strerror}")
+            problem = f"cannot write {output_file}: {error.strerror}"
         finally:
             if progress is not None:
-                progress.clear()
+                progress.clear()  # before any error line: it starts a line of its own
+        if problem is not None:
+            return fail("capture", output, ExitCode.USAGE, "input", problem)
         if output is OutputFormat.JSON:
             from pcie_failover.render.json_doc import render_capture
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from pcie_failover.model.host import Unreadable, VfAdminList
 from pcie_failover.netinfo.source import NetlinkRecord, NetlinkSource
-from pcie_failover.sysfs.root import DEFAULT_READ_LIMIT, SysfsRoot
+from pcie_failover.sysfs.root import DEFAULT_READ_LIMIT, SysfsError, SysfsRoot
 
 
 @dataclass
@@ -21,6 +21,7 @@ class Touched:
     """Paths relative to the root, as the readers gave them (links not resolved)."""
 
     files: dict[str, bytes] = field(default_factory=dict)  # read: the bytes the reader got
+    unreadable: set[str] = field(default_factory=set)  # there, but a read failed (EACCES, EIO, not a regular file)
     listed: dict[str, tuple[str, ...]] = field(default_factory=dict)  # listed: the names the reader got
     links: set[str] = field(default_factory=set)  # read as links (their targets)
     entries: set[str] = field(default_factory=set)  # looked at without following a final link (exists, lstat)
@@ -37,7 +38,12 @@ class RecordingRoot(SysfsRoot):
     def read_bytes(self, rel: str, limit: int = DEFAULT_READ_LIMIT) -> bytes:
         """The base read; the bytes are kept (the longest read wins when a file is read twice)."""
         self.touched.entries.add(rel)  # even when the read fails: what is there (a link, a directory) is kept
-        data = super().read_bytes(rel, limit)
+        try:
+            data = super().read_bytes(rel, limit)
+        except SysfsError as error:
+            if not error.missing:
+                self.touched.unreadable.add(rel)
+            raise
         if len(data) >= len(self.touched.files.get(rel, b"")):
             self.touched.files[rel] = data
         return data

@@ -19,7 +19,7 @@ from pcie_failover.netinfo.source import NetlinkSource
 from pcie_failover.sysfs import attributes as attr
 from pcie_failover.sysfs.check_input import HostReader, locate
 from pcie_failover.sysfs.iommu import group_of
-from pcie_failover.sysfs.net import NET, interface_device, interface_with_mac, standby_backend
+from pcie_failover.sysfs.net import NET, interface_with_mac, standby_backend
 from pcie_failover.sysfs.pci import functions_of_class, identity_at, read_function, slot_function, virtfn, virtfns
 from pcie_failover.sysfs.root import SysfsRoot
 
@@ -34,6 +34,8 @@ def rehearse(
     options = CheckOptions()
     functions: dict[PciAddress, PciFunction] = {}  # every function read, for the names file
     listed_once: set[PciAddress] = set()
+    families: set[PciAddress] = set()  # PFs whose family was listed (each once: a PF of 256 VFs is not 256 times)
+    refound: set[tuple[object, ...]] = set()  # PF MAC and slot searches made (each once)
 
     def listed(candidates: Iterable[tuple[PciAddress, int]]) -> None:
         """`list`'s reads: each function read with its class, then its check input."""
@@ -56,10 +58,11 @@ def rehearse(
             _by_name(root, device)
             family = device.physfn if isinstance(device.physfn, PciAddress) else device.address
             owner = functions.get(family) or read_function(root, family)
-            if isinstance(owner, PciFunction) and owner.sriov is not None:  # `list --pf`: the PF and its VFs
+            if isinstance(owner, PciFunction) and owner.sriov is not None and family not in families:
+                families.add(family)  # `list --pf`: the PF and its VFs
                 names = sorted(str(a) for a in {owner.address, *virtfns(root, owner.path)})
                 listed(functions_of_class(root, NETWORK_CLASS, names))
-            _refind(root, check_input)
+            _refind(root, check_input, refound)
         if done is not None:
             done(count)
     _standby_backends(root)
@@ -78,25 +81,31 @@ def _by_name(root: SysfsRoot, device: PciFunction) -> None:
         locate(root, DeviceQuery(name, None, name))
 
 
-def _refind(root: SysfsRoot, check_input: CheckInput) -> None:
-    """`audit` of a pair registered here: the primary at its address, else through its PF's MAC or slot."""
+def _refind(root: SysfsRoot, check_input: CheckInput, done: set[tuple[object, ...]]) -> None:
+    """`audit` of a pair registered here: the primary at its address, else through its PF's MAC or slot.
+
+    The searches for a PF (by MAC: every interface's address; by slot) are the same for all its VFs: made once.
+    """
     identity = identity_of(check_input)
     if identity is None:
         return
     identity_at(root, identity.bdf)
     group_of(root, identity.bdf)
     pf = identity.pf_bdf
-    if pf is not None and identity.pf_mac is not None:
-        pf = interface_with_mac(root, identity.pf_mac) or pf
-    if pf is not None and identity.pf_slot is not None:
+    if pf is None:
+        return
+    if identity.pf_mac is not None and ("mac", identity.pf_mac) not in done:
+        done.add(("mac", identity.pf_mac))
+        interface_with_mac(root, identity.pf_mac)
+    if identity.pf_slot is not None and ("slot", identity.pf_slot, pf.function) not in done:
+        done.add(("slot", identity.pf_slot, pf.function))
         slot_function(root, identity.pf_slot, pf.function)
-    if pf is not None and identity.vf_index is not None:
+    if identity.vf_index is not None:
         virtfn(root, pf, identity.vf_index)
 
 
 def _standby_backends(root: SysfsRoot) -> None:
-    """`check --standby-netdev NAME` for every interface that is no PCI function's (bridges, macvtaps, taps)."""
+    """`check --standby-netdev NAME` and `pair --netdev macvtap=NAME` for every interface of the host."""
     names = attr.listing(root, NET)
     for name in names if isinstance(names, tuple) else ():
-        if interface_device(root, name) is None:
-            standby_backend(root, name)
+        standby_backend(root, name)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
 
@@ -25,6 +25,8 @@ SIDECAR_FORMAT = "pcie-failover-snapshot"
 SIDECAR_VERSION = 2
 SIDECAR_LIMIT = 64 * 1024 * 1024
 LINKS_DIR = "pcie-failover-snapshot.links"
+PRIVATE_LINK_KEYS = frozenset({"phys_port_id", "phys_switch_id", "phys_port_name"})  # not read: not kept
+DUMPS = ("addresses", "routes")
 LinkLoader = Callable[[str], "Sequence[object] | Unreadable"]
 
 
@@ -57,6 +59,7 @@ class NetlinkRecord:
     links: list[object]
     addresses: list[object]
     routes: list[object]
+    failed: Mapping[str, str] = field(default_factory=dict)  # "addresses", "routes": why that dump failed
 
     def document(self) -> bytes:
         """The sidecar file (version 2: the links are in `link_files`)."""
@@ -68,6 +71,7 @@ class NetlinkRecord:
                     "kernel_release": self.kernel_release,
                     "kernel_cmdline": self.kernel_cmdline,
                     "netlink": {"addresses": self.addresses, "routes": self.routes},
+                    **({"failed": dict(self.failed)} if self.failed else {}),
                 },
                 indent=1,
             )
@@ -77,7 +81,9 @@ class NetlinkRecord:
     def link_files(self) -> dict[str, bytes]:
         """`LINKS_DIR/<ifname>.json` for each recorded link, as `ip -json -details -0 address show dev` prints it."""
         return {
-            f"{LINKS_DIR}/{link['ifname']}.json": (json.dumps([link]) + "\n").encode()
+            f"{LINKS_DIR}/{link['ifname']}.json": (
+                json.dumps([{k: v for k, v in link.items() if k not in PRIVATE_LINK_KEYS}]) + "\n"
+            ).encode()
             for link in self.links
             if isinstance(link, Mapping) and isinstance(link.get("ifname"), str)
         }
@@ -126,6 +132,7 @@ class Snapshot:
     kernel_cmdline: str | None
     kernel_release: str | None
     load_link: LinkLoader | None = None  # each link in its own file
+    failed: Mapping[str, str] = field(default_factory=dict)  # a dump that failed when the host was captured
 
     @classmethod
     def from_json(cls, document: Mapping[str, Any], load_link: LinkLoader | None = None) -> Snapshot:
@@ -134,6 +141,8 @@ class Snapshot:
         netlink = netlink if isinstance(netlink, Mapping) else {}
         cmdline = document.get("kernel_cmdline")
         release = document.get("kernel_release")
+        failed = document.get("failed")
+        failed = failed if isinstance(failed, Mapping) else {}
         return cls(
             address_entries=_list(netlink.get("addresses")),
             route_entries=_list(netlink.get("routes")),
@@ -141,6 +150,11 @@ class Snapshot:
             kernel_cmdline=cmdline if isinstance(cmdline, str) and cmdline.isprintable() else None,
             kernel_release=release if isinstance(release, str) and release.isprintable() else None,
             load_link=load_link,
+            failed={
+                dump: reason
+                for dump, reason in failed.items()
+                if dump in DUMPS and isinstance(reason, str) and reason.isprintable()
+            },
         )
 
     def _link(self, ifname: str) -> Mapping[str, Any] | Unreadable:
@@ -166,11 +180,15 @@ class Snapshot:
         return iproute_json.routes_by_interface(self.route_entries)
 
     def addresses(self, ifname: str) -> tuple[str, ...] | Unreadable:
-        """Recorded addresses of the interface."""
+        """Recorded addresses of the interface (unknown when the dump failed on the host)."""
+        if "addresses" in self.failed:
+            return Unreadable(f"{SIDECAR}: addresses", self.failed["addresses"])
         return self._addresses.get(ifname, ())
 
     def routes(self, ifname: str) -> tuple[str, ...] | Unreadable:
-        """Recorded routes through the interface."""
+        """Recorded routes through the interface (unknown when the dump failed on the host)."""
+        if "routes" in self.failed:
+            return Unreadable(f"{SIDECAR}: routes", self.failed["routes"])
         return self._routes.get(ifname, ())
 
     def record(self, pf_netdevs: Sequence[str], netdevs: Sequence[str]) -> NetlinkRecord | None:
@@ -181,6 +199,7 @@ class Snapshot:
             links=[link for link in (self._link(pf) for pf in pf_netdevs) if not isinstance(link, Unreadable)],
             addresses=select_entries(self.address_entries, "ifname", netdevs),
             routes=select_entries(self.route_entries, "dev", netdevs),
+            failed=self.failed,
         )
 
 

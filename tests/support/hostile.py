@@ -197,7 +197,8 @@ def archive_problems(archive: bytes | Path) -> list[str]:
     Each member is resolved the way an extractor would, links followed through the archive's own
     links: no absolute name or link, no member beneath a link, every link resolving below `sysfs/`
     and never to `sysfs/` itself; no device, FIFO or hard link; no name or link target with a
-    character that is not printable; no SECRET in any file.
+    character that is not printable; no setuid, setgid, sticky or others' write bit (an extractor as root
+    makes the mode it reads); no SECRET in any file.
     """
     problems: list[str] = []
     fileobj = io.BytesIO(archive) if isinstance(archive, bytes) else None
@@ -212,6 +213,8 @@ def archive_problems(archive: bytes | Path) -> list[str]:
                 problems.append(f"{name!a} -> {member.linkname!a} holds a character that is not printable")
             if not (member.isfile() or member.isdir() or member.issym()):
                 problems.append(f"{name!r} is a special member")
+            if not member.issym() and member.mode & 0o7002:
+                problems.append(f"{name!r} has mode {member.mode:04o}")
             parts = name.split("/")
             for depth in range(1, len(parts)):
                 parent = kinds.get("/".join(parts[:depth]))
