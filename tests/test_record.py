@@ -65,3 +65,23 @@ def test_addresses_sort_and_hash_as_before() -> None:
     first = addresses[0]
     assert hash(first) == hash((first.domain, first.bus, first.device, first.function))
     assert repr(first) == "PciAddress(domain=0, bus=94, device=0, function=2)"
+
+
+def test_a_record_s_init_is_dataclasses_own_and_runs_its_post_init() -> None:
+    seen: list[int] = []
+
+    @record
+    class Checked:
+        """A record that checks its value."""
+
+        value: int
+        tags: tuple[str, ...] = field(default=(), kw_only=True)
+
+        def __post_init__(self) -> None:
+            seen.append(self.value)
+
+    assert [f.name for f in dataclasses.fields(Checked)] == ["value", "tags"]  # before any instance
+    assert Checked(1, tags=("a",)) == Checked(value=1, tags=("a",))
+    with pytest.raises(TypeError):
+        Checked(1, ("a",))  # type: ignore[call-arg]  # tags is keyword-only
+    assert seen == [1, 1]
