@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from dataclasses import field
 from typing import Any
 
@@ -85,3 +86,23 @@ def test_a_record_s_init_is_dataclasses_own_and_runs_its_post_init() -> None:
     with pytest.raises(TypeError):
         Checked(1, ("a",))  # type: ignore[call-arg]  # tags is keyword-only
     assert seen == [1, 1]
+
+
+def test_a_record_s_init_has_the_signature_and_annotations_dataclasses_gives() -> None:
+    namespace: dict[str, Any] = {
+        "__annotations__": {"a": "int", "b": "str", "c": "tuple[int, ...]", "d": "bool"},
+        "b": "x",
+        "c": field(kw_only=True),
+        "d": field(default=False, kw_only=True),
+        "__doc__": "A record.",
+    }
+    made: type[Any] = record(type("Plain", (), dict(namespace)))
+    real: type[Any] = dataclasses.dataclass(frozen=True)(type("Plain", (), dict(namespace)))
+    assert repr(made(1, c=(2,))) == repr(real(1, c=(2,))) == "Plain(a=1, b='x', c=(2,), d=False)"
+    assert inspect.signature(made) == inspect.signature(real)
+    assert made.__init__.__annotations__ == real.__init__.__annotations__
+    assert made.__init__.__qualname__ == real.__init__.__qualname__
+    assert made.__init__.__code__.co_filename == "<record Plain>"  # compiled alone, not by dataclasses
+    for args, kwargs in (((), {"c": ()}), ((1, "y", ()), {}), ((1,), {})):
+        with pytest.raises(TypeError):
+            made(*args, **kwargs)

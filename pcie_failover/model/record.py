@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import operator
 import reprlib
+import sys
 from collections.abc import Callable
 from dataclasses import field
 from typing import Any, TypeVar, dataclass_transform, overload
@@ -98,20 +99,62 @@ def _own_annotations(cls: type[Any]) -> dict[str, Any]:
     return annotations
 
 
+def _plain_init(cls: type[Any]) -> Callable[..., None] | None:
+    """The frozen `__init__` dataclasses generates, for fields with or without a default, keyword-only or not.
+
+    The same source as dataclasses' (each field set with object.__setattr__, in order, the fields'
+    types and None as annotations), compiled alone: dataclasses would also compile a `__setattr__` and a
+    `__delattr__` that a record does not use. None for anything else (a default factory, a field
+    not in `__init__`, InitVar or ClassVar pseudo-fields, `__post_init__`, defaults out of order).
+    """
+    fields = dataclasses.fields(cls)
+    if (
+        len(cls.__dict__["__dataclass_fields__"]) != len(fields)
+        or hasattr(cls, "__post_init__")
+        or any(not f.init or f.default_factory is not dataclasses.MISSING or f.name.startswith("__") for f in fields)
+    ):
+        return None
+    local: dict[str, Any] = {"__object": object, "__return": None}
+    positional: list[str] = []
+    keyword: list[str] = []
+    body: list[str] = []
+    for i, f in enumerate(fields):
+        local[f"__type{i}"] = f.type
+        param = f"{f.name}:__type{i}"
+        if f.default is not dataclasses.MISSING:
+            local[f"__default{i}"] = f.default
+            param += f"=__default{i}"
+        (keyword if f.kw_only else positional).append(param)
+        body.append(f"  __object.__setattr__(self,{f.name!r},{f.name})")
+    params = ", ".join(["self", *positional, *(["*", *keyword] if keyword else [])])
+    lines = "\n".join(body) or "  pass"
+    source = f"def __create_fn__({', '.join(local)}):\n def __init__({params})->__return:\n{lines}\n return __init__\n"
+    try:
+        code = compile(source, f"<record {cls.__qualname__}>", "exec", dont_inherit=True)
+    except SyntaxError:  # a field without a default after one with: dataclasses says so
+        return None
+    namespace: dict[str, Any] = {}
+    module = sys.modules.get(cls.__module__)
+    exec(code, module.__dict__ if module else {}, namespace)  # as dataclasses does, from field names
+    init: Callable[..., None] = namespace["__create_fn__"](**local)
+    return init
+
+
 def _generated_init(cls: type[Any], declared: dict[str, Any]) -> Callable[..., None]:
     """The `__init__` @dataclass(frozen=True) generates for `cls`, from its fields as declared (`declared`)."""
-    namespace = {
-        "__annotations__": _own_annotations(cls),
-        "__module__": cls.__module__,
-        "__qualname__": cls.__qualname__,
-        "__doc__": cls.__doc__,
-        **declared,
-    }
-    if hasattr(cls, "__post_init__"):
-        namespace["__post_init__"] = cls.__post_init__
-    twin: type[Any] = type(cls.__name__, (), namespace)
-    twin = dataclasses.dataclass(frozen=True, eq=False, repr=False, match_args=False)(twin)
-    init: Callable[..., None] = twin.__init__
+    init = _plain_init(cls)
+    if init is None:  # dataclasses itself, on a twin class with the fields as declared
+        namespace = {
+            "__annotations__": _own_annotations(cls),
+            "__module__": cls.__module__,
+            "__qualname__": cls.__qualname__,
+            "__doc__": cls.__doc__,
+            **declared,
+        }
+        if hasattr(cls, "__post_init__"):
+            namespace["__post_init__"] = cls.__post_init__
+        twin: type[Any] = type(cls.__name__, (), namespace)
+        init = dataclasses.dataclass(frozen=True, eq=False, repr=False, match_args=False)(twin).__init__
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     return init
 
