@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import operator
 import reprlib
-import sys
 from collections.abc import Callable
 from dataclasses import field
 from typing import Any, TypeVar, dataclass_transform, overload
@@ -102,10 +101,12 @@ def _own_annotations(cls: type[Any]) -> dict[str, Any]:
 def _plain_init(cls: type[Any]) -> Callable[..., None] | None:
     """The frozen `__init__` dataclasses generates, for fields with or without a default, keyword-only or not.
 
-    The same source as dataclasses' (each field set with object.__setattr__, in order, the fields'
-    types and None as annotations), compiled alone: dataclasses would also compile a `__setattr__` and a
-    `__delattr__` that a record does not use. None for anything else (a default factory, a field
-    not in `__init__`, InitVar or ClassVar pseudo-fields, `__post_init__`, defaults out of order).
+    The same function as dataclasses' (each field set with object.__setattr__, in order; the same
+    parameters, defaults, and annotations: the fields' types, None returned), compiled alone from
+    its parameter names and body (defaults and annotations are set on it after): dataclasses would
+    also compile a `__setattr__` and a `__delattr__` that a record does not use. None for anything
+    else (a default factory, a field not in `__init__`, InitVar or ClassVar pseudo-fields,
+    `__post_init__`, defaults out of order).
     """
     fields = dataclasses.fields(cls)
     if (
@@ -114,29 +115,21 @@ def _plain_init(cls: type[Any]) -> Callable[..., None] | None:
         or any(not f.init or f.default_factory is not dataclasses.MISSING or f.name.startswith("__") for f in fields)
     ):
         return None
-    local: dict[str, Any] = {"__object": object, "__return": None}
-    positional: list[str] = []
-    keyword: list[str] = []
-    body: list[str] = []
-    for i, f in enumerate(fields):
-        local[f"__type{i}"] = f.type
-        param = f"{f.name}:__type{i}"
-        if f.default is not dataclasses.MISSING:
-            local[f"__default{i}"] = f.default
-            param += f"=__default{i}"
-        (keyword if f.kw_only else positional).append(param)
-        body.append(f"  __object.__setattr__(self,{f.name!r},{f.name})")
-    params = ", ".join(["self", *positional, *(["*", *keyword] if keyword else [])])
-    lines = "\n".join(body) or "  pass"
-    source = f"def __create_fn__({', '.join(local)}):\n def __init__({params})->__return:\n{lines}\n return __init__\n"
+    ordered = [f for f in fields if not f.kw_only] + [f for f in fields if f.kw_only]
+    keyword = next((i for i, f in enumerate(ordered) if f.kw_only), len(ordered))
+    params = [f"{f.name}=None" if f.default is not dataclasses.MISSING else f.name for f in ordered]
+    params[keyword:keyword] = ["*"] if keyword < len(ordered) else []
+    body = "".join(f" __set(self,{f.name!r},{f.name})\n" for f in fields) or " pass\n"
     try:
-        code = compile(source, f"<record {cls.__qualname__}>", "exec", dont_inherit=True)
+        code = compile(f"def __init__(self, {', '.join(params)}):\n{body}", f"<record {cls.__qualname__}>", "exec")
     except SyntaxError:  # a field without a default after one with: dataclasses says so
         return None
-    namespace: dict[str, Any] = {}
-    module = sys.modules.get(cls.__module__)
-    exec(code, module.__dict__ if module else {}, namespace)  # as dataclasses does, from field names
-    init: Callable[..., None] = namespace["__create_fn__"](**local)
+    namespace: dict[str, Any] = {"__set": object.__setattr__, "__name__": cls.__module__}
+    exec(code, namespace)  # as dataclasses does, from field names
+    init: Callable[..., None] = namespace["__init__"]
+    init.__defaults__ = tuple(f.default for f in ordered[:keyword] if f.default is not dataclasses.MISSING) or None
+    init.__kwdefaults__ = {f.name: f.default for f in ordered[keyword:] if f.default is not dataclasses.MISSING} or None
+    init.__annotations__ = {**{f.name: f.type for f in ordered}, "return": None}
     return init
 
 
