@@ -3,15 +3,16 @@
 A dataclass compiles each method it generates from source when its class is created: about
 0.45 ms for a frozen one, 0.7 ms with `order=True`, and `check` creates some forty of them before
 it reads anything. A record is a real frozen dataclass (`fields()`, `replace()`, `asdict()`, match
-arguments, dataclasses' own generated `__init__`, assignment and deletion refused with
-FrozenInstanceError), of which only `__init__` is compiled, and only when the first instance is
-made (a record the command never makes costs nothing to compile). `__eq__`, `__hash__`, `__repr__`,
-`__setattr__`, `__delattr__` and, with `order`, the comparisons are shared functions that do what
-the generated ones do: compare the compared fields as tuples when both sides are of the same class
-(else NotImplemented), hash the hashed fields as a tuple, show `Name(field=value!r, ...)`, refuse
-to assign or delete a field (any attribute of the class itself).
-What differs: `__dataclass_params__` says eq=False, repr=False, order=False, and before the first
-instance `inspect.signature()` shows `(*args, **kwargs)`.
+arguments, dataclasses' frozen `__init__`, assignment and deletion refused with
+FrozenInstanceError) of which nothing is compiled when its class is created. `__eq__`, `__hash__`,
+`__repr__`, `__setattr__`, `__delattr__` and, with `order`, the comparisons are shared functions
+that do what the generated ones do: compare the compared fields as tuples when both sides are of
+the same class (else NotImplemented), hash the hashed fields as a tuple, show
+`Name(field=value!r, ...)`, refuse to assign or delete a field (any attribute of the class itself).
+`__init__` is shared too (it binds a call as the compiled one would) until the class's 32nd
+instance or a call it cannot bind; then the compiled one takes over (`list` makes thousands).
+What differs: `__dataclass_params__` says eq=False, repr=False, order=False, and before the
+compiled `__init__` takes over, `inspect.signature()` shows `(*args, **kwargs)`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dataclasses import field
 from typing import Any, TypeVar, dataclass_transform, overload
 
 T = TypeVar("T")
+_COMPILE_AFTER = 32  # instances a record's shared __init__ makes before its own is compiled (list makes thousands)
 
 
 def _key(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
@@ -98,6 +100,21 @@ def _own_annotations(cls: type[Any]) -> dict[str, Any]:
     return annotations
 
 
+def _plain_fields(cls: type[Any]) -> tuple[dataclasses.Field[Any], ...] | None:
+    """The fields of `cls` when they are plain: with or without a default, keyword-only or not; else None."""
+    fields = dataclasses.fields(cls)
+    if (
+        len(cls.__dict__["__dataclass_fields__"]) != len(fields)
+        or hasattr(cls, "__post_init__")
+        or any(
+            not f.init or f.default_factory is not dataclasses.MISSING or f.name.startswith("__") or f.name == "self"
+            for f in fields
+        )
+    ):
+        return None
+    return fields
+
+
 def _plain_init(cls: type[Any]) -> Callable[..., None] | None:
     """The frozen `__init__` dataclasses generates, for fields with or without a default, keyword-only or not.
 
@@ -108,12 +125,8 @@ def _plain_init(cls: type[Any]) -> Callable[..., None] | None:
     else (a default factory, a field not in `__init__`, InitVar or ClassVar pseudo-fields,
     `__post_init__`, defaults out of order).
     """
-    fields = dataclasses.fields(cls)
-    if (
-        len(cls.__dict__["__dataclass_fields__"]) != len(fields)
-        or hasattr(cls, "__post_init__")
-        or any(not f.init or f.default_factory is not dataclasses.MISSING or f.name.startswith("__") for f in fields)
-    ):
+    fields = _plain_fields(cls)
+    if fields is None:
         return None
     ordered = [f for f in fields if not f.kw_only] + [f for f in fields if f.kw_only]
     keyword = next((i for i, f in enumerate(ordered) if f.kw_only), len(ordered))
@@ -152,6 +165,42 @@ def _generated_init(cls: type[Any], declared: dict[str, Any]) -> Callable[..., N
     return init
 
 
+def _shared_init(fields: tuple[dataclasses.Field[Any], ...], compiled: Callable[..., None]) -> Any:
+    """Until the class's `_COMPILE_AFTER`th instance, an `__init__` that binds as its compiled one would.
+
+    Positional arguments, then keywords, then defaults, each field set with object.__setattr__ in the
+    order declared: what the compiled `__init__` does with a call it accepts. A call it cannot bind
+    (or the instance after `_COMPILE_AFTER`) goes to `compiled`, which installs the compiled one: its
+    TypeError is dataclasses' own. `check` makes most records a few times: none is compiled.
+    """
+    positional = tuple(f.name for f in fields if not f.kw_only)
+    names = frozenset(f.name for f in fields)
+    defaults = {f.name: f.default for f in fields if f.default is not dataclasses.MISSING}
+    order = tuple(f.name for f in fields)
+    made = [0]
+    assign = object.__setattr__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:  # noqa: N807
+        made[0] += 1
+        if made[0] > _COMPILE_AFTER or len(args) > len(positional):
+            return compiled(self, *args, **kwargs)
+        values = dict(zip(positional, args, strict=False))  # fewer arguments than positional fields: keywords
+        for key, value in kwargs.items():
+            if key in values or key not in names:
+                return compiled(self, *args, **kwargs)
+            values[key] = value
+        if len(values) < len(order):
+            missing = [name for name in order if name not in values]
+            if not all(name in defaults for name in missing):
+                return compiled(self, *args, **kwargs)
+            values.update((name, defaults[name]) for name in missing)
+        for name in order:
+            assign(self, name, values[name])
+        return None
+
+    return __init__
+
+
 @dataclasses.dataclass(frozen=True, eq=False, repr=False)
 class _Params:
     """What records are, as `__dataclass_params__` says (a frozen dataclass whose eq and repr are not generated)."""
@@ -173,12 +222,14 @@ def record(cls: type[T] | None = None, /, *, order: bool = False) -> type[T] | C
         made.__dataclass_params__ = _Params.__dataclass_params__  # type: ignore[attr-defined]
         methods = _shared_methods(made, order)
 
-        def __init__(self: Any, *args: Any, **kwargs: Any) -> None:  # noqa: N807
-            """Compiled at the first instance: a record no command makes costs nothing to compile."""
+        def compiled(self: Any, *args: Any, **kwargs: Any) -> None:
+            """Compiled when needed: a record no command makes costs nothing to compile."""
             setattr(made, "__init__", _generated_init(made, declared))  # noqa: B010 (mypy: not a method assignment)
             made.__init__(self, *args, **kwargs)
 
-        for name, method in {**methods, "__init__": __init__}.items():
+        fields = _plain_fields(made)
+        init = compiled if fields is None else _shared_init(fields, compiled)
+        for name, method in {**methods, "__init__": init}.items():
             method.__qualname__ = f"{made.__qualname__}.{name}"
             setattr(made, name, method)
         return made
