@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from dataclasses import field
 from typing import Any
 
 import pytest
 
 from pcie_failover.model.address import PciAddress
-from pcie_failover.model.record import record
+from pcie_failover.model.record import _COMPILE_AFTER, record
 
 
 def _pair(order: bool) -> tuple[type[Any], type[Any]]:
@@ -65,3 +66,77 @@ def test_addresses_sort_and_hash_as_before() -> None:
     first = addresses[0]
     assert hash(first) == hash((first.domain, first.bus, first.device, first.function))
     assert repr(first) == "PciAddress(domain=0, bus=94, device=0, function=2)"
+
+
+def test_a_record_s_init_is_dataclasses_own_and_runs_its_post_init() -> None:
+    seen: list[int] = []
+
+    @record
+    class Checked:
+        """A record that checks its value."""
+
+        value: int
+        tags: tuple[str, ...] = field(default=(), kw_only=True)
+
+        def __post_init__(self) -> None:
+            seen.append(self.value)
+
+    assert [f.name for f in dataclasses.fields(Checked)] == ["value", "tags"]  # before any instance
+    assert Checked(1, tags=("a",)) == Checked(value=1, tags=("a",))
+    with pytest.raises(TypeError):
+        Checked(1, ("a",))  # type: ignore[call-arg]  # tags is keyword-only
+    assert seen == [1, 1]
+
+
+def _plain_twins() -> tuple[type[Any], type[Any]]:
+    namespace: dict[str, Any] = {
+        "__annotations__": {"a": "int", "b": "str", "c": "tuple[int, ...]", "d": "bool"},
+        "b": "x",
+        "c": field(kw_only=True),
+        "d": field(default=False, kw_only=True),
+        "__doc__": "A record.",
+    }
+    made: type[Any] = record(type("Plain", (), dict(namespace)))
+    real: type[Any] = dataclasses.dataclass(frozen=True)(type("Plain", (), dict(namespace)))
+    return made, real
+
+
+_CALLS: list[tuple[tuple[Any, ...], dict[str, Any]]] = [
+    ((1,), {"c": (2,)}),
+    ((1, "y"), {"c": (), "d": True}),
+    ((), {"d": True, "c": (3,), "a": 4}),
+    ((1,), {"b": "z", "c": ()}),
+]
+_WRONG: list[tuple[tuple[Any, ...], dict[str, Any]]] = [
+    ((), {"c": ()}),  # a missing
+    ((1, "y", ()), {}),  # c is keyword-only
+    ((1,), {}),  # c missing
+    ((1,), {"a": 1, "c": ()}),  # a twice
+    ((1,), {"c": (), "e": 0}),  # no such field
+]
+
+
+def _outcome(cls: type[Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    try:
+        made = cls(*args, **kwargs)
+    except TypeError as error:
+        return f"TypeError: {error}"
+    return f"{made!r} {vars(made)}"
+
+
+def test_a_record_s_shared_init_binds_and_refuses_as_dataclasses_own() -> None:
+    made, real = _plain_twins()
+    for args, kwargs in _CALLS + _WRONG + _CALLS:
+        assert _outcome(made, args, kwargs) == _outcome(real, args, kwargs), (args, kwargs)
+
+
+def test_a_record_s_compiled_init_has_the_signature_and_annotations_dataclasses_gives() -> None:
+    made, real = _plain_twins()
+    for _ in range(_COMPILE_AFTER + 1):
+        made(1, c=())
+    assert made.__init__.__code__.co_filename == "<record Plain>"  # compiled alone, not by dataclasses
+    assert inspect.signature(made) == inspect.signature(real)
+    assert made.__init__.__annotations__ == real.__init__.__annotations__
+    assert made.__init__.__qualname__ == real.__init__.__qualname__
+    for args, kwargs in _CALLS + _WRONG:
+        assert _outcome(made, args, kwargs) == _outcome(real, args, kwargs), (args, kwargs)

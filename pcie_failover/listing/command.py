@@ -65,18 +65,17 @@ def run_list(root: SysfsRoot, options: CheckOptions, pf: DeviceQuery | None = No
         if not isinstance(function, PciFunction) or (vfs and function.physfn is None):
             continue
         check_input = reader.check_input(DeviceQuery(str(address), address, None), options, found=function)
-        report = assess(check_input, root.origin)
         ids = ids_of(function)
         if ids is not None and ids not in known:
             known[ids] = source.lookup([function]).get(ids)
+        names = None if ids is None else known[ids]
+        report = assess(check_input, root.origin, names=names)  # its summary is the listed one: made once
         interface_mac = _interface_mac(check_input)
         admin = None if check_input.admin_mac is None else str(check_input.admin_mac)
         sriov = function.sriov
         devices.append(
             ListedDevice(
-                summary=summarize(
-                    function, check_input.vf_index, check_input.slot, None if ids is None else known[ids]
-                ),
+                summary=report.device or summarize(function, check_input.vf_index, check_input.slot, names),
                 role=_role(function),
                 mac=interface_mac or admin,
                 verdict=report.verdict,

@@ -113,10 +113,10 @@ class MacAddress:
         _printable_ascii(text, "MAC address")
         if not _MAC.fullmatch(text):
             raise InputError(f"{text!r} is not a MAC address (expected six hex pairs like 52:54:00:6f:55:cc)")
-        return cls(bytes(int(part, 16) for part in text.split(":")))
+        return cls(bytes.fromhex(text.replace(":", "")))  # six hex pairs, as the pattern checked
 
     def __str__(self) -> str:
-        return ":".join(f"{b:02x}" for b in self.octets)
+        return self.octets.hex(":")  # each octet as two lower-case hex digits, joined by ':'
 
     @property
     def is_zero(self) -> bool:

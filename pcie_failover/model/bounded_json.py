@@ -22,16 +22,22 @@ class JsonRejectedError(ValueError):
 
 
 def _deeper_than(value: object, limit: int) -> bool:
-    """Whether containers in `value` nest more than `limit` levels (iterative: no recursion)."""
-    stack: list[tuple[object, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
-        if children is None:
-            continue
-        if depth > limit:
-            return True
-        stack.extend((child, depth + 1) for child in children)
+    """Whether containers in `value` nest more than `limit` levels (level by level: no recursion)."""
+    level = [value]
+    for depth in range(1, limit + 2):
+        below: list[object] = []
+        for item in level:
+            if isinstance(item, dict):
+                below.extend(item.values())
+            elif isinstance(item, list):
+                below.extend(item)
+            else:
+                continue
+            if depth > limit:
+                return True
+        if not below:
+            return False
+        level = below
     return False
 
 

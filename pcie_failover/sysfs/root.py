@@ -183,7 +183,8 @@ class SysfsRoot:
         root's lifetime, as directory descriptors and resolutions are: it is looked at once.
         """
         pending = [part for part in reversed(components) if part not in ("", ".")]
-        parts = list(start)
+        parts = start
+        kinds = self._kinds
         links = 0
         while pending:
             name = pending.pop()
@@ -192,16 +193,15 @@ class SysfsRoot:
             if name == "..":
                 if not parts:
                     raise SysfsError(rel, "link points outside the sysfs root")
-                parts.pop()
-                key = "/".join(parts)
+                parts, key = parts[:-1], key.rpartition("/")[0]
                 continue
             if not pending and not follow:
-                return tuple(parts), key, name
+                return parts, key, name
             child = f"{key}/{name}" if key else name
-            kind = self._kinds.get(child, _UNSEEN)
-            if kind == _UNSEEN:
-                kind = self._look(tuple(parts), key, name, rel, directory=directory or bool(pending))
-            if kind is not None and kind != _OTHER:  # a link
+            kind = kinds.get(child, _UNSEEN)
+            if kind is _UNSEEN:
+                kind = self._look(parts, key, name, rel, directory=directory or bool(pending))
+            if kind is not None and kind is not _OTHER:  # a link
                 links += 1
                 if links > MAX_LINKS:
                     raise SysfsError(rel, "too many levels of symbolic links")
@@ -210,12 +210,11 @@ class SysfsRoot:
                 pending.extend(part for part in reversed(kind.split("/")) if part not in ("", "."))
                 continue
             if not pending:
-                return tuple(parts), key, name
+                return parts, key, name
             if kind is not None:
                 raise SysfsError(rel, _reason(OSError(errno.ENOTDIR, "")), missing=True)
-            parts.append(name)
-            key = child
-        return tuple(parts), key, "."
+            parts, key = (*parts, name), child
+        return parts, key, "."
 
     def _look(self, parts: tuple[str, ...], key: str, name: str, rel: str, *, directory: bool) -> str | None:
         """What the entry `name` of the directory `parts` is: None for a directory, else a link's target or _OTHER.
@@ -243,9 +242,9 @@ class SysfsRoot:
             kind = os.readlink(name, dir_fd=here) if stat.S_ISLNK(entry.st_mode) else _OTHER
         except OSError as error:
             raise _error(rel, error) from None
-        if kind == _OTHER and stat.S_ISDIR(entry.st_mode):
+        if kind is _OTHER and stat.S_ISDIR(entry.st_mode):
             kind = None
-        if kind != _OTHER:
+        if kind is not _OTHER:
             self._kinds[child] = kind
         return kind
 
@@ -310,15 +309,18 @@ class SysfsRoot:
         except OSError as error:
             raise _error(rel, error) from None
         try:
-            chunks: list[bytes] = []
-            got = 0
+            chunk = os.read(fd, limit)
+            got = len(chunk)
+            if not chunk or got in (size, limit):  # all it held when checked: the read that would say so is saved
+                return chunk
+            chunks = [chunk]
             while got < limit:
                 chunk = os.read(fd, limit - got)
                 if not chunk:
                     break
                 chunks.append(chunk)
                 got += len(chunk)
-                if got == size:  # all it held when checked: the read that would say so is saved
+                if got == size:
                     break
             return b"".join(chunks)
         except OSError as error:
