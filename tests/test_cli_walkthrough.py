@@ -517,7 +517,7 @@ def _result(rule: str, status: Status) -> RuleResult:
     ],
 )
 def test_the_verdict_names_the_rows_to_fix(statuses: tuple[Status, ...], strict: bool, said: str) -> None:
-    from pcie_failover.render.table import check_verdict
+    from pcie_failover.check.table import check_verdict
 
     results = [_result(f"r{i}", status) for i, status in enumerate(statuses)]
     assert check_verdict(results, Verdict.NOT_READY, strict) == said

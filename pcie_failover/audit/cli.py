@@ -225,7 +225,7 @@ def register(
                 " warns as check does (pass --mac to assert it; pair would derive another and set it)",
             )
         if output is OutputFormat.JSON:
-            from pcie_failover.render.json_doc import render_registered
+            from pcie_failover.audit.json_doc import render_registered
 
             emit(render_registered(root.origin, result.path, result.record))
         else:
@@ -255,7 +255,7 @@ def unregister(
     except (RecordError, UnsafePathError, OSError) as error:
         return fail("unregister", output, ExitCode.USAGE, "input", str(error))
     if output is OutputFormat.JSON:
-        from pcie_failover.render.json_doc import render_unregistered
+        from pcie_failover.audit.json_doc import render_unregistered
 
         emit(render_unregistered(registry, name))
     else:

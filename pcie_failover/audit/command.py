@@ -122,7 +122,7 @@ def _render(report: AuditReport, output: str, layout: Layout | None = None) -> s
 
         return render_prometheus(report)
     if output == "json":
-        from pcie_failover.render.json_doc import render_audit
+        from pcie_failover.audit.json_doc import render_audit
 
         return render_audit(report)
     from pcie_failover.audit.text import render_audit_table

@@ -86,7 +86,7 @@ def capture(
         if problem is not None:
             return fail("capture", output, ExitCode.USAGE, "input", problem)
         if output is OutputFormat.JSON:
-            from pcie_failover.render.json_doc import render_capture
+            from pcie_failover.capture.json_doc import render_capture
 
             text = render_capture(root.origin, result)
         else:

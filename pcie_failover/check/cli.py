@@ -48,12 +48,12 @@ def check(
 
         report = run_check(root, query, options, strict)
         if output is OutputFormat.JSON:
-            from pcie_failover.render.json_doc import render_check
+            from pcie_failover.check.json_doc import render_check
 
             emit(render_check(report))
         else:
+            from pcie_failover.check.table import render_check as render_table
             from pcie_failover.cli.terminal import terminal_layout
-            from pcie_failover.render.table import render_check as render_table
 
             emit(render_table(report, terminal_layout()))
         return int(report.exit_code)

@@ -44,12 +44,12 @@ def list_devices(
         except NoSuchPfError as error:
             return fail("list", output, ExitCode.USAGE, "input", str(error))
         if output is OutputFormat.JSON:
-            from pcie_failover.render.json_doc import render_list
+            from pcie_failover.listing.json_doc import render_list
 
             emit(render_list(report))
         else:
             from pcie_failover.cli.terminal import terminal_layout
-            from pcie_failover.render.table import render_list as render_table
+            from pcie_failover.listing.table import render_list as render_table
 
             emit(render_table(report, terminal_layout()))
         return int(report.exit_code)

@@ -1,19 +1,16 @@
-"""JSON documents (schema in pcie_failover/schema/): pure, report -> str."""
+"""What every JSON document (schema in pcie_failover/schema/) is made of: the envelope, a device, a check result,
+the layout; and the error document. Each command's own document is in its folder."""
 
 from __future__ import annotations
 
 import json
 from json.encoder import encode_basestring_ascii as _ascii  # the C escaping json.dumps uses
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pcie_failover import __version__
 from pcie_failover.model.check import CheckOptions
-from pcie_failover.model.report import SCHEMA_VERSION, CaptureResult, CheckReport, DeviceSummary, ListReport
-from pcie_failover.model.results import RuleResult, Verdict
-
-if TYPE_CHECKING:  # only for annotations: the check path does not import the audit or capture code
-    from pcie_failover.audit.record import PairRecord
-    from pcie_failover.audit.report import AuditReport
+from pcie_failover.model.report import SCHEMA_VERSION, DeviceSummary
+from pcie_failover.model.results import RuleResult
 
 
 def envelope(command: str, sysfs_root: str | None) -> dict[str, Any]:
@@ -21,7 +18,7 @@ def envelope(command: str, sysfs_root: str | None) -> dict[str, Any]:
     return {"schema_version": SCHEMA_VERSION, "tool_version": __version__, "command": command, "sysfs_root": sysfs_root}
 
 
-def _options(options: CheckOptions) -> dict[str, Any]:
+def options_json(options: CheckOptions) -> dict[str, Any]:
     return {
         "for": options.manager.value,
         "mac": None if options.mac is None else str(options.mac),
@@ -115,90 +112,6 @@ def dump(document: dict[str, Any]) -> str:
         return _layout(document, "", {}) + "\n"
     except (_UnlaidError, RecursionError):  # what json.dumps does with it (a float, a TypeError, a ValueError)
         return json.dumps(document, indent=2, ensure_ascii=True) + "\n"
-
-
-def render_check(report: CheckReport) -> str:
-    """The `check` document."""
-    document = envelope("check", report.sysfs_root)
-    document["input"] = {"device": report.query, **_options(report.options), "strict": report.strict}
-    document["device"] = None if report.device is None else device_json(report.device)
-    document["pf_netdev"] = report.pf_netdev
-    document["verdict"] = report.verdict.value
-    document["ready"] = report.verdict is Verdict.READY
-    document["checks"] = [check_json(r) for r in report.results]
-    return dump(document)
-
-
-def render_list(report: ListReport) -> str:
-    """The `list` document."""
-    document = envelope("list", report.sysfs_root)
-    document["input"] = {**_options(report.options), "pf": report.pf, "vfs": report.vfs}
-    document["devices"] = [
-        {
-            **device_json(d.summary),
-            "role": d.role,
-            "mac": d.mac,
-            "verdict": d.verdict.value,
-            "failing": list(d.failing),
-            "interface_mac": d.interface_mac,
-            "admin_mac": d.admin_mac,
-            "driver_override": d.driver_override,
-            "sriov_numvfs": d.sriov_numvfs,
-            "sriov_totalvfs": d.sriov_totalvfs,
-        }
-        for d in report.devices
-    ]
-    return dump(document)
-
-
-def render_capture(sysfs_root: str, result: CaptureResult) -> str:
-    """The `capture` document."""
-    document = envelope("capture", sysfs_root)
-    document["output"] = result.path
-    document["devices"] = result.devices
-    document["entries"] = result.entries
-    document["netlink"] = result.netlink
-    return dump(document)
-
-
-def render_audit(report: AuditReport) -> str:
-    """The `audit` document."""
-    document = envelope("audit", report.sysfs_root)
-    document["registry"] = report.registry
-    document["verdict"] = report.verdict.value
-    document["problems"] = list(report.problems)
-    document["pairs"] = [
-        {
-            "name": pair.record.name,
-            "vm": pair.record.vm,
-            "for": pair.record.manager.value,
-            "mac": str(pair.record.mac),
-            "registered_bdf": str(pair.record.primary.bdf),
-            "primary": None if pair.resolved.address is None else str(pair.resolved.address),
-            "found": pair.resolved.note,
-            "verdict": pair.verdict.value,
-            "shared_with": list(pair.shared_with),
-            "checks": [] if pair.report is None else [check_json(r) for r in pair.report.results],
-        }
-        for pair in report.pairs
-    ]
-    return dump(document)
-
-
-def render_registered(sysfs_root: str, path: str, record: PairRecord) -> str:
-    """The `register` document: the record as written, and where."""
-    document = envelope("register", sysfs_root)
-    document["path"] = path
-    document["pair"] = record.to_json()
-    return dump(document)
-
-
-def render_unregistered(registry: str, name: str) -> str:
-    """The `unregister` document."""
-    document = envelope("unregister", None)
-    document["registry"] = registry
-    document["removed"] = name
-    return dump(document)
 
 
 def render_error(command: str, sysfs_root: str | None, code: int, kind: str, message: str) -> str:
