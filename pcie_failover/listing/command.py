@@ -34,11 +34,6 @@ def _role(function: PciFunction) -> str:
     return "pf" if function.sriov is not None else "device"
 
 
-def network_functions(root: SysfsRoot) -> list[PciAddress]:
-    """Addresses of the functions whose class is a network controller (0x02xxxx)."""
-    return [address for address, _ in functions_of_class(root, NETWORK_CLASS)]
-
-
 def pf_and_vfs(root: SysfsRoot, query: DeviceQuery) -> list[tuple[PciAddress, int]]:
     """The network PF that `query` names (an address or its interface) and its VFs; NoSuchPfError otherwise."""
     located = locate(root, query)

@@ -1,1 +1,2 @@
-"""`pair`: the pure spec of a virtio-net failover pair (standby + primary) and how it is chosen."""
+"""`pair`: the spec of a virtio-net failover pair (standby + primary), how it is chosen and printed (pure), its
+command and its typer module."""

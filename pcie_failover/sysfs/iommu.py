@@ -16,7 +16,6 @@ IOMMU_CLASS = "class/iommu"
 ACPI_TABLES = "firmware/acpi/tables"
 IOMMU_TABLES = ("DMAR", "IVRS", "IORT", "VIOT")
 IRQS = "kernel/irq"
-UNSAFE_INTERRUPTS = ("module/vfio_iommu_type1/parameters", "module/iommufd/parameters")
 _ECAP_INTERRUPT_REMAPPING = 1 << 3
 
 
