@@ -6,9 +6,12 @@ real path the checks read; nothing of the secret may reach a report, an error or
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
+import subprocess
+import sys
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +23,7 @@ from pcie_failover.sysfs.root import SysfsError, SysfsRoot
 from tests.support.cli import Run
 
 SECRET = "SECRET-OUTSIDE-THE-ROOT"
+DEMO_ROOT = Path(__file__).resolve().parent.parent / "fixtures_sysfs" / "demo-host"
 
 
 @pytest.fixture
@@ -192,3 +196,18 @@ def test_links_out_of_a_capture_archive_reach_no_output(
         outputs.append(run.out + run.err)
     assert SECRET not in "".join(outputs)
     assert "link points outside the sysfs root" in outputs[0]
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None, reason="a PID namespace needs root")
+def test_a_pid_namespace_that_sees_its_parents_proc_reads_its_own_descriptors() -> None:
+    """Re-opened through /proc/self/fd, not /proc/<getpid()>/fd: in a new PID namespace getpid() is 1, and the parent's
+    /proc names the host's init by it (an outside review read another process's files that way)."""
+    tool = Path(sys.executable).with_name("pcie-failover")
+    listed = subprocess.run(
+        ["unshare", "--pid", "--fork", str(tool), "--sysfs-root", str(DEMO_ROOT), "list", "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert len(json.loads(listed.stdout)["devices"]) == 7

@@ -7,7 +7,7 @@ with `readlinkat` and followed only while it stays inside the root (sysfs links 
 relative; an absolute target, a `..` above the root, a loop or a name with a control
 character is refused), so a copied tree cannot lead a read, a listing or a capture
 to `/etc`. Only regular files are opened: the entry is opened with `O_PATH` (which runs
-no driver code), checked, and re-opened through `/proc/self/fd` (this process's `/proc/PID/fd`, held open), so it
+no driver code), checked, and re-opened through `/proc/self/fd`, so it
 cannot be swapped for a device node or a FIFO in between. Every read is counted (tests hold
 single-device commands to a constant number of reads) and bounded.
 
@@ -38,15 +38,10 @@ _LIST = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 _READ = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 _UNSEEN = "\0unseen"  # what an entry is, not known yet (no link target holds a NUL)
 _OTHER = "\0other"  # neither a directory nor a link (not remembered: only directories and links are)
-_PROC: list[int] = []  # an O_PATH descriptor of this process's /proc/PID/fd, once opened
-os.register_at_fork(after_in_child=_PROC.clear)  # a forked child opens its own
-
-
-def _proc_fd() -> int:
-    """An O_PATH descriptor of /proc/PID/fd for this process."""
-    if not _PROC:
-        _PROC.append(os.open(f"/proc/{os.getpid()}/fd", _DIRECTORY))
-    return _PROC[0]
+# Re-opened by /proc/self/fd/N, looked up anew each time: not a held /proc/PID/fd (getpid() is this PID namespace's
+# number, which names another process in a parent namespace's /proc), nor a held descriptor (its number can be
+# closed and reused by other code).
+_SELF_FD = "/proc/self/fd/"
 
 
 class SysfsError(Exception):
@@ -258,16 +253,15 @@ class SysfsRoot:
     def _open_regular(self, name: str, directory: int) -> tuple[int, int]:
         """A descriptor of the regular file `name`, opened for reading, and the size it had when checked.
 
-        As adapters/regular.py's open_regular (O_PATH, fstat, re-open of that very inode), the re-open
-        by the descriptor's name in this process's own /proc/PID/fd directory (held open), which is
-        what /proc/self/fd/N names: the same magic link, without looking up /proc and self each time.
+        As adapters/regular.py's open_regular: O_PATH, fstat, and a re-open of that very inode through
+        /proc/self/fd/N.
         """
         handle = os.open(name, _PATH, dir_fd=directory)
         try:
             found = os.fstat(handle)
             if not stat.S_ISREG(found.st_mode):
                 raise NotRegularError(stat.S_ISLNK(found.st_mode))
-            return os.open(str(handle), _READ, dir_fd=_proc_fd()), found.st_size
+            return os.open(f"{_SELF_FD}{handle}", _READ), found.st_size
         finally:
             os.close(handle)
 
@@ -359,7 +353,7 @@ class SysfsRoot:
             if name != ".":
                 parts, key = (*parts, name), f"{key}/{name}" if key else name
             # That very directory (O_PATH, O_NOFOLLOW|O_DIRECTORY) re-opened for reading, as files are.
-            fd = os.open(str(self._directory(key, parts)), _LIST, dir_fd=_proc_fd())
+            fd = os.open(f"{_SELF_FD}{self._directory(key, parts)}", _LIST)
         except OSError as error:
             raise _error(rel, error) from None
         try:
