@@ -140,3 +140,40 @@ def test_a_record_s_compiled_init_has_the_signature_and_annotations_dataclasses_
     assert made.__init__.__qualname__ == real.__init__.__qualname__
     for args, kwargs in _CALLS + _WRONG:
         assert _outcome(made, args, kwargs) == _outcome(real, args, kwargs), (args, kwargs)
+
+
+def test_what_a_record_would_replace_or_refuse_late_is_refused_when_the_class_is_made() -> None:
+    """An outside review: an own __repr__ was replaced silently, a required field after a default failed at the 33rd
+    instance, inheriting from a record failed with dataclasses' message about frozen classes."""
+    with pytest.raises(TypeError, match="defines __repr__: a record makes its own"):
+
+        @record
+        class OwnRepr:
+            a: int
+
+            def __repr__(self) -> str:
+                return "mine"
+
+    with pytest.raises(TypeError, match="non-default argument 'b' follows default argument 'a'"):
+
+        @record
+        class Late:
+            a: int = 0
+            b: int  # type: ignore[misc]  # mypy refuses it too
+
+    @record
+    class Base:
+        a: int
+
+    with pytest.raises(TypeError, match="inherits from a dataclass"):
+
+        @record
+        class Derived(Base):
+            b: int
+
+    @record
+    class KeywordAfterDefault:
+        a: int = 0
+        b: int = field(kw_only=True)
+
+    assert KeywordAfterDefault(b=2) == KeywordAfterDefault(0, b=2)

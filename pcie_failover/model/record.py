@@ -206,6 +206,33 @@ class _Params:
     """What records are, as `__dataclass_params__` says (a frozen dataclass whose eq and repr are not generated)."""
 
 
+_REPLACED = ("__init__", "__repr__", "__eq__", "__hash__", "__setattr__", "__delattr__")
+_ORDERED = ("__lt__", "__le__", "__gt__", "__ge__")
+
+
+def _refuse_what_dataclass_refuses(cls: type[Any], order: bool) -> None:
+    """TypeError at class creation for what a record would otherwise replace silently or refuse only later:
+    a method of its own that a record installs, inheritance from a dataclass, a required field after a default."""
+    own = [name for name in (*_REPLACED, *(_ORDERED if order else ())) if name in cls.__dict__]
+    if own:
+        raise TypeError(f"record {cls.__qualname__} defines {', '.join(own)}: a record makes its own")
+    if any(dataclasses.is_dataclass(base) for base in cls.__mro__[1:]):
+        raise TypeError(f"record {cls.__qualname__} inherits from a dataclass: records are not inherited")
+    defaulted = None
+    for name in _own_annotations(cls):
+        value = cls.__dict__.get(name, dataclasses.MISSING)
+        kw_only = isinstance(value, dataclasses.Field) and value.kw_only is True
+        has_default = value is not dataclasses.MISSING and not (
+            isinstance(value, dataclasses.Field)
+            and value.default is dataclasses.MISSING
+            and value.default_factory is dataclasses.MISSING
+        )
+        if has_default and not kw_only:
+            defaulted = name
+        elif defaulted is not None and not kw_only and not has_default:
+            raise TypeError(f"non-default argument {name!r} follows default argument {defaulted!r}")
+
+
 @overload
 def record(cls: type[T], /) -> type[T]: ...
 @overload
@@ -217,6 +244,7 @@ def record(cls: type[T] | None = None, /, *, order: bool = False) -> type[T] | C
     """Make `cls` a frozen dataclass (with `order`, ordered), as `@dataclass(frozen=True)` would."""
 
     def wrap(cls: type[T]) -> type[T]:
+        _refuse_what_dataclass_refuses(cls, order)
         declared = {name: cls.__dict__[name] for name in _own_annotations(cls) if name in cls.__dict__}
         made = dataclasses.dataclass(init=False, repr=False, eq=False)(cls)  # fields and match arguments only
         made.__dataclass_params__ = _Params.__dataclass_params__  # type: ignore[attr-defined]
