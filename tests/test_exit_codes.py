@@ -228,3 +228,26 @@ def test_watch_lists_the_codes_it_exits_with(
     monkeypatch.setattr("pcie_failover.audit.watch.watch", _crash)
     produced |= _codes([watch], capsys)
     assert produced | {0} == _documented("watch") == {0, 2, 3, 70}
+
+
+def test_a_reader_that_went_away_leaves_no_copy_of_a_capture_archive(tmp_path: Path) -> None:
+    """SIGPIPE still ends the run as it ends lspci, but only once the archive's private copy is removed."""
+    archive = tmp_path / "demo.tar.gz"
+    assert subprocess.run([*CLI, "capture", "-o", str(archive)], capture_output=True, check=False).returncode == 0
+    private = tmp_path / "tmp"
+    private.mkdir()
+    for args in (["check", "5e:00.2"], ["list", "--format", "json"]):
+        read, write = os.pipe()
+        os.close(read)
+        try:
+            run = subprocess.run(
+                [*CLI[:-2], "--sysfs-root", str(archive), *args],
+                stdout=write,
+                stderr=subprocess.PIPE,
+                text=True,
+                check=False,
+                env={**os.environ, "TMPDIR": str(private)},
+            )
+        finally:
+            os.close(write)
+        assert (run.returncode, run.stderr, list(private.iterdir())) == (-signal.SIGPIPE, "", []), args

@@ -530,6 +530,13 @@ def _terminate(signum: int, _frame: object) -> None:
     raise Terminated(signum)
 
 
+def _die_of_sigpipe(_signum: int, _frame: object) -> None:
+    """Standard output's reader went away: remove the private copies of capture archives, then end as lspci does."""
+    remove_unpacked()
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGPIPE)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: run the app without click's standalone error handling; SIGTERM unwinds (cleanup runs)."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -537,8 +544,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     output = OutputFormat.JSON if _wants_json(args) else OutputFormat.TABLE
     previous = signal.signal(signal.SIGTERM, _terminate)
     # A reader of standard output that goes away ends the run as it ends lspci or grep: SIGPIPE, 141 in
-    # the shell, never a code that reads as a finding. Not for `watch`, whose journal stream may reconnect.
-    pipe = signal.signal(signal.SIGPIPE, signal.SIG_DFL if name != "watch" else signal.SIG_IGN)
+    # the shell, never a code that reads as a finding; once the private copy of a capture archive is gone.
+    # Not for `watch`, whose journal stream may reconnect.
+    pipe = signal.signal(signal.SIGPIPE, _die_of_sigpipe if name != "watch" else signal.SIG_IGN)
     try:
         return _run(_shell_optional(args), name, output)
     except Terminated:
