@@ -12,6 +12,7 @@ from fixtures_sysfs.builder import Host, Netdev, VfAdmin
 from fixtures_sysfs.hosts import DEMO_MAC, demo_host, demo_pf
 from tests.support.cli import Run
 from tests.support.golden import compare_entry
+from tests.support.trees import Captures
 
 DEMO = str(Path(__file__).resolve().parent.parent / "fixtures_sysfs" / "demo-host")
 VF = "5e:00.2"
@@ -235,8 +236,8 @@ def test_unknown_option_is_a_json_usage_error(cli: Callable[..., Run]) -> None:
     assert run.json["command"] == "pair"
 
 
-def test_captured_vf_is_ready(cli: Callable[..., Run]) -> None:
-    root = Path(__file__).resolve().parent.parent / "fixtures_sysfs" / "vtd-acpi" / "sysfs"
+def test_captured_vf_is_ready(cli: Callable[..., Run], captures: Captures) -> None:
+    root = captures("vtd-acpi")
     run = cli("--sysfs-root", str(root), "pair", "0000:01:10.0", "--netdev", "user", "--format", "json")
     spec = run.json["spec"]
     assert run.code == 0

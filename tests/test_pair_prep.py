@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 
 from fixtures_sysfs.builder import Function, Host, Netdev
+from fixtures_sysfs.captures import TOPOLOGIES
 from fixtures_sysfs.hosts import CX5_VF, DEMO_MAC, MELLANOX, demo_host, demo_pf
 from tests.support.cli import Run
+from tests.support.trees import Captures
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures_sysfs"
 DEMO = str(FIXTURES / "demo-host")
-VTD = str(FIXTURES / "vtd-acpi" / "sysfs")
-VF_ADMIN = str(FIXTURES / "vf-admin" / "sysfs")
+VTD, VF_ADMIN = "vtd-acpi", "vf-admin"  # captured topologies: read from the session's copies (`captures`)
 VF = "5e:00.2"
 SYSFS_VF0 = "/sys/bus/pci/devices/0000:5e:00.2"
 DERIVED = "02:12:34:56:00:00"  # PF b8:ce:f6:12:34:56, VF 0
@@ -153,10 +154,13 @@ STATES = {
 
 @pytest.mark.parametrize("name", sorted(STATES))
 def test_source_steps_follow_the_vf_destination_steps_are_generic(
-    name: str, cli: Callable[..., Run], host_root: Callable[[Host], Path]
+    name: str, cli: Callable[..., Run], host_root: Callable[[Host], Path], captures: Captures
 ) -> None:
     state = STATES[name]
-    root = state.root if isinstance(state.root, str) else str(host_root(state.root()))
+    if not isinstance(state.root, str):
+        root = str(host_root(state.root()))
+    else:
+        root = str(captures(state.root)) if state.root in TOPOLOGIES else state.root
     run = cli("--sysfs-root", root, "pair", *state.args, "--format", "json")
     spec = run.json["spec"]
     assert spec["mac"]["address"] == state.mac

@@ -15,6 +15,7 @@ from lab.capture import FIXTURES, LabEnv
 from lab.guest import Guest
 from lab.qmp import Event
 from pcie_failover.cli import main
+from tests.support.trees import Captures
 
 SYSFS = FIXTURES / "vtd-acpi" / "sysfs"
 VF = "0000:01:10.0"  # on vfio-pci with admin MAC 52:54:00:6f:55:cc in that capture
@@ -30,10 +31,10 @@ def lab(failover_env: LabEnv) -> LabEnv:
     return failover_env
 
 
-def _pair(output: str, capsys: pytest.CaptureFixture[str]) -> str:
+def _pair(output: str, capsys: pytest.CaptureFixture[str], root: Path) -> str:
     capsys.readouterr()
     # --mac: the admin MAC the capture's job set on the VF (nothing in sysfs proves it an administrator's)
-    code = main(["--sysfs-root", str(SYSFS), "pair", VF, "--netdev", "user", "--mac", MAC, "--format", output])
+    code = main(["--sysfs-root", str(root), "pair", VF, "--netdev", "user", "--mac", MAC, "--format", output])
     out = capsys.readouterr().out
     assert code == 0, out
     return out
@@ -48,8 +49,10 @@ def _status(value: str) -> object:
 
 
 @pytest.mark.lab
-def test_qemu_args_pair_and_migrate(lab: LabEnv, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    args = failover.swap_primary(failover.split_args(_pair("qemu", capsys)), MAC)
+def test_qemu_args_pair_and_migrate(
+    lab: LabEnv, tmp_path: Path, capsys: pytest.CaptureFixture[str], captures: Captures
+) -> None:
+    args = failover.swap_primary(failover.split_args(_pair("qemu", capsys, captures("vtd-acpi"))), MAC)
     socket = tmp_path / "migrate.sock"
     source = Guest(failover.spec("pair-src", tmp_path / "src", lab.kernel, lab.initrd, args))
     target = Guest(
@@ -73,11 +76,15 @@ def test_qemu_args_pair_and_migrate(lab: LabEnv, tmp_path: Path, capsys: pytest.
 
 
 @pytest.mark.lab
-def test_qmp_commands_hotplug_a_pair(lab: LabEnv, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    ports = [a for a in failover.split_args(_pair("qemu", capsys)) if a.startswith("pcie-root-port,")]
+def test_qmp_commands_hotplug_a_pair(
+    lab: LabEnv, tmp_path: Path, capsys: pytest.CaptureFixture[str], captures: Captures
+) -> None:
+    ports = [
+        a for a in failover.split_args(_pair("qemu", capsys, captures("vtd-acpi"))) if a.startswith("pcie-root-port,")
+    ]
     assert len(ports) == 2
     argv = [word for port in ports for word in ("-device", port)]
-    commands = failover.qmp_commands(_pair("qmp", capsys))
+    commands = failover.qmp_commands(_pair("qmp", capsys, captures("vtd-acpi")))
     assert [c["execute"] for c in commands] == ["netdev_add", "device_add", "device_add"]
     with Guest(failover.spec("pair-qmp", tmp_path, lab.kernel, lab.initrd, argv)) as guest:
         guest.wait_for(failover.READY, timeout=failover.BOOT)
