@@ -87,10 +87,10 @@ def test_quiet_or_no_terminal_shows_nothing(
 def test_an_error_starts_a_line_of_its_own(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """The progress line is erased before the error is written, not left for the error to trail behind."""
 
-    def full_disk(*_args: object) -> int:
-        progress = _args[-1]
-        assert callable(progress)
-        progress(1, 2)
+    def full_disk(
+        _root: object, _touched: object, _extra: object, _out: object, progress: Callable[[int, int], None]
+    ) -> int:
+        progress(1, 2)  # as write_archive does after its first path
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(command, "write_archive", full_disk)

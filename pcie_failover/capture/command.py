@@ -11,12 +11,10 @@ from pcie_failover.capture.archive import write_archive
 from pcie_failover.capture.recording import RecordingNetlink, RecordingRoot
 from pcie_failover.capture.rehearsal import rehearse
 from pcie_failover.model.address import PciAddress
-from pcie_failover.model.host import NETWORK_CLASS
 from pcie_failover.model.report import CaptureResult
 from pcie_failover.netinfo.source import SIDECAR
 from pcie_failover.sysfs.host import netlink_for
 from pcie_failover.sysfs.names import NAMES_FILE, names_document, names_for
-from pcie_failover.sysfs.pci import functions_of_class
 from pcie_failover.sysfs.root import SysfsRoot
 
 STDOUT = "-"
@@ -47,11 +45,8 @@ def _capture(
 ) -> CaptureResult:
     recording = RecordingRoot(root.path, root.origin)
     netlink = RecordingNetlink(netlink_for(root))
-    wanted = devices or [address for address, _ in functions_of_class(root, NETWORK_CLASS)]
-    read = None if progress is None else lambda done: progress(READING, done, len(wanted))
-    if progress is not None:
-        progress(READING, 0, len(wanted))
-    functions = rehearse(recording, netlink, wanted, not devices, read)
+    read = None if progress is None else lambda done, total: progress(READING, done, total)
+    functions = rehearse(recording, netlink, devices or None, read)
     record = netlink.recorded()
     extra = {} if record is None else {SIDECAR: record.document(), **record.link_files()}
     names = names_document(names_for(root).lookup(functions))

@@ -23,13 +23,13 @@ from pcie_failover.sysfs.net import NET, interface_with_mac, standby_backend
 from pcie_failover.sysfs.pci import functions_of_class, identity_at, read_function, slot_function, virtfn, virtfns
 from pcie_failover.sysfs.root import SysfsRoot
 
-Done = Callable[[int], None]  # told how many of the named devices have been read
+Done = Callable[[int, int], None]  # told how many devices have been read, of how many (0 of them first)
 
 
 def rehearse(
-    root: SysfsRoot, netlink: NetlinkSource, wanted: Sequence[PciAddress], every: bool, done: Done | None = None
+    root: SysfsRoot, netlink: NetlinkSource, wanted: Sequence[PciAddress] | None, done: Done | None = None
 ) -> list[PciFunction]:
-    """Read what the commands read of `wanted` (`every`: and `list` of every network function); the functions read."""
+    """Read what the commands read of `wanted` (None: `list` and each of every network function); the functions read."""
     reader = HostReader(root, netlink)
     options = CheckOptions()
     functions: dict[PciAddress, PciFunction] = {}  # every function read, for the names file
@@ -48,8 +48,12 @@ def rehearse(
                 functions.setdefault(address, function)
                 _collect(functions, reader.check_input(DeviceQuery(str(address), address, None), options, function))
 
-    if every:
-        listed(functions_of_class(root, NETWORK_CLASS))
+    if wanted is None:  # the host's listing, read once: `list` of every network function, then each of them
+        candidates = functions_of_class(root, NETWORK_CLASS)
+        listed(candidates)
+        wanted = [address for address, _ in candidates]
+    if done is not None:
+        done(0, len(wanted))
     for count, address in enumerate(wanted, 1):
         check_input = reader.check_input(DeviceQuery(str(address), address, None), options)
         _collect(functions, check_input)
@@ -57,14 +61,14 @@ def rehearse(
         if isinstance(device, PciFunction):
             _by_name(root, device)
             family = device.physfn if isinstance(device.physfn, PciAddress) else device.address
-            owner = functions.get(family) or read_function(root, family)
-            if isinstance(owner, PciFunction) and owner.sriov is not None and family not in families:
+            owner = None if family in families else functions.get(family) or read_function(root, family)
+            if isinstance(owner, PciFunction) and owner.sriov is not None:
                 families.add(family)  # `list --pf`: the PF and its VFs
                 names = sorted(str(a) for a in {owner.address, *virtfns(root, owner.path)})
                 listed(functions_of_class(root, NETWORK_CLASS, names))
             _refind(root, check_input, refound)
         if done is not None:
-            done(count)
+            done(count, len(wanted))
     _standby_backends(root)
     return list(functions.values())
 
