@@ -26,6 +26,8 @@ REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures_sysfs"
 CACHE = Path(os.environ.get("PCIE_FAILOVER_LAB_CACHE", "/var/tmp/pcie-failover-lab"))
 JOB_TIMEOUT = 480.0
+# In a guest: the repository at its host path, where the venv's editable install looks for it.
+LINK_REPO = f"mkdir -p {REPO.parent} && ln -s /host{REPO} {REPO}"
 GUEST_ARCHIVE = "/job/capture.tar.gz"
 
 HOST_SHARE_ADDR, JOB_SHARE_ADDR = "0x10", "0x11"
@@ -73,7 +75,7 @@ def prepare(cache: Path = CACHE) -> LabEnv:
 def job_script(topology: Topology) -> str:
     """The shell script the guest runs: helpers, topology lines, then the product's `capture` of the live /sys."""
     capture = [
-        f"mkdir -p {REPO.parent} && ln -s /host{REPO} {REPO}",  # the editable install's path
+        LINK_REPO,
         f"/host{REPO}/.venv/bin/python -I -m pcie_failover capture -o {GUEST_ARCHIVE}",
     ]
     return PRELUDE + "\n".join([*topology.job, "sleep 2", *capture]) + "\n"

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lab import initramfs
-from lab.capture import PRELUDE, REPO, LabEnv, guest_spec
+from lab.capture import LINK_REPO, PRELUDE, REPO, LabEnv, guest_spec
 from lab.guest import Guest, GuestError
 from lab.topologies import IP, PRIMARY_MAC, TOPOLOGIES, Topology
 
@@ -84,7 +84,7 @@ def job_script(devices: tuple[str, ...]) -> str:
     cli = f"/host{REPO}/.venv/bin/python -I -m pcie_failover"
     lines = [
         *topology.job,
-        f"mkdir -p {REPO.parent} && ln -s /host{REPO} {REPO}",  # the editable install's path
+        LINK_REPO,
         "mkdir -p /job/out",
         "run() { out=$1; shift; rc=0; " + cli + ' "$@" > "/job/out/$out.json" 2>"/job/out/$out.err" || rc=$?; '
         'echo "$out $rc" >> /job/out/exit-codes; }',

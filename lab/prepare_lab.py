@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from lab.capture import PRELUDE, REPO, LabEnv
+from lab.capture import LINK_REPO, PRELUDE, REPO, LabEnv
 from lab.live_cli import job_results, run_job
 from lab.topologies import IP, TOPOLOGIES, pf_up
 
@@ -94,7 +94,7 @@ def job_lines() -> list[str]:
         *pf_up(PF),
         f"echo 4 > {dev}/sriov_numvfs",
         "sleep 2",
-        f"mkdir -p {REPO.parent} && ln -s /host{REPO} {REPO}",
+        LINK_REPO,
         "mkdir -p /job/out",
         f'{IP} -d link show dev "$(ifname {PF})"',
         # 1. a failure mid-way: vfio-pci cannot be loaded

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lab.capture import PRELUDE, REPO
+from lab.capture import LINK_REPO, PRELUDE, REPO
 from lab.systemd_guest import SystemdEnv, job_failed, run_job
 from lab.topologies import IP, PRIMARY_MAC, pf_up, vf_mac, vfio_override, vfs
 
@@ -61,7 +61,7 @@ def job_script() -> str:
         "modprobe igbvf",
         "modprobe vfio-pci",
         "udevadm settle",  # the PF's rename to enp1s0
-        f"mkdir -p {REPO.parent} && ln -s /host{REPO} {REPO}",  # for make -C (and the editable install's path)
+        LINK_REPO,  # for make -C too
         # PYTHONPATH, not the editable install's path: the units' PrivateTmp hides a checkout under /tmp
         "printf '#!/bin/sh\\nPYTHONPATH=%s exec %s \"$@\"\\n' "
         f"'/host{REPO}' '/host{REPO}/.venv/bin/python -m pcie_failover' > /usr/local/bin/pcie-failover",
