@@ -211,3 +211,90 @@ def test_a_pid_namespace_that_sees_its_parents_proc_reads_its_own_descriptors() 
     )
     assert listed.returncode == 0, listed.stderr
     assert len(json.loads(listed.stdout)["devices"]) == 7
+
+
+def _opens_of(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
+    """The flags of every os.open of `name` from now on."""
+    real_open = os.open
+    flags_seen: list[int] = []
+
+    def spying_open(path: str, flags: int, mode: int = 0o777, *, dir_fd: int | None = None) -> int:
+        if os.path.basename(str(path)) == name:
+            flags_seen.append(flags)
+        return real_open(path, flags, mode, dir_fd=dir_fd)
+
+    monkeypatch.setattr(os, "open", spying_open)
+    return flags_seen
+
+
+def _device_dir(tmp_path: Path, mode: int) -> tuple[Path, SysfsRoot]:
+    root = tmp_path / "sys"
+    (root / "d").mkdir(parents=True)
+    (root / "d" / "vendor").write_text("0x8086\n")
+    (root / "d" / "device").write_text("0x1889\n")
+    (root / "d").chmod(mode)
+    return root, SysfsRoot(str(root))
+
+
+def test_a_file_its_private_directory_listed_as_regular_is_opened_directly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only this user (or root) can change the directory: the listing's d_type is still true at the open."""
+    _, sysfs = _device_dir(tmp_path, 0o755)
+    assert sysfs.listdir("d") == ["device", "vendor"]
+    vendor = _opens_of(monkeypatch, "vendor")
+    assert sysfs.read_text("d/vendor") == "0x8086"
+    assert [bool(flags & os.O_PATH) for flags in vendor] == [False]
+    assert all(flags & os.O_NOFOLLOW and flags & os.O_NONBLOCK for flags in vendor)
+    monkeypatch.undo()
+    device = _opens_of(monkeypatch, "device")
+    unlisted = SysfsRoot(sysfs.path)  # not listed: looked at (fstatat) first, then opened directly
+    assert unlisted.read_text("d/device") == "0x1889"
+    assert [bool(flags & os.O_PATH) for flags in device] == [False]
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o775, 0o757, 0o1777], ids=["world", "group", "other", "sticky"])
+def test_a_directory_another_user_can_write_is_read_through_o_path_even_after_its_listing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: int
+) -> None:
+    """Another user could swap a listed file for a FIFO between the listing and the open: the listing is not
+    trusted, the entry is opened with O_PATH, checked and re-opened; the swapped entry is refused."""
+    root, sysfs = _device_dir(tmp_path, mode)
+    assert sysfs.listdir("d") == ["device", "vendor"]
+    vendor = _opens_of(monkeypatch, "vendor")
+    assert sysfs.read_text("d/vendor") == "0x8086"
+    assert [bool(flags & os.O_PATH) for flags in vendor] == [True]
+    (root / "d" / "device").unlink()
+    os.mkfifo(root / "d" / "device")  # the other user's swap, after the listing saw a regular file
+    with pytest.raises(SysfsError) as raised:
+        sysfs.read_bytes("d/device")
+    assert raised.value.reason == "not a regular file"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")
+def test_a_directory_owned_by_another_user_is_read_through_o_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its owner can write it (and could chmod it at any time), whatever its mode says now."""
+    root, sysfs = _device_dir(tmp_path, 0o555)
+    os.chown(root / "d", 65534, 65534)
+    sysfs.listdir("d")
+    vendor = _opens_of(monkeypatch, "vendor")
+    assert sysfs.read_text("d/vendor") == "0x8086"
+    assert [bool(flags & os.O_PATH) for flags in vendor] == [True]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mknod needs root")
+def test_a_device_node_a_private_directory_lists_is_never_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The listing's d_type says what it is: a character device is refused without an open."""
+    root, sysfs = _device_dir(tmp_path, 0o755)
+    (root / "d" / "vendor").unlink()
+    os.mknod(root / "d" / "vendor", stat.S_IFCHR | 0o666, os.makedev(5, 0))  # /dev/tty
+    sysfs.listdir("d")
+    vendor = _opens_of(monkeypatch, "vendor")
+    with pytest.raises(SysfsError) as raised:
+        sysfs.read_bytes("d/vendor")
+    assert raised.value.reason == "not a regular file"
+    assert vendor == []
