@@ -11,7 +11,7 @@ from pcie_failover.model.results import Status
 from pcie_failover.sysfs.check_input import HostReader, locate
 from pcie_failover.sysfs.host import netlink_for
 from pcie_failover.sysfs.names import Ids, ids_of, names_for
-from pcie_failover.sysfs.pci import functions_of_class, read_function, virtfns
+from pcie_failover.sysfs.pci import each_function_of_class, functions_of_class, read_function, virtfns
 from pcie_failover.sysfs.root import SysfsRoot
 
 
@@ -50,7 +50,7 @@ def pf_and_vfs(root: SysfsRoot, query: DeviceQuery) -> list[tuple[PciAddress, in
 
 def run_list(root: SysfsRoot, options: CheckOptions, pf: DeviceQuery | None = None, vfs: bool = False) -> ListReport:
     """Check every network function, or `pf` and its VFs; `vfs`: VFs only (a device that vanishes is left out)."""
-    candidates = functions_of_class(root, NETWORK_CLASS) if pf is None else pf_and_vfs(root, pf)
+    candidates = each_function_of_class(root, NETWORK_CLASS) if pf is None else pf_and_vfs(root, pf)
     reader = HostReader(root, netlink_for(root))
     source = names_for(root)
     known: dict[Ids, DeviceNames | None] = {}  # looked up once per distinct id: a big host has a handful

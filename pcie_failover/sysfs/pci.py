@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from pcie_failover.model.address import PciAddress
 from pcie_failover.model.config_space import ConfigSpace, PortType, parse_config_space
@@ -284,18 +284,24 @@ def functions_of_class(
     root: SysfsRoot, base_class: int, names: Iterable[str] | None = None
 ) -> list[tuple[PciAddress, int]]:
     """The functions (among `names`, else all of bus/pci/devices) whose class has `base_class`, with their class."""
+    return list(each_function_of_class(root, base_class, names))
+
+
+def each_function_of_class(
+    root: SysfsRoot, base_class: int, names: Iterable[str] | None = None
+) -> Iterator[tuple[PciAddress, int]]:
+    """As functions_of_class, one at a time: a caller that reads each function at once finds its directory still
+    open (a root keeps a bounded number of directory descriptors)."""
     if names is None:
         listed = attr.listing(root, DEVICES)
         names = listed if isinstance(listed, tuple) else ()
-    found: list[tuple[PciAddress, int]] = []
     for name in names:
         address = PciAddress.try_parse(name)
         if address is None:
             continue
         pci_class = attr.required(root, f"{DEVICES}/{name}/class", attr.hex_int)
         if isinstance(pci_class, int) and pci_class >> 16 == base_class:
-            found.append((address, pci_class))
-    return found
+            yield address, pci_class
 
 
 def _read_slot(root: SysfsRoot, name: str) -> Slot | Unreadable:
