@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import stat
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+import pcie_failover.sysfs.root as root_module
 from fixtures_sysfs.hosts import demo_host
 from pcie_failover.sysfs.root import SysfsError, SysfsRoot
 from tests.support.cli import Run
@@ -227,74 +229,83 @@ def _opens_of(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
     return flags_seen
 
 
-def _device_dir(tmp_path: Path, mode: int) -> tuple[Path, SysfsRoot]:
+def _as_live(monkeypatch: pytest.MonkeyPatch, root: Path) -> SysfsRoot:
+    """`root` read as the live /sys is (the kernel's own tree: fstatat, then a direct open)."""
+    monkeypatch.setattr(root_module, "LIVE_SYSFS", os.path.realpath(root))
+    sysfs = SysfsRoot(str(root))
+    assert sysfs.live
+    return sysfs
+
+
+def test_the_live_sysfs_opens_an_attribute_directly_after_looking_at_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = tmp_path / "sys"
     (root / "d").mkdir(parents=True)
     (root / "d" / "vendor").write_text("0x8086\n")
-    (root / "d" / "device").write_text("0x1889\n")
-    (root / "d").chmod(mode)
-    return root, SysfsRoot(str(root))
-
-
-def test_a_file_its_private_directory_listed_as_regular_is_opened_directly(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Only this user (or root) can change the directory: the listing's d_type is still true at the open."""
-    _, sysfs = _device_dir(tmp_path, 0o755)
-    assert sysfs.listdir("d") == ["device", "vendor"]
+    live = _as_live(monkeypatch, root)
     vendor = _opens_of(monkeypatch, "vendor")
-    assert sysfs.read_text("d/vendor") == "0x8086"
+    assert live.read_text("d/vendor") == "0x8086"
     assert [bool(flags & os.O_PATH) for flags in vendor] == [False]
-    assert all(flags & os.O_NOFOLLOW and flags & os.O_NONBLOCK for flags in vendor)
+    assert all(flags & os.O_NOFOLLOW and flags & os.O_NONBLOCK and flags & os.O_NOCTTY for flags in vendor)
     monkeypatch.undo()
-    device = _opens_of(monkeypatch, "device")
-    unlisted = SysfsRoot(sysfs.path)  # not listed: looked at (fstatat) first, then opened directly
-    assert unlisted.read_text("d/device") == "0x1889"
-    assert [bool(flags & os.O_PATH) for flags in device] == [False]
+    copied = _opens_of(monkeypatch, "vendor")  # any other tree: O_PATH (then re-opened by /proc/self/fd/N)
+    assert SysfsRoot(str(root)).read_text("d/vendor") == "0x8086"
+    assert [bool(flags & os.O_PATH) for flags in copied] == [True]
 
 
-@pytest.mark.parametrize("mode", [0o777, 0o775, 0o757, 0o1777], ids=["world", "group", "other", "sticky"])
-def test_a_directory_another_user_can_write_is_read_through_o_path_even_after_its_listing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: int
+@pytest.mark.parametrize("kind", ["fifo", "socket", "link", "directory", "char-device"])
+def test_the_live_sysfs_never_opens_what_is_not_a_regular_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
 ) -> None:
-    """Another user could swap a listed file for a FIFO between the listing and the open: the listing is not
-    trusted, the entry is opened with O_PATH, checked and re-opened; the swapped entry is refused."""
-    root, sysfs = _device_dir(tmp_path, mode)
-    assert sysfs.listdir("d") == ["device", "vendor"]
-    vendor = _opens_of(monkeypatch, "vendor")
-    assert sysfs.read_text("d/vendor") == "0x8086"
-    assert [bool(flags & os.O_PATH) for flags in vendor] == [True]
-    (root / "d" / "device").unlink()
-    os.mkfifo(root / "d" / "device")  # the other user's swap, after the listing saw a regular file
+    if kind == "char-device" and os.geteuid() != 0:
+        pytest.skip("mknod needs root")
+    root = tmp_path / "sys"
+    root.mkdir()
+    (root / "real").write_text("0x8086\n")
+    path = root / "vendor"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "socket":
+        bound = socket.socket(socket.AF_UNIX)
+        bound.bind(str(path))
+        bound.close()
+    elif kind == "link":
+        path.symlink_to("real")
+    elif kind == "directory":
+        path.mkdir()
+    else:
+        os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(5, 0))  # /dev/tty
+    live = _as_live(monkeypatch, root)
+    opened = _opens_of(monkeypatch, "vendor")
     with pytest.raises(SysfsError) as raised:
-        sysfs.read_bytes("d/device")
-    assert raised.value.reason == "not a regular file"
+        live.read_bytes("vendor")
+    assert raised.value.reason == ("is a symbolic link, not an attribute" if kind == "link" else "not a regular file")
+    assert opened == []
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")
-def test_a_directory_owned_by_another_user_is_read_through_o_path(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Its owner can write it (and could chmod it at any time), whatever its mode says now."""
-    root, sysfs = _device_dir(tmp_path, 0o555)
-    os.chown(root / "d", 65534, 65534)
-    sysfs.listdir("d")
-    vendor = _opens_of(monkeypatch, "vendor")
-    assert sysfs.read_text("d/vendor") == "0x8086"
-    assert [bool(flags & os.O_PATH) for flags in vendor] == [True]
-
-
-@pytest.mark.skipif(os.geteuid() != 0, reason="mknod needs root")
-def test_a_device_node_a_private_directory_lists_is_never_opened(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The listing's d_type says what it is: a character device is refused without an open."""
-    root, sysfs = _device_dir(tmp_path, 0o755)
-    (root / "d" / "vendor").unlink()
-    os.mknod(root / "d" / "vendor", stat.S_IFCHR | 0o666, os.makedev(5, 0))  # /dev/tty
-    sysfs.listdir("d")
-    vendor = _opens_of(monkeypatch, "vendor")
-    with pytest.raises(SysfsError) as raised:
-        sysfs.read_bytes("d/vendor")
-    assert raised.value.reason == "not a regular file"
-    assert vendor == []
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None, reason="a mount namespace needs root")
+def test_the_live_sysfs_sees_a_device_node_mounted_over_an_attribute(tmp_path: Path) -> None:
+    """A container runtime masks files with a bind-mounted /dev/null: fstatat sees the mount, not the file under it
+    (a directory listing's d_type would not)."""
+    root = tmp_path / "sys"
+    root.mkdir()
+    (root / "vendor").write_text("0x8086\n")
+    script = (
+        "import os, subprocess, sys\n"
+        "import pcie_failover.sysfs.root as m\n"
+        f"subprocess.run(['mount', '--bind', '/dev/null', {str(root / 'vendor')!r}], check=True)\n"
+        f"m.LIVE_SYSFS = {str(root)!r}\n"
+        f"live = m.SysfsRoot({str(root)!r})\n"
+        "try:\n"
+        "    print(live.read_bytes('vendor'))\n"
+        "except m.SysfsError as error:\n"
+        "    print(error.reason)\n"
+    )
+    run = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (run.returncode, run.stdout, run.stderr) == (0, "not a regular file\n", "")

@@ -6,22 +6,19 @@ directory above it, never by a path string: a symbolic link anywhere in a path i
 with `readlinkat` and followed only while it stays inside the root (sysfs links are
 relative; an absolute target, a `..` above the root, a loop or a name with a control
 character is refused), so a copied tree cannot lead a read, a listing or a capture
-to `/etc`. Only regular files are opened, and how depends on who can change the directory:
+to `/etc`. Only regular files are opened:
 
-- In a directory that another user could write (owned by someone other than root or this
-  user, or writable by its group or others, which also covers a POSIX ACL granting
-  write: its mask is the group bits), the entry is opened with `O_PATH` (which runs no
-  driver code), checked, and re-opened through `/proc/self/fd`, so it cannot be swapped for
-  a device node or a FIFO in between.
-- In a directory only root or this user can write (the live /sys, a copy this user made, a
-  capture unpacked into a private directory), no one else can create, rename or remove its
-  entries, so an entry's kind cannot change between the look and the open: a name its
-  listing showed as a regular file (d_type) is opened directly, and any other name after an
-  `fstatat` without following links. Both open with `O_NOFOLLOW|O_NONBLOCK|O_NOCTTY`.
-  Three system calls a read instead of six: `list` on a big host reads about 9 attributes
-  per VF. (This is how `openat`-based tools such as OpenSSH's StrictModes or sudo's
-  secure path reason: what matters is who can write the directory, which is checked on the
-  held descriptor of that very directory.)
+- In a copied tree the entry is opened with `O_PATH` (which runs no driver code), checked,
+  and re-opened through `/proc/self/fd`, so it cannot be swapped for a device node or a FIFO
+  in between. Who owns a copy's directories does not tell who can write them (an idmapped
+  mount shows another user's directory as root's, a user namespace shows an unmapped owner
+  as the overflow uid, NFS and FUSE report what they like), and a listing's d_type is the
+  file under a bind mount, not what is mounted on it: neither is trusted.
+- On the live /sys the kernel alone fills the directories, with files, directories and
+  links only: the entry is looked at with `fstatat` (which sees what is mounted on it, a
+  masked `/dev/null` included) and opened directly, `O_NOFOLLOW|O_NONBLOCK|O_NOCTTY`: four
+  system calls instead of six. Swapping it in between takes a mount, which takes mount
+  privilege in this tool's namespace (root).
 
 Every read is counted (tests hold single-device commands to a constant number of reads) and bounded.
 
@@ -49,8 +46,7 @@ _DIR_CACHE = 256  # open directory descriptors kept per root
 _PATH = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
 _DIRECTORY = _PATH | os.O_DIRECTORY
 _READ = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
-_READ_ENTRY = _READ | os.O_NOFOLLOW  # a name in a private directory, seen to be a regular file
-_SHARED = stat.S_IWGRP | stat.S_IWOTH  # a directory with either bit can be changed by another user
+_READ_LIVE = _READ | os.O_NOFOLLOW  # an attribute of the live /sys, just seen to be a regular file
 _UNSEEN = "\0unseen"  # what an entry is, not known yet (no link target holds a NUL)
 _OTHER = "\0other"  # neither a directory nor a link (not remembered: only directories and links are)
 # Re-opened by /proc/self/fd/N, looked up anew each time: not a held /proc/PID/fd (getpid() is this PID namespace's
@@ -79,19 +75,6 @@ def _error(rel: str, error: OSError) -> SysfsError:
     return SysfsError(rel, _reason(error), error.errno in (errno.ENOENT, errno.ENOTDIR))
 
 
-def _regular_files(entries: list[os.DirEntry[str]]) -> frozenset[str]:
-    """The names a listing shows as regular files: its d_type (an lstat only where the file system gives none;
-    a name that cannot be looked at is left out, and is then looked at when it is read)."""
-    regular = []
-    for entry in entries:
-        try:
-            if entry.is_file(follow_symlinks=False):
-                regular.append(entry.name)
-        except OSError:
-            continue
-    return frozenset(regular)
-
-
 def _close_all(fds: OrderedDict[str, int]) -> None:
     for fd in fds.values():
         os.close(fd)
@@ -117,9 +100,6 @@ class SysfsRoot:
         self._dirs: OrderedDict[str, int] = OrderedDict()
         self._resolved: dict[str, tuple[tuple[str, ...], str]] = {}  # a directory path -> its link-free parts, joined
         self._kinds: dict[str, str | None] = {}  # a link-free path -> None: a directory; a link's target
-        self._private: dict[str, bool] = {}  # a cached directory -> whether only root or this user can write it
-        self._regular: dict[str, frozenset[str]] = {}  # a private cached directory -> its regular files, as listed
-        self._euid = os.geteuid()
         weakref.finalize(self, _close_all, self._dirs)
 
     def fresh(self) -> SysfsRoot:
@@ -159,20 +139,8 @@ class SysfsRoot:
         self._dirs[key] = fd
         self._kinds[key] = None
         if len(self._dirs) > _DIR_CACHE:
-            evicted, old = self._dirs.popitem(last=False)
-            os.close(old)
-            # What was seen through that descriptor goes with it: a re-opened directory is looked at anew.
-            self._private.pop(evicted, None)
-            self._regular.pop(evicted, None)
+            os.close(self._dirs.popitem(last=False)[1])
         return fd
-
-    def _is_private(self, key: str, fd: int) -> bool:
-        """Whether only root or this user can change the entries of the cached directory `key` (descriptor `fd`)."""
-        private = self._private.get(key)
-        if private is None:
-            found = os.fstat(fd)
-            private = self._private[key] = found.st_uid in (0, self._euid) and not found.st_mode & _SHARED
-        return private
 
     def _walk(self, rel: str, follow: bool, *, directory: bool = False) -> tuple[tuple[str, ...], str, str]:
         """(the link-free directory holding the last component, that directory joined, that component's name).
@@ -293,20 +261,18 @@ class SysfsRoot:
         except OSError as error:
             raise _error(rel, error) from None
 
-    def _open_regular(self, name: str, key: str, directory: int) -> tuple[int, int | None]:
-        """A descriptor of the regular file `name` of the directory `key`, opened for reading, and its size if known.
+    def _open_regular(self, name: str, directory: int) -> tuple[int, int]:
+        """A descriptor of the regular file `name`, opened for reading, and the size it had when checked.
 
-        In a private directory (see the module's docstring): directly when its listing showed a regular
-        file (size not known), else after an fstatat. Otherwise as adapters/regular.py's open_regular:
-        O_PATH, fstat, and a re-open of that very inode through /proc/self/fd/N.
+        On the live /sys: fstatat, then a direct open (see the module's docstring). Otherwise as
+        adapters/regular.py's open_regular: O_PATH, fstat, and a re-open of that very inode through
+        /proc/self/fd/N.
         """
-        if self._is_private(key, directory):
-            if name in self._regular.get(key, ()):
-                return os.open(name, _READ_ENTRY, dir_fd=directory), None
+        if self.live:
             found = os.stat(name, dir_fd=directory, follow_symlinks=False)
             if not stat.S_ISREG(found.st_mode):
                 raise NotRegularError(stat.S_ISLNK(found.st_mode))
-            return os.open(name, _READ_ENTRY, dir_fd=directory), found.st_size
+            return os.open(name, _READ_LIVE, dir_fd=directory), found.st_size
         handle = os.open(name, _PATH, dir_fd=directory)
         try:
             found = os.fstat(handle)
@@ -355,7 +321,7 @@ class SysfsRoot:
         self.reads += 1
         try:
             parts, key, name = self._walk(rel, follow=False)
-            fd, size = self._open_regular(name, key, self._directory(key, parts))
+            fd, size = self._open_regular(name, self._directory(key, parts))
         except NotRegularError as error:
             raise SysfsError(rel, "is a symbolic link, not an attribute" if error.is_link else str(error)) from None
         except OSError as error:
@@ -363,9 +329,7 @@ class SysfsRoot:
         try:
             chunk = os.read(fd, limit)
             got = len(chunk)
-            # All it held when checked, or (size not known) less than asked: read(2) returns fewer bytes from a
-            # regular file only at its end. The read that would say so is saved.
-            if not chunk or got in (size, limit) or size is None:
+            if not chunk or got in (size, limit):  # all it held when checked: the read that would say so is saved
                 return chunk
             chunks = [chunk]
             while got < limit:
@@ -412,16 +376,11 @@ class SysfsRoot:
             parts, key, name = self._walk(rel, follow=True, directory=True)
             if name != ".":
                 parts, key = (*parts, name), f"{key}/{name}" if key else name
-            fd = self._directory(key, parts)
-            private = self._is_private(key, fd)
-            # That very directory (O_PATH, O_NOFOLLOW|O_DIRECTORY) re-opened for reading, as files are.
-            with os.scandir(f"{_SELF_FD}{fd}") as listing:
-                entries = list(listing)
-            if private:
-                self._regular[key] = _regular_files(entries)
+            # That very directory (O_PATH, O_NOFOLLOW|O_DIRECTORY) re-opened for reading, as files are: opendir()
+            # opens the path with O_DIRECTORY.
+            return sorted(os.listdir(f"{_SELF_FD}{self._directory(key, parts)}"))
         except OSError as error:
             raise _error(rel, error) from None
-        return sorted([e.name for e in entries])
 
     def resolve(self, rel: str) -> str:
         """Resolve every link in `rel` inside the root; the entry must exist. Returns a root-relative path."""
