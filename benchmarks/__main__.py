@@ -49,6 +49,8 @@ RATIOS = (
     Ratio("import pyroute2 / import json (throwaway venv)", "pyroute2", "pyroute2-floor"),
     Ratio("check / lspci -s BDF -vvv (4096-VF tree)", "check-big", "lspci-one"),
     Ratio("list --format json / lspci -vvv (4096-VF tree)", "list-16x256", "lspci-all", 1.0),
+    Ratio("list --format json / bare reads of list (4096-VF tree)", "list-16x256", "bare-list"),
+    Ratio("bare reads of list / lspci -vvv (4096-VF tree)", "bare-list", "lspci-all"),
     Ratio("audit --format json, 100 pairs / lspci -vvv (4096-VF tree)", "audit-100", "lspci-all"),
     Ratio("list 4x256 / list 1x256", "list-4x256", "list-1x256"),
     Ratio("list 16x256 / list 1x256", "list-16x256", "list-1x256"),
@@ -107,6 +109,11 @@ def _variants(cache: Path, pyroute2_venv: Path, missing: list[str]) -> list[Vari
                 (tool, "--sysfs-root", trees[(pfs, vfs)], "list", "--format", "json"),
             )
             for pfs, vfs in LIST_SIZES
+        ),
+        Variant(
+            "bare-list",
+            "bare reads of list (16x256 tree: no confinement, no model)",
+            (python, str(Path(__file__).with_name("bare_reads.py")), big),
         ),
     ]
     ip = shutil.which("ip")
