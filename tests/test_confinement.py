@@ -9,20 +9,20 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import stat
 import subprocess
 import sys
 import tarfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-import pcie_failover.sysfs.root as root_module
 from fixtures_sysfs.hosts import demo_host
 from pcie_failover.sysfs.root import SysfsError, SysfsRoot
 from tests.support.cli import Run
+from tests.support.hostile import run1
 
 SECRET = "SECRET-OUTSIDE-THE-ROOT"
 DEMO_ROOT = Path(__file__).resolve().parent.parent / "fixtures_sysfs" / "demo-host"
@@ -215,97 +215,41 @@ def test_a_pid_namespace_that_sees_its_parents_proc_reads_its_own_descriptors() 
     assert len(json.loads(listed.stdout)["devices"]) == 7
 
 
-def _opens_of(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
-    """The flags of every os.open of `name` from now on."""
-    real_open = os.open
-    flags_seen: list[int] = []
-
-    def spying_open(path: str, flags: int, mode: int = 0o777, *, dir_fd: int | None = None) -> int:
-        if os.path.basename(str(path)) == name:
-            flags_seen.append(flags)
-        return real_open(path, flags, mode, dir_fd=dir_fd)
-
-    monkeypatch.setattr(os, "open", spying_open)
-    return flags_seen
-
-
-def _as_live(monkeypatch: pytest.MonkeyPatch, root: Path) -> SysfsRoot:
-    """`root` read as the live /sys is (the kernel's own tree: fstatat, then a direct open)."""
-    monkeypatch.setattr(root_module, "LIVE_SYSFS", os.path.realpath(root))
-    sysfs = SysfsRoot(str(root))
-    assert sysfs.live
-    return sysfs
-
-
-def test_the_live_sysfs_opens_an_attribute_directly_after_looking_at_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    root = tmp_path / "sys"
-    (root / "d").mkdir(parents=True)
-    (root / "d" / "vendor").write_text("0x8086\n")
-    live = _as_live(monkeypatch, root)
-    vendor = _opens_of(monkeypatch, "vendor")
-    assert live.read_text("d/vendor") == "0x8086"
-    assert [bool(flags & os.O_PATH) for flags in vendor] == [False]
-    assert all(flags & os.O_NOFOLLOW and flags & os.O_NONBLOCK and flags & os.O_NOCTTY for flags in vendor)
-    monkeypatch.undo()
-    copied = _opens_of(monkeypatch, "vendor")  # any other tree: O_PATH (then re-opened by /proc/self/fd/N)
-    assert SysfsRoot(str(root)).read_text("d/vendor") == "0x8086"
-    assert [bool(flags & os.O_PATH) for flags in copied] == [True]
-
-
-@pytest.mark.parametrize("kind", ["fifo", "socket", "link", "directory", "char-device"])
-def test_the_live_sysfs_never_opens_what_is_not_a_regular_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
-) -> None:
-    if kind == "char-device" and os.geteuid() != 0:
-        pytest.skip("mknod needs root")
-    root = tmp_path / "sys"
-    root.mkdir()
-    (root / "real").write_text("0x8086\n")
-    path = root / "vendor"
-    if kind == "fifo":
-        os.mkfifo(path)
-    elif kind == "socket":
-        bound = socket.socket(socket.AF_UNIX)
-        bound.bind(str(path))
-        bound.close()
-    elif kind == "link":
-        path.symlink_to("real")
-    elif kind == "directory":
-        path.mkdir()
-    else:
-        os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(5, 0))  # /dev/tty
-    live = _as_live(monkeypatch, root)
-    opened = _opens_of(monkeypatch, "vendor")
-    with pytest.raises(SysfsError) as raised:
-        live.read_bytes("vendor")
-    assert raised.value.reason == ("is a symbolic link, not an attribute" if kind == "link" else "not a regular file")
-    assert opened == []
-
-
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None, reason="a mount namespace needs root")
-def test_the_live_sysfs_sees_a_device_node_mounted_over_an_attribute(tmp_path: Path) -> None:
-    """A container runtime masks files with a bind-mounted /dev/null: fstatat sees the mount, not the file under it
-    (a directory listing's d_type would not)."""
-    root = tmp_path / "sys"
-    root.mkdir()
-    (root / "vendor").write_text("0x8086\n")
-    script = (
-        "import os, subprocess, sys\n"
-        "import pcie_failover.sysfs.root as m\n"
-        f"subprocess.run(['mount', '--bind', '/dev/null', {str(root / 'vendor')!r}], check=True)\n"
-        f"m.LIVE_SYSFS = {str(root)!r}\n"
-        f"live = m.SysfsRoot({str(root)!r})\n"
-        "try:\n"
-        "    print(live.read_bytes('vendor'))\n"
-        "except m.SysfsError as error:\n"
-        "    print(error.reason)\n"
+def test_a_magic_link_into_another_mount_namespace_is_read_where_it_leads(tmp_path: Path) -> None:
+    """`/proc/PID/root/sys` resolves to the string `/sys`, which names this host's /sys: an outside review listed the
+    host's devices through a container's path. The root is the container's tree, and it is not the live /sys."""
+    ready = tmp_path / "ready"
+    script = f"mount -t tmpfs tmpfs /sys && mkdir -p /sys/bus/pci/devices && touch {ready} && exec sleep 60"
+    holder = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-c", script])
+    try:
+        for _ in range(100):
+            if ready.exists():
+                break
+            time.sleep(0.05)
+        container = f"/proc/{holder.pid}/root/sys"
+        sysfs = SysfsRoot(container)
+        assert (sysfs.path, sysfs.live, sysfs.listdir("bus/pci/devices")) == (container, False, [])
+        tool = Path(sys.executable).with_name("pcie-failover")
+        listed = subprocess.run(
+            [str(tool), "--sysfs-root", container, "list", "--format", "json"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert listed.returncode == 0, listed.stderr
+        assert (json.loads(listed.stdout)["sysfs_root"], json.loads(listed.stdout)["devices"]) == (container, [])
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="runs as nobody")
+def test_a_root_through_a_link_the_user_cannot_read_is_no_host_not_an_internal_error() -> None:
+    """`/proc/1/cwd` as nobody: readlink fails with EACCES, which was an internal error (exit 70)."""
+    outcome = run1("nobody", "--sysfs-root", "/proc/1/cwd", "list")
+    assert (outcome.code, outcome.out, outcome.err) == (
+        3,
+        b"",
+        b"pcie-failover list: no PCI device tree at /proc/1/cwd/bus/pci/devices\n",
     )
-    run = subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert (run.returncode, run.stdout, run.stderr) == (0, "not a regular file\n", "")

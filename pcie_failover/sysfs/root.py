@@ -6,21 +6,10 @@ directory above it, never by a path string: a symbolic link anywhere in a path i
 with `readlinkat` and followed only while it stays inside the root (sysfs links are
 relative; an absolute target, a `..` above the root, a loop or a name with a control
 character is refused), so a copied tree cannot lead a read, a listing or a capture
-to `/etc`. Only regular files are opened:
-
-- In a copied tree the entry is opened with `O_PATH` (which runs no driver code), checked,
-  and re-opened through `/proc/self/fd`, so it cannot be swapped for a device node or a FIFO
-  in between. Who owns a copy's directories does not tell who can write them (an idmapped
-  mount shows another user's directory as root's, a user namespace shows an unmapped owner
-  as the overflow uid, NFS and FUSE report what they like), and a listing's d_type is the
-  file under a bind mount, not what is mounted on it: neither is trusted.
-- On the live /sys the kernel alone fills the directories, with files, directories and
-  links only: the entry is looked at with `fstatat` (which sees what is mounted on it, a
-  masked `/dev/null` included) and opened directly, `O_NOFOLLOW|O_NONBLOCK|O_NOCTTY`: four
-  system calls instead of six. Swapping it in between takes a mount, which takes mount
-  privilege in this tool's namespace (root).
-
-Every read is counted (tests hold single-device commands to a constant number of reads) and bounded.
+to `/etc`. Only regular files are opened: the entry is opened with `O_PATH` (which runs
+no driver code), checked, and re-opened through `/proc/self/fd`, so it
+cannot be swapped for a device node or a FIFO in between. Every read is counted (tests hold
+single-device commands to a constant number of reads) and bounded.
 
 A root remembers, for its lifetime, its directory descriptors and what each entry on a walk was
 (a directory, or a link and its target): each is looked at once. A long-running caller takes a
@@ -46,7 +35,6 @@ _DIR_CACHE = 256  # open directory descriptors kept per root
 _PATH = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
 _DIRECTORY = _PATH | os.O_DIRECTORY
 _READ = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
-_READ_LIVE = _READ | os.O_NOFOLLOW  # an attribute of the live /sys, just seen to be a regular file
 _UNSEEN = "\0unseen"  # what an entry is, not known yet (no link target holds a NUL)
 _OTHER = "\0other"  # neither a directory nor a link (not remembered: only directories and links are)
 # Re-opened by /proc/self/fd/N, looked up anew each time: not a held /proc/PID/fd (getpid() is this PID namespace's
@@ -75,6 +63,22 @@ def _error(rel: str, error: OSError) -> SysfsError:
     return SysfsError(rel, _reason(error), error.errno in (errno.ENOENT, errno.ENOTDIR))
 
 
+def _real_path(path: str) -> str:
+    """`path` without links, when that names the same directory; else `path` as given, made absolute.
+
+    A magic link (`/proc/PID/root/sys`, `/proc/PID/cwd`) reads as a path of this mount namespace
+    (`/sys`) but leads into another one: the root is where it leads, and it is not this host's
+    live /sys. A link that cannot be read (`/proc/1/root` as another user) is left for the first
+    lookup to report.
+    """
+    given = os.path.abspath(path)
+    try:
+        real = os.path.realpath(path)
+        return real if os.path.samestat(os.stat(given), os.stat(real)) else given
+    except OSError:
+        return given
+
+
 def _close_all(fds: OrderedDict[str, int]) -> None:
     for fd in fds.values():
         os.close(fd)
@@ -93,7 +97,7 @@ class SysfsRoot:
     """
 
     def __init__(self, path: str, origin: str | None = None) -> None:
-        self.path = os.path.realpath(path)
+        self.path = _real_path(path)
         self.origin = self.path if origin is None else os.path.abspath(origin)
         self.live = self.path == LIVE_SYSFS
         self.reads = 0
@@ -264,15 +268,9 @@ class SysfsRoot:
     def _open_regular(self, name: str, directory: int) -> tuple[int, int]:
         """A descriptor of the regular file `name`, opened for reading, and the size it had when checked.
 
-        On the live /sys: fstatat, then a direct open (see the module's docstring). Otherwise as
-        adapters/regular.py's open_regular: O_PATH, fstat, and a re-open of that very inode through
+        As adapters/regular.py's open_regular: O_PATH, fstat, and a re-open of that very inode through
         /proc/self/fd/N.
         """
-        if self.live:
-            found = os.stat(name, dir_fd=directory, follow_symlinks=False)
-            if not stat.S_ISREG(found.st_mode):
-                raise NotRegularError(stat.S_ISLNK(found.st_mode))
-            return os.open(name, _READ_LIVE, dir_fd=directory), found.st_size
         handle = os.open(name, _PATH, dir_fd=directory)
         try:
             found = os.fstat(handle)
@@ -284,18 +282,11 @@ class SysfsRoot:
 
     # -- the interface ---------------------------------------------------------------------
 
-    def _seen_directory(self, key: str, name: str) -> bool:
-        """Whether the walk's last entry was already seen to be a directory (it is not looked at again)."""
-        return name == "." or self._kinds.get(f"{key}/{name}" if key else name, _UNSEEN) is None
-
     def is_directory(self, rel: str) -> bool:
         """Whether `rel` is a directory (following links inside the root)."""
         self.reads += 1
         try:
-            parts, key, name = self._walk(rel, follow=True)
-            if self._seen_directory(key, name):
-                return True
-            return stat.S_ISDIR(os.stat(name, dir_fd=self._directory(key, parts), follow_symlinks=False).st_mode)
+            return stat.S_ISDIR(self._stat(rel, follow=True).st_mode)
         except (SysfsError, OSError):
             return False
 
@@ -377,7 +368,7 @@ class SysfsRoot:
             if name != ".":
                 parts, key = (*parts, name), f"{key}/{name}" if key else name
             # That very directory (O_PATH, O_NOFOLLOW|O_DIRECTORY) re-opened for reading, as files are: opendir()
-            # opens the path with O_DIRECTORY.
+            # opens the path with O_DIRECTORY (five system calls; a descriptor handed to os.listdir costs ten).
             return sorted(os.listdir(f"{_SELF_FD}{self._directory(key, parts)}"))
         except OSError as error:
             raise _error(rel, error) from None
@@ -386,9 +377,8 @@ class SysfsRoot:
         """Resolve every link in `rel` inside the root; the entry must exist. Returns a root-relative path."""
         self.reads += 1
         parts, key, name = self._walk(rel, follow=True)
-        if not self._seen_directory(key, name):
-            try:
-                os.stat(name, dir_fd=self._directory(key, parts), follow_symlinks=False)
-            except OSError as error:
-                raise _error(rel, error) from None
+        try:
+            os.stat(name, dir_fd=self._directory(key, parts), follow_symlinks=False)
+        except OSError as error:
+            raise _error(rel, error) from None
         return "/".join(parts if name == "." else (*parts, name))
