@@ -253,3 +253,25 @@ def test_a_root_through_a_link_the_user_cannot_read_is_no_host_not_an_internal_e
         b"",
         b"pcie-failover list: no PCI device tree at /proc/1/cwd/bus/pci/devices\n",
     )
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None, reason="a mount namespace needs root")
+def test_without_a_proc_of_its_own_every_command_says_so_instead_of_listing_nothing() -> None:
+    """Every read re-opens through /proc/self/fd: without it each would fail as ENOENT, "missing", and `list`
+    printed an empty table with exit 0 (an outside review). Now: no host, exit 3, and why."""
+    tool = Path(sys.executable).with_name("pcie-failover")
+    script = (
+        "mount -t tmpfs tmpfs /proc && "
+        f"{tool} --sysfs-root {DEMO_ROOT} list --format json; echo rc=$?; "
+        f"{tool} --sysfs-root {DEMO_ROOT} check 5e:00.2 --format json >/dev/null; echo rc=$?"
+    )
+    run = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    problem = "/proc/self/fd/N does not lead to this process's descriptors (is /proc mounted?)"
+    assert run.stdout.splitlines()[-2:] == ["rc=3", "rc=3"]
+    assert json.loads(run.stdout.split("rc=3")[0])["error"]["message"] == f"cannot read {DEMO_ROOT}: {problem}"
+    assert run.stderr == ""

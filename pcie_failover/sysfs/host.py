@@ -32,6 +32,14 @@ def open_root(path: str) -> SysfsRoot:
     directory, not a link) or a capture archive (a regular file: unpacked into a private
     temporary directory, removed at exit; ArchiveError when it cannot be used).
     """
+    root = _find_root(path)
+    problem = root.reopen_problem()
+    if problem is not None:
+        raise NoHostError(f"cannot read {path}: {problem}")
+    return root
+
+
+def _find_root(path: str) -> SysfsRoot:
     try:
         is_file = stat.S_ISREG(os.stat(path).st_mode)
     except OSError:

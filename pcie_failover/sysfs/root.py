@@ -110,6 +110,24 @@ class SysfsRoot:
         """The same root with nothing cached: for each pass of a long-running audit."""
         return SysfsRoot(self.path, self.origin)
 
+    def reopen_problem(self) -> str | None:
+        """Why a descriptor cannot be re-opened through /proc/self/fd (every read and listing is), else None.
+
+        Without a /proc of this process (a chroot or a mount namespace without one), each re-open
+        fails with ENOENT, which would read as "missing": every listing empty, every optional
+        attribute absent.
+        """
+        try:
+            fd = self._directory("", ())
+        except OSError:
+            return None  # no root at all: the lookups say so, by its own name
+        try:
+            if os.path.samestat(os.stat(f"{_SELF_FD}{fd}"), os.fstat(fd)):
+                return None
+        except OSError:
+            pass
+        return f"{_SELF_FD}N does not lead to this process's descriptors (is /proc mounted?)"
+
     # -- lookups: every component relative to its directory's descriptor -------------------
 
     def _directory(self, key: str, parts: tuple[str, ...]) -> int:
