@@ -111,7 +111,7 @@ class SysfsRoot:
         return SysfsRoot(self.path, self.origin)
 
     def reopen_problem(self) -> str | None:
-        """Why a descriptor cannot be re-opened through /proc/self/fd (every read and listing is), else None.
+        """Why a descriptor cannot be re-opened through /proc/self/fd, as every read and listing is; else None.
 
         Without a /proc of this process (a chroot or a mount namespace without one), each re-open
         fails with ENOENT, which would read as "missing": every listing empty, every optional
